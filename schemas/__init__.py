@@ -1,0 +1,41 @@
+"""Pydantic models of every event the processor consumes (SPEC §3)."""
+
+from schemas.events import (
+    AgentState,
+    ContactAbandoned,
+    ContactAnswered,
+    ContactEnded,
+    ContactEvent,
+    ContactQueued,
+    ContactWrapped,
+    Event,
+    SurveyCes,
+    SurveyCsat,
+    SurveyEsat,
+    SurveyNps,
+    TicketCreated,
+    TicketReopened,
+    TicketReplied,
+    TicketSolved,
+    decode_event,
+)
+
+__all__ = [
+    "AgentState",
+    "ContactAbandoned",
+    "ContactAnswered",
+    "ContactEnded",
+    "ContactEvent",
+    "ContactQueued",
+    "ContactWrapped",
+    "Event",
+    "SurveyCes",
+    "SurveyCsat",
+    "SurveyEsat",
+    "SurveyNps",
+    "TicketCreated",
+    "TicketReopened",
+    "TicketReplied",
+    "TicketSolved",
+    "decode_event",
+]

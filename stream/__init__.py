@@ -1,0 +1,1 @@
+"""Streaming KPI processor for contact centres."""

@@ -1,0 +1,7 @@
+"""``python -m stream``."""
+
+import sys
+
+from stream.cli import main
+
+sys.exit(main())

@@ -1,0 +1,149 @@
+"""The three stream stages and the expiry timer.
+
+1. ``ingest``: raw call/chat messages, in batches -> validated lifecycle events, one
+   message per contact partition per batch; bad input goes to the dead-letter topic.
+2. ``contacts``: lifecycle events -> per-contact state (table) -> facts, one message per
+   queue partition per batch.
+3. ``queues``: facts -> per-queue window aggregates (table) and histograms.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, Sequence
+
+import faust
+
+from stream.aggregates import QueueState, apply_facts, prune
+from stream.contacts import ContactState, Fact, Lifecycle, apply_event, is_expired
+from stream.decoding import Late, Rejected, decode_contact
+from stream.partitioning import partition_for, queue_key
+
+if TYPE_CHECKING:
+    from stream.app import Pipeline
+
+#: How often expired contacts, buckets and stale waits are dropped.
+EXPIRY_INTERVAL_SECONDS = 5.0
+
+
+def register_agents(p: Pipeline) -> None:
+    app, settings = p.app, p.settings
+
+    @app.agent(p.topics.contact_input, name="ingest")
+    async def ingest(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+            await ingest_batch(p, events)
+
+    @app.agent(p.topics.contact_events, name="contacts")
+    async def contacts(stream: faust.StreamT[list[Any]]) -> None:
+        async for rows in stream:
+            await contacts_batch(p, rows)
+
+    @app.agent(p.topics.queue_facts, name="queues")
+    async def queues(stream: faust.StreamT[list[Any]]) -> None:
+        async for rows in stream:
+            queues_batch(p, rows)
+
+    @app.timer(interval=EXPIRY_INTERVAL_SECONDS)
+    async def expire() -> None:
+        expire_state(p)
+
+    @app.on_rebalance_complete.connect
+    async def drop_revoked_series(sender: faust.App, **kwargs: Any) -> None:
+        p.metrics.keep_histograms_of(lambda queue, channel: p.owns_queue(queue_key(queue, channel)))
+
+
+async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
+    now = p.clock()
+    routed: dict[int, list[list[Any]]] = defaultdict(list)
+    for event in events:
+        message = event.message
+        channel = p.topics.channel_of[message.topic]
+        outcome = decode_contact(message.value, channel, now, p.settings.lateness_seconds)
+        if isinstance(outcome, Lifecycle):
+            p.metrics.processed.labels(message.topic).inc()
+            routed[partition_for(outcome.contact_id, p.settings.partitions)].append(outcome.to_wire())
+        elif isinstance(outcome, Late):
+            p.metrics.processed.labels(message.topic).inc()
+            p.metrics.late.labels(message.topic).inc()
+        else:
+            await dead_letter(p, message, outcome)
+    for partition, rows in routed.items():
+        await p.topics.contact_events.send(value=rows, partition=partition)
+
+
+async def dead_letter(p: Pipeline, message: faust.types.Message, rejected: Rejected) -> None:
+    p.metrics.invalid.labels(message.topic, rejected.reason).inc()
+    p.log.warning(
+        "dead-letter %s[%d]@%d: %s (%s)", message.topic, message.partition, message.offset, rejected.reason,
+        rejected.detail,
+    )  # fmt: skip
+    headers = {
+        "source_topic": message.topic.encode(),
+        "source_partition": str(message.partition).encode(),
+        "source_offset": str(message.offset).encode(),
+        "reason": rejected.reason.encode(),
+        "detail": rejected.detail.encode(),
+    }
+    await p.topics.deadletter.send(key=message.key, value=message.value, headers=list(headers.items()))
+
+
+async def contacts_batch(p: Pipeline, rows: list[Any]) -> None:
+    table = p.tables.contacts
+    touched: dict[str, ContactState] = {}
+    routed: dict[int, list[list[Any]]] = defaultdict(list)
+    for row in rows:
+        event = Lifecycle.from_wire(row)
+        state = touched.get(event.contact_id) or table.get(event.contact_id)
+        result = apply_event(state, event)
+        if result is None:
+            p.metrics.duplicate.labels(p.topics.topic_of[event.channel]).inc()
+            continue
+        touched[event.contact_id], facts = result
+        for fact in facts:
+            routed[partition_for(queue_key(fact.queue, fact.channel), p.settings.partitions)].append(fact.to_wire())
+    for partition, facts_wire in routed.items():
+        await p.topics.queue_facts.send(value=facts_wire, partition=partition)
+    # One table (and changelog) write per contact per batch.
+    for contact_id, state in touched.items():
+        table[contact_id] = state
+
+
+def queues_batch(p: Pipeline, rows: list[Any]) -> None:
+    by_key: dict[str, list[Fact]] = defaultdict(list)
+    for row in rows:
+        fact = Fact.from_wire(row)
+        by_key[queue_key(fact.queue, fact.channel)].append(fact)
+    now = p.clock()
+    table = p.tables.queues
+    for key, facts in by_key.items():
+        queue, channel = facts[0].queue, facts[0].channel
+        state = table.get(key) or QueueState()
+        apply_facts(state, facts, p.settings.queue_config.for_queue(queue).wait_rules, p.window_set, now)
+        prune(state, p.window_set, now, p.settings.contact_ttl_seconds)
+        table[key] = state
+        for fact in facts:
+            if fact.kind in ("answered", "abandoned"):
+                p.metrics.observe_wait(queue, channel, fact.seconds)
+            elif fact.kind == "handled":
+                p.metrics.observe_handle(queue, channel, fact.seconds)
+
+
+def expire_state(p: Pipeline) -> None:
+    """Drop complete contacts past the lateness, and window buckets that left every window."""
+    now = p.clock()
+    settings = p.settings
+    contacts = p.tables.contacts
+    for contact_id, state in list(contacts.items()):
+        if p.owns_contact(contact_id) and is_expired(
+            state, now, settings.lateness_seconds, settings.contact_ttl_seconds
+        ):
+            del contacts[contact_id]
+    queues = p.tables.queues
+    for key, state in list(queues.items()):
+        if not p.owns_queue(key) or not prune(state, p.window_set, now, settings.contact_ttl_seconds):
+            continue
+        if state.buckets or state.waiting:
+            queues[key] = state
+        else:
+            del queues[key]

@@ -1,0 +1,95 @@
+"""Builds the Faust app and everything attached to it: the only place that does."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import faust
+
+from stream.agents import register_agents
+from stream.aggregates import WindowSet
+from stream.metrics import Metrics
+from stream.partitioning import partition_for
+from stream.report import QueueReport, build_reports
+from stream.settings import Settings
+from stream.tables import Tables, declare_tables
+from stream.topics import Topics, declare_topics
+from stream.web import register_views
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class Pipeline:
+    """The Faust app with its topics, tables and metrics, and the questions asked of them."""
+
+    app: faust.App
+    settings: Settings
+    topics: Topics
+    tables: Tables
+    metrics: Metrics
+    clock: Clock
+    window_set: WindowSet
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("stream"))
+
+    def owns_contact(self, contact_id: str) -> bool:
+        return self._owns(self.topics.contact_events, contact_id)
+
+    def owns_queue(self, key: str) -> bool:
+        return self._owns(self.topics.queue_facts, key)
+
+    def _owns(self, topic: faust.TopicT, key: str) -> bool:
+        # Tables also hold standby copies of other workers' partitions; only the
+        # active owner exports or expires a key, so workers never double count.
+        name = topic.get_topic_name()
+        partition = partition_for(key, self.settings.partitions)
+        return any(tp.topic == name and tp.partition == partition for tp in self.app.assignor.assigned_actives())
+
+    def reports(self) -> list[QueueReport]:
+        owned = [(key, state) for key, state in self.tables.queues.items() if self.owns_queue(key)]
+        return build_reports(owned, self.settings.queue_config, self.window_set, self.clock())
+
+    def health_problem(self) -> str | None:
+        """``None`` when the worker is consuming, else why not."""
+        if not self.app.consumer.started or self.app.should_stop:
+            return "consumer not running"
+        if self.app.rebalancing:
+            return "rebalancing"
+        if not self.app.tables.recovery.completed.is_set():
+            return "recovering tables"
+        return None
+
+
+def create_pipeline(settings: Settings, clock: Clock = time.time) -> Pipeline:
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker or "kafka://127.0.0.1:9092",
+        store="memory://",
+        datadir=str(settings.data_dir),
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_enabled=True,
+        autodiscover=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
+        broker_request_timeout=max(90.0, settings.session_timeout_seconds * 2),
+    )
+    pipeline = Pipeline(
+        app=app,
+        settings=settings,
+        topics=declare_topics(app, settings),
+        tables=declare_tables(app, settings),
+        metrics=Metrics(settings.queue_config),
+        clock=clock,
+        window_set=WindowSet(settings.window_list, settings.tz),
+    )
+    pipeline.metrics.add_kpi_collector(pipeline.reports)
+    register_agents(pipeline)
+    register_views(pipeline)
+    return pipeline

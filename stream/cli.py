@@ -1,0 +1,201 @@
+"""Command line: ``python -m stream worker | demo | simulate``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+from typing import NoReturn, Sequence
+
+from stream.settings import ConfigError, Settings, load_settings
+from stream.simulator import SimulationConfig
+
+log = logging.getLogger("stream")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, so a supervisor's log shows the reason without the usage block.
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _queue_list(text: str) -> tuple[str, ...]:
+    queues = tuple(q.strip() for q in text.split(",") if q.strip())
+    if not queues:
+        raise argparse.ArgumentTypeError("give at least one queue name")
+    return queues
+
+
+def _add_simulation_options(parser: argparse.ArgumentParser) -> None:
+    defaults = SimulationConfig()
+    parser.add_argument("--rate", type=_positive_float, default=defaults.rate, help="new contacts per second (default %(default)s)")
+    parser.add_argument("--queues", type=_queue_list, default=defaults.queues, help="comma-separated queue names (default sales,support,billing)")
+    parser.add_argument("--agents", type=_positive_int, default=defaults.agents, help="agents staffing the queues (default %(default)s)")
+    parser.add_argument("--chat-share", type=float, default=defaults.chat_share, help="share of contacts that are chats (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable stream")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m stream", description="Contact-centre KPI stream processor.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    commands.add_parser(
+        "worker", help="run one worker",
+        description="Run one worker of the consumer group KPI_APP_ID. Configured by KPI_* variables; "
+        "KPI_BROKER unset starts an embedded broker.",
+    )  # fmt: skip
+    demo = commands.add_parser(
+        "demo", help="embedded broker + worker + simulator",
+        description="Start the embedded broker (when KPI_BROKER is unset), a worker and the simulator, until Ctrl-C.",
+    )  # fmt: skip
+    _add_simulation_options(demo)
+    simulate = commands.add_parser(
+        "simulate", help="produce a live call and chat stream",
+        description="Produce a realistic live call and chat stream to KPI_BROKER until Ctrl-C or --duration.",
+    )  # fmt: skip
+    _add_simulation_options(simulate)
+    simulate.add_argument("--duration", type=_positive_float, default=None, help="stop after this many seconds")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        simulation = _simulation_config(args) if args.command in ("demo", "simulate") else None
+    except (ConfigError, ValueError) as exc:
+        print(f"python -m stream {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "worker":
+        return run_worker(settings)
+    if args.command == "demo":
+        assert simulation is not None
+        return run_demo(settings, simulation, args.seed)
+    assert simulation is not None
+    if settings.broker is None:
+        print("python -m stream simulate: error: KPI_BROKER is not set (e.g. kafka://localhost:9092)", file=sys.stderr)
+        return 2
+    return run_simulator(settings, simulation, args.seed, args.duration)
+
+
+def _simulation_config(args: argparse.Namespace) -> SimulationConfig:
+    return SimulationConfig(rate=args.rate, queues=args.queues, agents=args.agents, chat_share=args.chat_share)
+
+
+def run_worker(settings: Settings) -> int:
+    """Run a worker until SIGINT/SIGTERM; start an embedded broker if none is configured."""
+    from stream.broker import start_embedded_broker
+
+    broker = None
+    if settings.broker is None:
+        broker = start_embedded_broker()
+        settings = settings.model_copy(update={"broker": broker.url})
+        log.info("embedded broker listening on %s", broker.url)
+    try:
+        return _serve(settings)
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+def _serve(settings: Settings) -> int:
+    from faust.worker import Worker
+
+    from stream.admin import bootstrap_of, create_topics
+    from stream.app import create_pipeline
+    from stream.topics import required_topics
+
+    assert settings.broker is not None
+    create_topics(bootstrap_of(settings.broker), required_topics(settings), settings.partitions)
+    pipeline = create_pipeline(settings)
+    try:
+        Worker(pipeline.app, loglevel=settings.log_level).execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def run_demo(settings: Settings, simulation: SimulationConfig, seed: int | None) -> int:
+    """Broker, simulator (a child process, so it does not compete for the worker's GIL) and worker."""
+    from stream.broker import start_embedded_broker
+
+    broker = None
+    if settings.broker is None:
+        broker = start_embedded_broker()
+        settings = settings.model_copy(update={"broker": broker.url})
+    assert settings.broker is not None
+    simulator_args = [
+        sys.executable, "-m", "stream", "simulate", "--rate", str(simulation.rate), "--queues", ",".join(simulation.queues),
+        "--agents", str(simulation.agents), "--chat-share", str(simulation.chat_share),
+    ] + (["--seed", str(seed)] if seed is not None else [])  # fmt: skip
+    simulator = subprocess.Popen(simulator_args, env={**os.environ, "KPI_BROKER": settings.broker})
+    port = settings.web_port
+    log.info(
+        "demo running: http://localhost:%d/metrics  http://localhost:%d/api/kpis  http://localhost:%d/healthz",
+        port, port, port,
+    )  # fmt: skip
+    try:
+        return _serve(settings)
+    finally:
+        simulator.terminate()
+        simulator.wait(timeout=15)
+        if broker is not None:
+            broker.stop()
+
+
+def run_simulator(settings: Settings, config: SimulationConfig, seed: int | None, duration: float | None) -> int:
+    from kafka import KafkaProducer
+
+    from stream.admin import bootstrap_of, create_topics
+    from stream.simulator import Simulation, encode, paced
+    from stream.topics import required_topics
+
+    assert settings.broker is not None
+    bootstrap = bootstrap_of(settings.broker)
+    create_topics(bootstrap, required_topics(settings), settings.partitions)
+    topic_of = {"voice": settings.topic_calls, "chat": settings.topic_chats}
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    start = time.time()
+    sent = 0
+    try:
+        simulation = Simulation(config, start=start, seed=seed)
+        for channel, event in paced(simulation, until=None if duration is None else start + duration):
+            producer.send(topic_of[channel], key=event["contact_id"].encode(), value=encode(event))
+            sent += 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        producer.flush(timeout=10)
+        producer.close(timeout=10)
+        log.info("simulator stopped after %d events", sent)
+    return 0
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

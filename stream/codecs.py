@@ -1,0 +1,37 @@
+"""Faust codecs that keep table values as typed objects in memory and JSON on the changelog."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from faust.serializers import codecs
+
+from stream.aggregates import QueueState
+from stream.contacts import ContactState
+
+CONTACT_STATE = "kpi_contact_state"
+QUEUE_STATE = "kpi_queue_state"
+
+
+class Wire(Protocol):
+    def to_wire(self) -> Any: ...
+
+
+class WireCodec(codecs.Codec):
+    """Serialises an object through its ``to_wire()`` and rebuilds it with ``cls.from_wire``."""
+
+    def __init__(self, cls: Any) -> None:
+        super().__init__()
+        self._cls = cls
+
+    def _dumps(self, obj: Wire) -> bytes:
+        return json.dumps(obj.to_wire(), separators=(",", ":")).encode()
+
+    def _loads(self, data: bytes) -> Any:
+        return self._cls.from_wire(json.loads(data))
+
+
+def register_codecs() -> None:
+    codecs.register(CONTACT_STATE, WireCodec(ContactState))
+    codecs.register(QUEUE_STATE, WireCodec(QueueState))

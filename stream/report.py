@@ -1,0 +1,65 @@
+"""Per-queue KPI reports at an instant: what /metrics, /api/kpis and the wallboard show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from stream.aggregates import QueueState, WaitingNow, WindowSet, contact_kpis, waiting_now, window_totals
+from stream.kpis import target_met
+from stream.partitioning import split_queue_key
+from stream.settings import QueueConfig, QueueSettings
+
+
+@dataclass(frozen=True, slots=True)
+class QueueReport:
+    queue: str
+    channel: str
+    settings: QueueSettings
+    waiting: WaitingNow
+    #: window name -> KPI metric name (without prefix) -> value, ``None`` when absent.
+    windows: dict[str, dict[str, float | None]]
+
+    def targets_met(self, window: str) -> dict[str, bool]:
+        """Target met per KPI that has a target and a value in ``window``."""
+        kpis = self.windows[window]
+        verdicts = {kpi: target_met(kpi, kpis.get(kpi), target) for kpi, target in self.settings.all_targets.items()}
+        return {kpi: met for kpi, met in verdicts.items() if met is not None}
+
+
+def build_reports(
+    states: Iterable[tuple[str, QueueState]], config: QueueConfig, window_set: WindowSet, now: float
+) -> list[QueueReport]:
+    reports = []
+    for key, state in states:
+        queue, channel = split_queue_key(key)
+        windows = {
+            window.name: contact_kpis(window_totals(state, window, window_set.tz, now)) for window in window_set.windows
+        }
+        reports.append(QueueReport(queue, channel, config.for_queue(queue), waiting_now(state, now), windows))
+    reports.sort(key=lambda r: (r.queue, r.channel))
+    return reports
+
+
+def reports_to_json(reports: list[QueueReport], now: float) -> dict[str, Any]:
+    """The ``/api/kpis`` document."""
+    return {
+        "generated_at": datetime.fromtimestamp(now, timezone.utc).isoformat(),
+        "queues": [
+            {
+                "queue": r.queue,
+                "channel": r.channel,
+                "contacts_waiting": r.waiting.contacts_waiting,
+                "oldest_waiting_seconds": r.waiting.oldest_waiting_seconds,
+                "wait_threshold_seconds": r.settings.wait_alert_seconds,
+                "service_level_seconds": r.settings.service_level_seconds,
+                "service_level_target_ratio": r.settings.service_level_target,
+                "targets": r.settings.all_targets,
+                "windows": {
+                    name: {"kpis": kpis, "targets_met": r.targets_met(name)} for name, kpis in r.windows.items()
+                },
+            }
+            for r in reports
+        ],
+    }

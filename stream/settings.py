@@ -1,0 +1,182 @@
+"""Configuration: ``KPI_*`` environment variables and the per-queue YAML file.
+
+This is the only module that reads the environment. A bad value stops start-up with
+a :class:`ConfigError` that names the variable or the file and key.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stream.aggregates import WaitRules
+from stream.kpis import TARGET_DIRECTIONS
+from stream.windows import Window, parse_windows
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the person who has to fix it."""
+
+
+PositiveSeconds = Annotated[float, Field(gt=0)]
+Ratio = Annotated[float, Field(ge=0, le=1)]
+
+
+class QueueSettings(BaseModel):
+    """Settings of one queue (SPEC §7), after merging the defaults."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    service_level_seconds: PositiveSeconds = 20.0
+    service_level_target: Ratio = 0.8
+    wait_alert_seconds: PositiveSeconds = 60.0
+    short_abandon_seconds: Annotated[float, Field(ge=0)] = 5.0
+    targets: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("targets")
+    @classmethod
+    def _known_kpis(cls, targets: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(targets) - set(TARGET_DIRECTIONS))
+        if unknown:
+            raise ValueError(f"unknown KPI {', '.join(unknown)}; one of {', '.join(sorted(TARGET_DIRECTIONS))}")
+        return targets
+
+    @property
+    def wait_rules(self) -> WaitRules:
+        return WaitRules(self.service_level_seconds, self.short_abandon_seconds)
+
+    @property
+    def all_targets(self) -> dict[str, float]:
+        """Configured targets; the service-level target is also the ``service_level_ratio`` target."""
+        return {"service_level_ratio": self.service_level_target, **self.targets}
+
+
+class QueueConfig(BaseModel):
+    """The whole ``KPI_CONFIG`` file: defaults plus per-queue overrides."""
+
+    model_config = ConfigDict(frozen=True)
+
+    defaults: QueueSettings = Field(default_factory=QueueSettings)
+    queues: dict[str, QueueSettings] = Field(default_factory=dict)
+
+    def for_queue(self, queue: str) -> QueueSettings:
+        return self.queues.get(queue, self.defaults)
+
+
+def load_queue_config(path: Path | None) -> QueueConfig:
+    """Read and validate the YAML file; queue entries are merged over ``defaults``."""
+    if path is None:
+        return QueueConfig()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read KPI_CONFIG: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with 'defaults' and 'queues'")
+    unknown = sorted(set(raw) - {"defaults", "queues"})
+    if unknown:
+        raise ConfigError(f"{path}: {unknown[0]}: unknown section; expected 'defaults' or 'queues'")
+    defaults_raw = raw.get("defaults") or {}
+    queues_raw = raw.get("queues") or {}
+    defaults = _validate(QueueSettings, defaults_raw, path, "defaults")
+    if not isinstance(queues_raw, dict):
+        raise ConfigError(f"{path}: queues: expected a mapping of queue name to settings")
+    queues = {}
+    for name, override in queues_raw.items():
+        if not isinstance(override, dict):
+            raise ConfigError(f"{path}: queues.{name}: expected a mapping of settings")
+        merged: dict[str, Any] = {**defaults_raw, **override}
+        merged["targets"] = {**(defaults_raw.get("targets") or {}), **(override.get("targets") or {})}
+        queues[str(name)] = _validate(QueueSettings, merged, path, f"queues.{name}")
+    return QueueConfig(defaults=defaults, queues=queues)
+
+
+def _validate(model: type[QueueSettings], data: Any, path: Path, where: str) -> QueueSettings:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc, where)}") from None
+
+
+def _describe(exc: ValidationError, prefix: str = "") -> str:
+    first = exc.errors()[0]
+    location = ".".join(str(part) for part in (prefix, *first["loc"]) if part != "")
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{location}: {first['msg']}{more}"
+
+
+class Settings(BaseSettings):
+    """Process settings, from ``KPI_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="KPI_", frozen=True, extra="ignore")
+
+    broker: str | None = Field(default=None, description="kafka://host:9092; unset starts the embedded broker")
+    app_id: str = Field(default="contact-centre-kpi", min_length=1)
+    web_host: str = "0.0.0.0"
+    web_port: int = Field(default=6066, ge=1, le=65535)
+    timezone: str = "UTC"
+    config: Path | None = None
+    windows: str = "15m,1h,today"
+    data_dir: Path = Path("data")
+    partitions: int = Field(default=8, ge=1, le=1024, description="partitions of internal topics and tables")
+    lateness_seconds: float = Field(default=300.0, ge=0)
+    contact_ttl_seconds: float = Field(default=4 * 3600.0, gt=0)
+    batch_size: int = Field(default=2000, ge=1)
+    batch_seconds: float = Field(default=0.05, gt=0)
+    session_timeout_seconds: float = Field(default=30.0, gt=0)
+    log_level: str = Field(default="info", pattern=r"^(?i:debug|info|warning|error|critical)$")
+
+    topic_calls: str = "contact-centre.calls"
+    topic_chats: str = "contact-centre.chats"
+    topic_tickets: str = "contact-centre.tickets"
+    topic_surveys: str = "contact-centre.surveys"
+    topic_agents: str = "contact-centre.agents"
+    topic_deadletter: str = "contact-centre.deadletter"
+    topic_alerts: str = "contact-centre.alerts"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    @field_validator("windows")
+    @classmethod
+    def _valid_windows(cls, value: str) -> str:
+        parse_windows(value)
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def window_list(self) -> tuple[Window, ...]:
+        return parse_windows(self.windows)
+
+    @cached_property
+    def queue_config(self) -> QueueConfig:
+        return load_queue_config(self.config)
+
+
+def load_settings() -> Settings:
+    """Read the environment and the queue file, or raise :class:`ConfigError` naming the culprit."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        variable = "KPI_" + str(first["loc"][0]).upper() if first["loc"] else "KPI_*"
+        raise ConfigError(f"environment: {variable}: {first['msg']}") from None
+    settings.queue_config  # noqa: B018 - read the file now so a bad one stops start-up
+    return settings

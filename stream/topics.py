@@ -1,0 +1,55 @@
+"""The Kafka topics: input and output topics of SPEC §2 and the two internal repartition topics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from stream.settings import Settings
+
+VOICE, CHAT = "voice", "chat"
+
+
+@dataclass(frozen=True)
+class Topics:
+    contact_input: faust.TopicT
+    contact_events: faust.TopicT  # lifecycle events, partitioned by contact
+    queue_facts: faust.TopicT  # measurements, partitioned by queue and channel
+    deadletter: faust.TopicT
+    channel_of: dict[str, str]  # input topic name -> channel
+    topic_of: dict[str, str]  # channel -> input topic name
+
+
+def declare_topics(app: faust.App, settings: Settings) -> Topics:
+    channel_of = {settings.topic_calls: VOICE, settings.topic_chats: CHAT}
+    partitions = settings.partitions
+    return Topics(
+        contact_input=app.topic(*channel_of, key_serializer="raw", value_serializer="raw"),
+        # Each message on an internal topic is one batch (a JSON list), so the framework's
+        # per-message cost is paid once per batch, not once per event.
+        contact_events=app.topic(
+            f"{settings.app_id}-contact-events", partitions=partitions, internal=True, value_serializer="json"
+        ),
+        queue_facts=app.topic(
+            f"{settings.app_id}-queue-facts", partitions=partitions, internal=True, value_serializer="json"
+        ),
+        deadletter=app.topic(settings.topic_deadletter, key_serializer="raw", value_serializer="raw"),
+        channel_of=channel_of,
+        topic_of={channel: topic for topic, channel in channel_of.items()},
+    )
+
+
+def required_topics(settings: Settings) -> list[str]:
+    """Every topic the worker reads or writes, including its internal and changelog topics."""
+    internal = [f"{settings.app_id}-{name}" for name in ("contact-events", "queue-facts")]
+    changelogs = [f"{settings.app_id}-{table}-changelog" for table in ("contacts", "queues")]
+    return internal + changelogs + [
+        settings.topic_calls,
+        settings.topic_chats,
+        settings.topic_tickets,
+        settings.topic_surveys,
+        settings.topic_agents,
+        settings.topic_deadletter,
+        settings.topic_alerts,
+    ]

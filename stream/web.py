@@ -1,0 +1,33 @@
+"""HTTP views on the worker's web server: /metrics, /api/kpis and /healthz."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from stream.report import reports_to_json
+
+if TYPE_CHECKING:
+    from stream.app import Pipeline
+
+
+def register_views(p: Pipeline) -> None:
+    app = p.app
+
+    @app.page("/metrics")
+    async def metrics(self: View, request: Request) -> Response:
+        # aiohttp refuses a charset in content_type=, so the full header goes in headers=.
+        return self.bytes(generate_latest(p.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.page("/api/kpis")
+    async def kpis(self: View, request: Request) -> Response:
+        return self.json(reports_to_json(p.reports(), p.clock()))
+
+    @app.page("/healthz")
+    async def healthz(self: View, request: Request) -> Response:
+        problem = p.health_problem()
+        if problem is None:
+            return self.json({"status": "ok"})
+        return self.json({"status": "unavailable", "reason": problem}, status=503)

@@ -1,0 +1,79 @@
+"""Window specifications and the bucket arithmetic behind rolling and calendar windows."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+#: A rolling window is approximated by this many buckets (SPEC §4: no coarser than 1/15).
+BUCKETS_PER_WINDOW = 15
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_ROLLING = re.compile(r"^([1-9][0-9]*)([smhd])$")
+TODAY = "today"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A named window: rolling (``length`` seconds ending now) or ``today`` (since local midnight)."""
+
+    name: str
+    length: int | None
+    bucket: int
+
+    @property
+    def is_calendar_day(self) -> bool:
+        return self.length is None
+
+    def bucket_of(self, ts: float, tz: ZoneInfo) -> int:
+        """Start (epoch seconds) of the bucket that holds ``ts``."""
+        if self.length is None:
+            return local_midnight(ts, tz)
+        return int(ts // self.bucket) * self.bucket
+
+    def oldest_live_bucket(self, now: float, tz: ZoneInfo) -> int:
+        """Buckets starting at or after this instant are inside the window at ``now``."""
+        if self.length is None:
+            return local_midnight(now, tz)
+        # Only buckets wholly inside [now - length, now] count (plus the open one),
+        # so the window is never longer than its name and at most one bucket shorter.
+        return int(-(-(now - self.length) // self.bucket)) * self.bucket
+
+
+def local_midnight(ts: float, tz: ZoneInfo) -> int:
+    """Epoch seconds of the midnight that starts the local day holding ``ts``."""
+    local = datetime.fromtimestamp(ts, tz)
+    midnight = datetime(local.year, local.month, local.day, tzinfo=tz)
+    # A day that starts inside a DST gap has no 00:00; fromtimestamp/fold handle
+    # the common case, and the guard keeps the bucket from landing after ts.
+    start = midnight.timestamp()
+    if start > ts:
+        start = (midnight - timedelta(days=1)).timestamp()
+    return int(start)
+
+
+def parse_window(name: str) -> Window:
+    """Parse ``today`` or ``<n><s|m|h|d>`` (e.g. ``15m``, ``7d``)."""
+    name = name.strip()
+    if name == TODAY:
+        return Window(name=TODAY, length=None, bucket=0)
+    match = _ROLLING.match(name)
+    if match is None:
+        raise ValueError(f"window {name!r} is neither 'today' nor a length like 15m, 1h or 7d")
+    length = int(match.group(1)) * _UNITS[match.group(2)]
+    if length < BUCKETS_PER_WINDOW:
+        raise ValueError(f"window {name!r} is shorter than {BUCKETS_PER_WINDOW} seconds")
+    return Window(name=name, length=length, bucket=length // BUCKETS_PER_WINDOW)
+
+
+def parse_windows(spec: str) -> tuple[Window, ...]:
+    """Parse a comma-separated list of window names; names must be unique."""
+    windows = tuple(parse_window(part) for part in spec.split(",") if part.strip())
+    if not windows:
+        raise ValueError("at least one window is required")
+    names = [w.name for w in windows]
+    if len(set(names)) != len(names):
+        raise ValueError(f"window names repeat: {spec!r}")
+    return windows
