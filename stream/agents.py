@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
 
 import faust
 
@@ -29,10 +29,8 @@ EXPIRY_INTERVAL_SECONDS = 5.0
 def register_agents(p: Pipeline) -> None:
     app, settings = p.app, p.settings
 
-    @app.agent(p.topics.contact_input, name="ingest")
-    async def ingest(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
-            await ingest_batch(p, events)
+    for channel, topic in p.topics.contact_inputs.items():
+        app.agent(topic, name=f"ingest-{channel}")(_ingest(p, channel))
 
     @app.agent(p.topics.contact_events, name="contacts")
     async def contacts(stream: faust.StreamT[list[Any]]) -> None:
@@ -53,12 +51,19 @@ def register_agents(p: Pipeline) -> None:
         p.metrics.keep_histograms_of(lambda queue, channel: p.owns_queue(queue_key(queue, channel)))
 
 
-async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
+def _ingest(p: Pipeline, channel: str) -> Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]:
+    async def ingest(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(p.settings.batch_size, within=p.settings.batch_seconds):
+            await ingest_batch(p, channel, events)
+
+    return ingest
+
+
+async def ingest_batch(p: Pipeline, channel: str, events: Sequence[faust.EventT]) -> None:
     now = p.clock()
     routed: dict[int, list[list[Any]]] = defaultdict(list)
     for event in events:
         message = event.message
-        channel = p.topics.channel_of[message.topic]
         outcome = decode_contact(message.value, channel, now, p.settings.lateness_seconds)
         if isinstance(outcome, Lifecycle):
             p.metrics.processed.labels(message.topic).inc()

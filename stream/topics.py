@@ -13,19 +13,20 @@ VOICE, CHAT = "voice", "chat"
 
 @dataclass(frozen=True)
 class Topics:
-    contact_input: faust.TopicT
+    contact_inputs: dict[str, faust.TopicT]  # channel -> call or chat topic
     contact_events: faust.TopicT  # lifecycle events, partitioned by contact
     queue_facts: faust.TopicT  # measurements, partitioned by queue and channel
     deadletter: faust.TopicT
-    channel_of: dict[str, str]  # input topic name -> channel
     topic_of: dict[str, str]  # channel -> input topic name
 
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
-    channel_of = {settings.topic_calls: VOICE, settings.topic_chats: CHAT}
+    topic_of = {VOICE: settings.topic_calls, CHAT: settings.topic_chats}
     partitions = settings.partitions
     return Topics(
-        contact_input=app.topic(*channel_of, key_serializer="raw", value_serializer="raw"),
+        contact_inputs={
+            channel: app.topic(name, key_serializer="raw", value_serializer="raw") for channel, name in topic_of.items()
+        },
         # Each message on an internal topic is one batch (a JSON list), so the framework's
         # per-message cost is paid once per batch, not once per event.
         contact_events=app.topic(
@@ -35,8 +36,7 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
             f"{settings.app_id}-queue-facts", partitions=partitions, internal=True, value_serializer="json"
         ),
         deadletter=app.topic(settings.topic_deadletter, key_serializer="raw", value_serializer="raw"),
-        channel_of=channel_of,
-        topic_of={channel: topic for topic, channel in channel_of.items()},
+        topic_of=topic_of,
     )
 
 

@@ -1,0 +1,131 @@
+"""Shared fixtures: one embedded broker and one worker process for the whole session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from kafka import KafkaProducer
+
+from stream.broker import EmbeddedBroker, free_port, start_embedded_broker
+from tests.integration.scrape import parse_metrics
+
+QUEUE_CONFIG = """\
+defaults:
+  service_level_seconds: 20
+  short_abandon_seconds: 5
+  wait_alert_seconds: 60
+  targets:
+    average_wait_seconds: 30
+queues:
+  it-sales:
+    service_level_seconds: 30
+    wait_alert_seconds: 45
+    targets:
+      abandon_ratio: 0.25
+"""
+
+
+@dataclass
+class Worker:
+    base_url: str
+    bootstrap: str
+    topics: dict[str, str]
+    log_path: Path
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(self.base_url + path, timeout=5) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        status, body = self.get("/metrics")
+        assert status == 200
+        return parse_metrics(body.decode())
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    embedded = start_embedded_broker()
+    yield embedded
+    embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    workdir = tmp_path_factory.mktemp("worker")
+    config = workdir / "queues.yaml"
+    config.write_text(QUEUE_CONFIG)
+    run = uuid.uuid4().hex[:8]
+    topics = {name: f"it-{run}.{name}" for name in ("calls", "chats", "tickets", "surveys", "agents", "deadletter", "alerts")}
+    port = free_port()
+    env = {
+        **os.environ,
+        "KPI_BROKER": broker.url,
+        "KPI_APP_ID": f"it-{run}",
+        "KPI_WEB_PORT": str(port),
+        "KPI_WEB_HOST": "127.0.0.1",
+        "KPI_CONFIG": str(config),
+        "KPI_DATA_DIR": str(workdir / "data"),
+        "KPI_PARTITIONS": "4",
+        # A first group join takes about half the session timeout on the embedded broker.
+        "KPI_SESSION_TIMEOUT_SECONDS": "10",
+        **{f"KPI_TOPIC_{name.upper()}": topic for name, topic in topics.items()},
+    }
+    log_path = workdir / "worker.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "stream", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    running = Worker(f"http://127.0.0.1:{port}", broker.bootstrap, topics, log_path)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"worker exited with {process.returncode}:\n{running.log_tail()}")
+            try:
+                if running.get("/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"worker not healthy within 90 s:\n{running.log_tail()}")
+            time.sleep(0.5)
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def producer(broker: EmbeddedBroker) -> Iterator[KafkaProducer]:
+    kafka = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=5)
+    yield kafka
+    kafka.close(timeout=10)
+
+
+def wait_for(condition, timeout: float = 60.0, interval: float = 0.5):  # type: ignore[no-untyped-def]
+    """Poll ``condition`` until it returns a truthy value; return it, or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout:.0f} s")
+        time.sleep(interval)

@@ -1,0 +1,145 @@
+"""A scripted call and chat scenario through the real broker and worker, read back from /metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from tests.integration.conftest import Worker, wait_for
+from tests.integration.scrape import series
+
+pytestmark = pytest.mark.integration
+
+
+def _event(kind: str, contact_id: str, ts: float, **fields: Any) -> dict[str, Any]:
+    iso = datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {"event_id": uuid.uuid4().hex, "type": kind, "ts": iso, "contact_id": contact_id, **fields}
+
+
+def _send(producer: KafkaProducer, topic: str, event: dict[str, Any], key: bytes | None) -> None:
+    producer.send(topic, key=key, value=json.dumps(event).encode())
+
+
+def test_call_and_chat_kpis_match_hand_computed_values(worker: Worker, producer: KafkaProducer) -> None:
+    queue = "it-sales"  # service level 30 s, short abandon 5 s, wait alert 45 s (see conftest)
+    calls, chats = worker.topics["calls"], worker.topics["chats"]
+    base = time.time() - 120
+    duplicates_before = worker.metrics().get(series("contact_centre_events_duplicate_total", topic=calls), 0.0)
+
+    c1 = [  # waits 10 s (within 30 s), handle 80 - 10 = 70 s
+        _event("contact.queued", "c1", base, queue=queue, customer_id="k1"),
+        _event("contact.answered", "c1", base + 10, agent_id="a1"),
+        _event("contact.ended", "c1", base + 70),
+        _event("contact.wrapped", "c1", base + 80, resolved=True),
+    ]
+    # Waits 40 s (outside 30 s), handle 100 - 40 = 60 s; delivered out of order.
+    c2_queued = _event("contact.queued", "c2", base, queue=queue)
+    c2_answered = _event("contact.answered", "c2", base + 40, agent_id="a2")
+    c2_ended = _event("contact.ended", "c2", base + 90)
+    c2_wrapped = _event("contact.wrapped", "c2", base + 100, resolved=False)
+    c3 = [_event("contact.queued", "c3", base + 5, queue=queue), _event("contact.abandoned", "c3", base + 8)]  # short
+    c4 = [_event("contact.queued", "c4", base + 5, queue=queue), _event("contact.abandoned", "c4", base + 25)]
+    c5 = [_event("contact.queued", "c5", base + 50, queue=queue)]  # still waiting
+    chat = [_event("contact.queued", "h1", base, queue=queue), _event("contact.answered", "h1", base + 6, agent_id="a3")]
+
+    for event in c1 + c3 + c4 + c5:
+        _send(producer, calls, event, event["contact_id"].encode())
+    _send(producer, calls, c1[1], b"c1")  # the same event again: a duplicate
+    # Keyed arbitrarily (or not at all): the worker must repartition by contact itself.
+    for event in (c2_wrapped, c2_answered, c2_queued, c2_ended):
+        _send(producer, calls, event, uuid.uuid4().bytes if event is not c2_queued else None)
+    for event in chat:
+        _send(producer, chats, event, None)
+    producer.flush()
+
+    voice = {"queue": queue, "channel": "voice"}
+
+    def settled() -> dict[Any, float] | None:
+        metrics = worker.metrics()
+        done = metrics.get(series("contact_centre_average_handle_seconds", **voice, window="15m")) is not None
+        answered_chat = metrics.get(series("contact_centre_contacts_answered", queue=queue, channel="chat", window="15m"))
+        return metrics if done and answered_chat == 1 else None
+
+    metrics = wait_for(settled, timeout=60)
+    for window in ("15m", "1h"):
+        expected = {
+            "contact_centre_contacts_offered": 5,
+            "contact_centre_contacts_answered": 2,
+            "contact_centre_contacts_abandoned": 2,  # c3 (short) and c4
+            "contact_centre_average_wait_seconds": 25.0,  # (10 + 40) / 2
+            "contact_centre_max_wait_seconds": 40.0,
+            "contact_centre_service_level_ratio": 1 / 3,  # c1 / (2 answered + 2 abandoned - 1 short)
+            "contact_centre_abandon_ratio": 1 / 3,  # (2 abandoned - 1 short) / 3
+            "contact_centre_average_handle_seconds": 65.0,  # (70 + 60) / 2
+        }
+        for name, value in expected.items():
+            assert metrics[series(name, **voice, window=window)] == pytest.approx(value, abs=1e-6), (name, window)
+
+    chat_labels = {"queue": queue, "channel": "chat", "window": "15m"}
+    assert metrics[series("contact_centre_average_wait_seconds", **chat_labels)] == pytest.approx(6.0)
+    assert metrics[series("contact_centre_service_level_ratio", **chat_labels)] == 1.0
+    assert metrics[series("contact_centre_abandon_ratio", **chat_labels)] == 0.0
+    # No chat was wrapped: a mean without data is absent, not 0.
+    assert series("contact_centre_average_handle_seconds", **chat_labels) not in metrics
+
+    assert metrics[series("contact_centre_contacts_waiting", **voice)] == 1
+    oldest = metrics[series("contact_centre_oldest_waiting_seconds", **voice)]
+    assert 70 <= oldest < 70 + (time.time() - (base + 120)) + 1  # c5 queued at base + 50
+
+    assert metrics[series("contact_centre_wait_threshold_seconds", **voice)] == 45
+    assert metrics[series("contact_centre_service_level_target_ratio", **voice)] == 0.8
+    assert metrics[series("contact_centre_kpi_target", **voice, kpi="abandon_ratio")] == 0.25
+    assert metrics[series("contact_centre_kpi_target_met", **voice, window="15m", kpi="abandon_ratio")] == 0.0
+    assert metrics[series("contact_centre_kpi_target_met", **voice, window="15m", kpi="average_wait_seconds")] == 1.0
+
+    assert metrics[series("contact_centre_wait_seconds_count", **voice)] == 4
+    assert metrics[series("contact_centre_wait_seconds_sum", **voice)] == pytest.approx(10 + 40 + 3 + 20, abs=0.01)
+    assert metrics[series("contact_centre_wait_seconds_bucket", **voice, le="30.0")] == 3  # 10, 3 and 20
+    assert metrics[series("contact_centre_handle_seconds_count", **voice)] == 2
+    duplicates = metrics[series("contact_centre_events_duplicate_total", topic=calls)] - duplicates_before
+    assert duplicates == 1
+
+
+def test_quiet_queue_decays_as_the_waiting_contact_ages(worker: Worker, producer: KafkaProducer) -> None:
+    queue = "it-quiet"
+    _send(producer, worker.topics["calls"], _event("contact.queued", "q1", time.time() - 30, queue=queue), b"q1")
+    producer.flush()
+    labels = {"queue": queue, "channel": "voice"}
+    first = wait_for(lambda: worker.metrics().get(series("contact_centre_oldest_waiting_seconds", **labels)))
+    time.sleep(2.5)
+    second = worker.metrics()[series("contact_centre_oldest_waiting_seconds", **labels)]
+    assert second >= first + 2  # no new events, yet the gauge moved with the clock
+    assert series("contact_centre_average_wait_seconds", **labels, window="15m") not in worker.metrics()
+
+
+def test_invalid_message_goes_to_dead_letter_with_reason(worker: Worker, producer: KafkaProducer) -> None:
+    calls = worker.topics["calls"]
+    reason = series("contact_centre_events_invalid_total", topic=calls, reason="no_timezone")
+    before = worker.metrics().get(reason, 0.0)
+    bad = json.dumps(
+        {"event_id": "x1", "type": "contact.queued", "ts": "2026-11-22T10:15:03", "contact_id": "x1", "queue": "q"}
+    ).encode()
+    producer.send(calls, key=b"x1", value=bad)
+    producer.flush()
+    wait_for(lambda: worker.metrics().get(reason, 0.0) == before + 1)
+
+    consumer = KafkaConsumer(
+        worker.topics["deadletter"], bootstrap_servers=worker.bootstrap, auto_offset_reset="earliest",
+        consumer_timeout_ms=15000,
+    )  # fmt: skip
+    try:
+        letters = [m for m in consumer if m.value == bad]
+    finally:
+        consumer.close()
+    assert len(letters) == 1
+    headers = {k: v.decode() for k, v in letters[0].headers}
+    assert headers["source_topic"] == calls
+    assert headers["reason"] == "no_timezone"
+    assert "timezone" in headers["detail"]
+    assert letters[0].key == b"x1"
