@@ -1,0 +1,61 @@
+"""The command line as a user meets it: help, bad arguments and bad configuration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("KPI_")}
+    return subprocess.run(
+        [sys.executable, "-m", "stream", *args], env={**clean, **(env or {})}, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("command", [[], ["worker"], ["demo"], ["simulate"]])
+def test_every_command_prints_help(command: list[str]) -> None:
+    result = _run(*command, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: python -m stream")
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["bogus"], "invalid choice: 'bogus'"),
+        (["simulate", "--rate", "fast"], "'fast' is not a number"),
+        (["simulate", "--rate", "0"], "'0' must be above 0"),
+        (["demo", "--agents", "0"], "'0' must be at least 1"),
+        (["simulate", "--queues", ","], "give at least one queue name"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args: list[str], reason: str) -> None:
+    result = _run(*args)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert reason in result.stderr
+
+
+def test_bad_queue_file_stops_start_up_naming_file_and_field(tmp_path: Path) -> None:
+    config = tmp_path / "queues.yaml"
+    config.write_text("queues:\n  sales:\n    service_level_seconds: -3\n")
+    result = _run("worker", env={"KPI_CONFIG": str(config)})
+    assert result.returncode == 2
+    assert f"{config}: queues.sales.service_level_seconds: Input should be greater than 0" in result.stderr
+
+
+def test_bad_environment_stops_start_up_naming_the_variable() -> None:
+    result = _run("worker", env={"KPI_TIMEZONE": "Mars/Olympus"})
+    assert result.returncode == 2
+    assert "KPI_TIMEZONE" in result.stderr and "Mars/Olympus" in result.stderr
+
+
+def test_simulate_without_broker_says_so() -> None:
+    result = _run("simulate")
+    assert result.returncode == 2
+    assert "KPI_BROKER is not set" in result.stderr
