@@ -19,7 +19,10 @@ from pydantic import (
 def _epoch_to_datetime(value: object) -> object:
     # Epoch seconds are accepted as a number; a bool is not a number here.
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+        try:
+            return datetime.fromtimestamp(value, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"epoch seconds {value!r} are out of range") from None
     return value
 
 
@@ -94,6 +97,7 @@ class TicketReopened(_ContactScoped):
 
 
 class _Survey(_Event):
+    # Scores are strict integers: true or "5" is an ill-typed answer, not a score.
     queue: QueueName
     channel: Channel | None = None
     contact_id: Identifier | None = None
@@ -102,22 +106,22 @@ class _Survey(_Event):
 
 class SurveyCsat(_Survey):
     type: Literal["survey.csat"]
-    score: Annotated[int, Field(ge=1, le=5)]
+    score: Annotated[int, Field(strict=True, ge=1, le=5)]
 
 
 class SurveyNps(_Survey):
     type: Literal["survey.nps"]
-    score: Annotated[int, Field(ge=0, le=10)]
+    score: Annotated[int, Field(strict=True, ge=0, le=10)]
 
 
 class SurveyCes(_Survey):
     type: Literal["survey.ces"]
-    score: Annotated[int, Field(ge=1, le=7)]
+    score: Annotated[int, Field(strict=True, ge=1, le=7)]
 
 
 class SurveyEsat(_Survey):
     type: Literal["survey.esat"]
-    score: Annotated[int, Field(ge=0, le=10)]
+    score: Annotated[int, Field(strict=True, ge=0, le=10)]
 
 
 class AgentState(_Event):

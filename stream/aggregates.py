@@ -175,11 +175,15 @@ def prune(state: QueueState, window_set: WindowSet, now: float, waiting_ttl: flo
 
 
 def window_totals(state: QueueState, window: Window, tz: ZoneInfo, now: float) -> ContactTotals:
-    """Totals over the buckets of ``window`` that are live at ``now``."""
+    """Totals over the buckets of ``window`` that are live at ``now``.
+
+    Buckets that start after ``now`` (events dated ahead, up to the day SPEC §3 allows)
+    are kept and count once their time comes.
+    """
     oldest = window.oldest_live_bucket(now, tz)
     merged = ContactTotals()
     for start, totals in state.buckets.get(window.name, {}).items():
-        if start >= oldest:
+        if oldest <= start <= now:
             merged.merge(totals)
     return merged
 

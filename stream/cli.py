@@ -133,8 +133,12 @@ def _serve(settings: Settings) -> int:
     assert settings.broker is not None
     create_topics(bootstrap_of(settings.broker), required_topics(settings), settings.partitions)
     pipeline = create_pipeline(settings)
+    worker = Worker(pipeline.app, loglevel=settings.log_level)
+    # Faust's terminal spinner sets the root logger to DEBUG at levels WARN and above, which
+    # makes every debug call on the hot path build a log record; a service has no terminal.
+    worker.spinner = None
     try:
-        Worker(pipeline.app, loglevel=settings.log_level).execute_from_commandline()
+        worker.execute_from_commandline()
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0

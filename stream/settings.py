@@ -94,7 +94,11 @@ def load_queue_config(path: Path | None) -> QueueConfig:
         if not isinstance(override, dict):
             raise ConfigError(f"{path}: queues.{name}: expected a mapping of settings")
         merged: dict[str, Any] = {**defaults_raw, **override}
-        merged["targets"] = {**(defaults_raw.get("targets") or {}), **(override.get("targets") or {})}
+        # An empty 'targets:' inherits the defaults; anything else but a mapping is left
+        # to validation, which names it.
+        own_targets = override.get("targets")
+        if own_targets is None or isinstance(own_targets, dict):
+            merged["targets"] = {**(defaults_raw.get("targets") or {}), **(own_targets or {})}
         queues[str(name)] = _validate(QueueSettings, merged, path, f"queues.{name}")
     return QueueConfig(defaults=defaults, queues=queues)
 

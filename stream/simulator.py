@@ -39,8 +39,8 @@ class SimulationConfig:
             raise ValueError("rate must be above 0")
         if not self.queues:
             raise ValueError("at least one queue is needed")
-        if self.agents < 1:
-            raise ValueError("at least one agent is needed")
+        if self.agents < len(self.queues):
+            raise ValueError(f"at least one agent per queue is needed ({len(self.queues)} queues)")
         if not 0 <= self.chat_share <= 1:
             raise ValueError("chat share must be between 0 and 1")
 
@@ -77,10 +77,11 @@ class Simulation:
         # each serving one queue and taking one contact at a time.
         weights = [1.0 / (i + 1) for i in range(len(config.queues))]
         shares = [w / sum(weights) for w in weights]
+        staff = [1 + int((config.agents - len(config.queues)) * share) for share in shares]
+        staff[0] += config.agents - sum(staff)  # rounding leftovers go to the busiest queue
         agent_ids = (f"agent-{n:04d}" for n in range(config.agents))
         self._free_agents: dict[str, list[str]] = {
-            queue: list(itertools.islice(agent_ids, max(1, round(config.agents * share))))
-            for queue, share in zip(config.queues, shares)
+            queue: list(itertools.islice(agent_ids, count)) for queue, count in zip(config.queues, staff)
         }
         for queue, share in zip(config.queues, shares):
             rate = config.rate * share
