@@ -61,10 +61,16 @@ def test_call_and_chat_kpis_match_hand_computed_values(worker: Worker, producer:
     voice = {"queue": queue, "channel": "voice"}
 
     def settled() -> dict[Any, float] | None:
+        # Contacts travel through different partitions: wait until every one has arrived.
         metrics = worker.metrics()
-        done = metrics.get(series("contact_centre_average_handle_seconds", **voice, window="15m")) is not None
-        answered_chat = metrics.get(series("contact_centre_contacts_answered", queue=queue, channel="chat", window="15m"))
-        return metrics if done and answered_chat == 1 else None
+        arrived = {
+            series("contact_centre_contacts_offered", **voice, window="15m"): 5,
+            series("contact_centre_wait_seconds_count", **voice): 4,
+            series("contact_centre_handle_seconds_count", **voice): 2,
+            series("contact_centre_contacts_waiting", **voice): 1,
+            series("contact_centre_contacts_answered", queue=queue, channel="chat", window="15m"): 1,
+        }
+        return metrics if all(metrics.get(key) == count for key, count in arrived.items()) else None
 
     metrics = wait_for(settled, timeout=60)
     for window in ("15m", "1h"):
