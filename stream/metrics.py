@@ -40,12 +40,12 @@ class Metrics:
     def __init__(self, config: QueueConfig, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
-        self.processed = Counter(PREFIX + "events_processed", "Valid input events consumed.", ["topic"], registry=r)
+        self.processed = Counter(PREFIX + "events_processed_total", "Valid input events consumed.", ["topic"], registry=r)
         self.invalid = Counter(
-            PREFIX + "events_invalid", "Input messages sent to the dead-letter topic.", ["topic", "reason"], registry=r
+            PREFIX + "events_invalid_total", "Input messages sent to the dead-letter topic.", ["topic", "reason"], registry=r
         )
-        self.duplicate = Counter(PREFIX + "events_duplicate", "Events that repeated a known one.", ["topic"], registry=r)
-        self.late = Counter(PREFIX + "events_late", "Events older than the allowed lateness.", ["topic"], registry=r)
+        self.duplicate = Counter(PREFIX + "events_duplicate_total", "Events that repeated a known one.", ["topic"], registry=r)
+        self.late = Counter(PREFIX + "events_late_total", "Events older than the allowed lateness.", ["topic"], registry=r)
         self.wait = Histogram(
             PREFIX + "wait_seconds", "Completed waits (answered or abandoned).", ["queue", "channel"],
             buckets=wait_buckets(config), registry=r,
