@@ -48,7 +48,8 @@ def register_agents(p: Pipeline) -> None:
 
     @app.on_rebalance_complete.connect
     async def drop_revoked_series(sender: faust.App, **kwargs: Any) -> None:
-        p.metrics.keep_histograms_of(lambda queue, channel: p.owns_queue(queue_key(queue, channel)))
+        owns = p.owner_of_queues()
+        p.metrics.keep_histograms_of(lambda queue, channel: owns(queue_key(queue, channel)))
 
 
 def _ingest(p: Pipeline, channel: str) -> Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]:
@@ -135,18 +136,18 @@ def queues_batch(p: Pipeline, rows: list[Any]) -> None:
 
 
 def expire_state(p: Pipeline) -> None:
-    """Drop complete contacts past the lateness, and window buckets that left every window."""
+    """Drop finished contacts, window buckets that left every window, and stale waits."""
+    if p.health_problem() is not None:
+        return  # tables may be half recovered during a rebalance; expire next time
     now = p.clock()
     settings = p.settings
-    contacts = p.tables.contacts
+    contacts, owns_contact = p.tables.contacts, p.owner_of_contacts()
     for contact_id, state in list(contacts.items()):
-        if p.owns_contact(contact_id) and is_expired(
-            state, now, settings.lateness_seconds, settings.contact_ttl_seconds
-        ):
+        if owns_contact(contact_id) and is_expired(state, now, settings.lateness_seconds, settings.contact_ttl_seconds):
             del contacts[contact_id]
-    queues = p.tables.queues
+    queues, owns_queue = p.tables.queues, p.owner_of_queues()
     for key, state in list(queues.items()):
-        if not p.owns_queue(key) or not prune(state, p.window_set, now, settings.contact_ttl_seconds):
+        if not owns_queue(key) or not prune(state, p.window_set, now, settings.contact_ttl_seconds):
             continue
         if state.buckets or state.waiting:
             queues[key] = state

@@ -156,6 +156,9 @@ def apply_facts(state: QueueState, facts: Iterable[Fact], rules: WaitRules, wind
 def prune(state: QueueState, window_set: WindowSet, now: float, waiting_ttl: float) -> bool:
     """Drop buckets that left their window and waits older than ``waiting_ttl``; True if anything went."""
     changed = False
+    for name in set(state.buckets) - {w.name for w in window_set.windows}:
+        del state.buckets[name]  # a window no longer configured
+        changed = True
     for window in window_set.windows:
         by_start = state.buckets.get(window.name)
         if not by_start:

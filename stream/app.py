@@ -35,21 +35,26 @@ class Pipeline:
     window_set: WindowSet
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("stream"))
 
-    def owns_contact(self, contact_id: str) -> bool:
-        return self._owns(self.topics.contact_events, contact_id)
+    def owner_of_contacts(self) -> Callable[[str], bool]:
+        return self._owner(self.topics.contact_events)
 
-    def owns_queue(self, key: str) -> bool:
-        return self._owns(self.topics.queue_facts, key)
+    def owner_of_queues(self) -> Callable[[str], bool]:
+        return self._owner(self.topics.queue_facts)
 
-    def _owns(self, topic: faust.TopicT, key: str) -> bool:
-        # Tables also hold standby copies of other workers' partitions; only the
-        # active owner exports or expires a key, so workers never double count.
+    def _owner(self, topic: faust.TopicT) -> Callable[[str], bool]:
+        """A test of whether this worker actively owns a key, for the current assignment.
+
+        Tables also hold standby copies of other workers' partitions; only the active
+        owner exports or expires a key, so workers never double count.
+        """
         name = topic.get_topic_name()
-        partition = partition_for(key, self.settings.partitions)
-        return any(tp.topic == name and tp.partition == partition for tp in self.app.assignor.assigned_actives())
+        owned = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == name}
+        partitions = self.settings.partitions
+        return lambda key: partition_for(key, partitions) in owned
 
     def reports(self) -> list[QueueReport]:
-        owned = [(key, state) for key, state in self.tables.queues.items() if self.owns_queue(key)]
+        owns = self.owner_of_queues()
+        owned = [(key, state) for key, state in self.tables.queues.items() if owns(key)]
         return build_reports(owned, self.settings.queue_config, self.window_set, self.clock())
 
     def health_problem(self) -> str | None:

