@@ -13,8 +13,18 @@ def bootstrap_of(broker_url: str) -> str:
     return ",".join(part.split("://", 1)[-1] for part in broker_url.replace(";", ",").split(","))
 
 
-def create_topics(bootstrap: str, names: list[str], partitions: int, timeout: float = 30.0) -> None:
-    """Create the topics that do not exist yet; the broker's auto-created ones have the wrong size."""
+class PartitionMismatch(Exception):
+    """An existing topic has another partition count than the one configured."""
+
+
+def create_topics(
+    bootstrap: str, names: list[str], partitions: int, exact: frozenset[str] = frozenset(), timeout: float = 30.0
+) -> None:
+    """Create the topics that do not exist yet; the broker's auto-created ones have the wrong size.
+
+    Topics in ``exact`` must have exactly ``partitions`` partitions: keys are routed by
+    that count, so a different one would scatter a key's state over two partitions.
+    """
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -32,5 +42,12 @@ def create_topics(bootstrap: str, names: list[str], partitions: int, timeout: fl
                 admin.create_topics(missing)
             except TopicAlreadyExistsError:
                 pass
+        present = [name for name in names if name in exact]
+        for topic in admin.describe_topics(present) if present else []:
+            if len(topic["partitions"]) != partitions:
+                raise PartitionMismatch(
+                    f"topic {topic['name']} has {len(topic['partitions'])} partitions but KPI_PARTITIONS is "
+                    f"{partitions}; set KPI_PARTITIONS={len(topic['partitions'])} or use a new KPI_APP_ID"
+                )
     finally:
         admin.close()

@@ -126,12 +126,19 @@ def run_worker(settings: Settings) -> int:
 def _serve(settings: Settings) -> int:
     from faust.worker import Worker
 
-    from stream.admin import bootstrap_of, create_topics
+    from stream.admin import PartitionMismatch, bootstrap_of, create_topics
     from stream.app import create_pipeline
-    from stream.topics import required_topics
+    from stream.topics import partitioned_topics, required_topics
 
     assert settings.broker is not None
-    create_topics(bootstrap_of(settings.broker), required_topics(settings), settings.partitions)
+    try:
+        create_topics(
+            bootstrap_of(settings.broker), required_topics(settings), settings.partitions,
+            exact=frozenset(partitioned_topics(settings)),
+        )  # fmt: skip
+    except PartitionMismatch as exc:
+        print(f"python -m stream worker: error: {exc}", file=sys.stderr)
+        return 2
     pipeline = create_pipeline(settings)
     worker = Worker(pipeline.app, loglevel=settings.log_level)
     # Faust's terminal spinner sets the root logger to DEBUG at levels WARN and above, which

@@ -40,11 +40,15 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
     )
 
 
-def required_topics(settings: Settings) -> list[str]:
-    """Every topic the worker reads or writes, including its internal and changelog topics."""
+def partitioned_topics(settings: Settings) -> list[str]:
+    """Internal and changelog topics: routed by key, so they must have KPI_PARTITIONS partitions."""
     internal = [f"{settings.app_id}-{name}" for name in ("contact-events", "queue-facts")]
-    changelogs = [f"{settings.app_id}-{table}-changelog" for table in ("contacts", "queues")]
-    return internal + changelogs + [
+    return internal + [f"{settings.app_id}-{table}-changelog" for table in ("contacts", "queues")]
+
+
+def required_topics(settings: Settings) -> list[str]:
+    """Every topic the worker reads or writes."""
+    return partitioned_topics(settings) + [
         settings.topic_calls,
         settings.topic_chats,
         settings.topic_tickets,

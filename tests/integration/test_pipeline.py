@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -149,3 +153,13 @@ def test_invalid_message_goes_to_dead_letter_with_reason(worker: Worker, produce
     assert headers["reason"] == "no_timezone"
     assert "timezone" in headers["detail"]
     assert letters[0].key == b"x1"
+
+
+def test_worker_refuses_a_partition_count_that_differs_from_its_topics(worker: Worker, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPI_")}
+    app_id = worker.topics["calls"].split(".")[0]  # the session worker's KPI_APP_ID, topics made with 4 partitions
+    env.update(KPI_BROKER="kafka://" + worker.bootstrap, KPI_APP_ID=app_id, KPI_PARTITIONS="6",
+               KPI_DATA_DIR=str(tmp_path))  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "stream", "worker"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"topic {app_id}-contact-events has 4 partitions but KPI_PARTITIONS is 6" in result.stderr
