@@ -31,6 +31,7 @@ EventId = Annotated[str, Field(min_length=1, max_length=128)]
 QueueName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 Identifier = Annotated[str, Field(min_length=1, max_length=256)]
 Channel = Literal["voice", "chat", "ticket"]
+VOICE, CHAT, TICKET = "voice", "chat", "ticket"
 
 
 class _Event(BaseModel):

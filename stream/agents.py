@@ -27,7 +27,7 @@ EXPIRY_INTERVAL_SECONDS = 5.0
 
 
 def register_agents(p: Pipeline) -> None:
-    app, settings = p.app, p.settings
+    app = p.app
 
     for channel, topic in p.topics.contact_inputs.items():
         app.agent(topic, name=f"ingest-{channel}")(_ingest(p, channel))

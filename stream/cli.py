@@ -192,13 +192,13 @@ def run_simulator(settings: Settings, config: SimulationConfig, seed: int | None
 
     from stream.admin import bootstrap_of, create_topics
     from stream.simulator import Simulation, encode, paced
-    from stream.topics import required_topics
+    from stream.topics import contact_topic_of, required_topics
 
     assert settings.broker is not None
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     bootstrap = bootstrap_of(settings.broker)
     create_topics(bootstrap, required_topics(settings), settings.partitions)
-    topic_of = {"voice": settings.topic_calls, "chat": settings.topic_chats}
+    topic_of = contact_topic_of(settings)
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
     start = time.time()
     sent = 0

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
-VOICE, CHAT = "voice", "chat"
+from schemas.events import CHAT, VOICE
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 import faust
 
+from schemas.events import CHAT, VOICE
 from stream.settings import Settings
-
-VOICE, CHAT = "voice", "chat"
 
 
 @dataclass(frozen=True)
@@ -20,8 +19,13 @@ class Topics:
     topic_of: dict[str, str]  # channel -> input topic name
 
 
+def contact_topic_of(settings: Settings) -> dict[str, str]:
+    """Channel -> the input topic that carries its contacts."""
+    return {VOICE: settings.topic_calls, CHAT: settings.topic_chats}
+
+
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
-    topic_of = {VOICE: settings.topic_calls, CHAT: settings.topic_chats}
+    topic_of = contact_topic_of(settings)
     partitions = settings.partitions
     return Topics(
         contact_inputs={

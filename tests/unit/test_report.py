@@ -12,6 +12,7 @@ from stream.aggregates import ContactTotals, QueueState, WaitingNow, WindowSet
 from stream.report import QueueReport, build_reports, reports_to_json
 from stream.settings import QueueConfig, QueueSettings
 from stream.windows import parse_windows
+from tests.unit.test_aggregates import EMPTY_KPIS
 
 UTC = ZoneInfo("UTC")
 #: 2026-11-22 10:00:00 UTC; its int form is a 15m/1h bucket start and the 'today' bucket is 00:00Z.
@@ -65,16 +66,6 @@ SALES_KPIS = {
     "service_level_ratio": 0.75,
     "abandon_ratio": 0.25,
     "average_handle_seconds": 250.0,
-}
-EMPTY_KPIS = {
-    "contacts_offered": 0,
-    "contacts_answered": 0,
-    "contacts_abandoned": 0,
-    "average_wait_seconds": None,
-    "max_wait_seconds": None,
-    "service_level_ratio": None,
-    "abandon_ratio": None,
-    "average_handle_seconds": None,
 }
 
 
