@@ -6,13 +6,27 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean
+# Debian packages that the tests run for real: Prometheus and promtool (alert rules, dashboard
+# queries) and Alertmanager's amtool (routing config).
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager
+SYSTEM_TOOLS := prometheus promtool amtool
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test install system-packages clean
 
 demo: $(STAMP)
 	$(PY) -m stream demo
 
-test: $(STAMP)
+test: system-packages $(STAMP)
 	$(PY) -m pytest
+
+system-packages:
+	@for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for:$$missing"; \
+	  $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(SYSTEM_PACKAGES); \
+	fi
 
 install: $(STAMP)
 

@@ -1,4 +1,4 @@
-"""The three stream stages and the expiry timer.
+"""The three stream stages, the expiry timer and the alert timer.
 
 1. ``ingest``: raw call/chat messages, in batches -> validated lifecycle events, one
    message per contact partition per batch; bad input goes to the dead-letter topic.
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
 import faust
 
 from stream.aggregates import QueueState, apply_facts, prune
+from stream.alerting import evaluate
 from stream.contacts import ContactState, Fact, Lifecycle, apply_event, is_expired
 from stream.decoding import Late, Rejected, decode_contact
 from stream.partitioning import partition_for, queue_key
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 #: How often expired contacts, buckets and stale waits are dropped.
 EXPIRY_INTERVAL_SECONDS = 5.0
+#: How often thresholds are checked for breach and recovery (SPEC §4: live gauges refresh every second).
+ALERT_INTERVAL_SECONDS = 1.0
 
 
 def register_agents(p: Pipeline) -> None:
@@ -45,6 +48,10 @@ def register_agents(p: Pipeline) -> None:
     @app.timer(interval=EXPIRY_INTERVAL_SECONDS)
     async def expire() -> None:
         expire_state(p)
+
+    @app.timer(interval=ALERT_INTERVAL_SECONDS)
+    async def alert() -> None:
+        await publish_alerts(p)
 
     @app.on_rebalance_complete.connect
     async def drop_revoked_series(sender: faust.App, **kwargs: Any) -> None:
@@ -135,6 +142,26 @@ def queues_batch(p: Pipeline, rows: list[Any]) -> None:
                 p.metrics.observe_handle(queue, channel, fact.seconds)
 
 
+async def publish_alerts(p: Pipeline) -> None:
+    """Evaluate every owned queue's thresholds; publish and remember breaches and recoveries."""
+    if p.health_problem() is not None:
+        return  # half-recovered tables would read as recoveries
+    now = p.clock()
+    queues = p.tables.queues
+    for report in p.reports(now):
+        key = queue_key(report.queue, report.channel)
+        state = queues[key]
+        active, events = evaluate(report, state.alerts, p.settings.alert_policy, now)
+        if not events:
+            continue
+        for event in events:
+            p.log.warning("alert %s: %s/%s %s=%s (threshold %s)", event.state, event.queue, event.channel,
+                          event.metric, event.value, event.threshold)  # fmt: skip
+            await p.topics.alerts.send(key=event.queue.encode(), value=event.to_json())
+        state.alerts = active
+        queues[key] = state
+
+
 def expire_state(p: Pipeline) -> None:
     """Drop finished contacts, window buckets that left every window, and stale waits."""
     if p.health_problem() is not None:
@@ -149,7 +176,7 @@ def expire_state(p: Pipeline) -> None:
     for key, state in list(queues.items()):
         if not owns_queue(key) or not prune(state, p.window_set, now, settings.contact_ttl_seconds):
             continue
-        if state.buckets or state.waiting:
-            queues[key] = state
-        else:
+        if state.is_empty:
             del queues[key]
+        else:
+            queues[key] = state

@@ -101,6 +101,13 @@ class QueueState:
 
     buckets: dict[str, dict[int, ContactTotals]] = field(default_factory=dict)
     waiting: dict[str, float] = field(default_factory=dict)
+    #: Metrics whose alert is active (see stream.alerting), kept with the queue so a
+    #: restarted or new owner neither repeats a breach nor misses its recovery.
+    alerts: frozenset[str] = frozenset()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.buckets or self.waiting or self.alerts)
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -109,6 +116,7 @@ class QueueState:
                 for window, by_start in self.buckets.items()
             },
             "waiting": self.waiting,
+            "alerts": sorted(self.alerts),
         }
 
     @classmethod
@@ -119,6 +127,7 @@ class QueueState:
                 for window, by_start in data.get("buckets", {}).items()
             },
             waiting=dict(data.get("waiting", {})),
+            alerts=frozenset(data.get("alerts", ())),
         )
 
 

@@ -52,10 +52,10 @@ class Pipeline:
         partitions = self.settings.partitions
         return lambda key: partition_for(key, partitions) in owned
 
-    def reports(self) -> list[QueueReport]:
+    def reports(self, now: float | None = None) -> list[QueueReport]:
         owns = self.owner_of_queues()
         owned = [(key, state) for key, state in self.tables.queues.items() if owns(key)]
-        return build_reports(owned, self.settings.queue_config, self.window_set, self.clock())
+        return build_reports(owned, self.settings.queue_config, self.window_set, self.clock() if now is None else now)
 
     def health_problem(self) -> str | None:
         """``None`` when the worker is consuming, else why not."""
@@ -95,6 +95,7 @@ def create_pipeline(settings: Settings, clock: Clock = time.time) -> Pipeline:
         window_set=WindowSet(settings.window_list, settings.tz),
     )
     pipeline.metrics.add_kpi_collector(pipeline.reports)
+    pipeline.metrics.add_health(pipeline.health_problem)
     register_agents(pipeline)
     register_views(pipeline)
     return pipeline

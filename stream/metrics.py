@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -76,6 +76,14 @@ class Metrics:
 
     def add_kpi_collector(self, reports: Callable[[], list[QueueReport]]) -> None:
         self.registry.register(KpiCollector(reports))
+
+    def add_health(self, health_problem: Callable[[], str | None]) -> None:
+        """``contact_centre_consuming``: what /healthz says, for alert rules."""
+        gauge = Gauge(
+            PREFIX + "consuming", "1 when the worker is consuming (not stopped, rebalancing or recovering tables).",
+            registry=self.registry,
+        )  # fmt: skip
+        gauge.set_function(lambda: 1.0 if health_problem() is None else 0.0)
 
 
 _WINDOWED = {

@@ -12,10 +12,11 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stream.aggregates import WaitRules
+from stream.alerting import AlertPolicy
 from stream.kpis import TARGET_DIRECTIONS
 from stream.windows import Window, parse_windows
 
@@ -137,6 +138,9 @@ class Settings(BaseSettings):
     batch_seconds: float = Field(default=0.05, gt=0)
     session_timeout_seconds: float = Field(default=30.0, gt=0)
     log_level: str = Field(default="info", pattern=r"^(?i:debug|info|warning|error|critical)$")
+    alert_window: str = Field(default="15m", description="window whose service level raises alerts")
+    alert_hysteresis: float = Field(default=0.1, ge=0, lt=1)
+    alert_min_contacts: int = Field(default=10, ge=1)
 
     topic_calls: str = "contact-centre.calls"
     topic_chats: str = "contact-centre.chats"
@@ -161,6 +165,14 @@ class Settings(BaseSettings):
         parse_windows(value)
         return value
 
+    @field_validator("alert_window")
+    @classmethod
+    def _configured_window(cls, value: str, info: ValidationInfo) -> str:
+        windows = info.data.get("windows")
+        if windows is not None and value not in {w.name for w in parse_windows(windows)}:
+            raise ValueError(f"{value!r} is not one of KPI_WINDOWS ({windows})")
+        return value
+
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -168,6 +180,10 @@ class Settings(BaseSettings):
     @cached_property
     def window_list(self) -> tuple[Window, ...]:
         return parse_windows(self.windows)
+
+    @cached_property
+    def alert_policy(self) -> AlertPolicy:
+        return AlertPolicy(self.alert_window, self.alert_hysteresis, self.alert_min_contacts)
 
     @cached_property
     def queue_config(self) -> QueueConfig:

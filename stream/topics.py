@@ -16,6 +16,7 @@ class Topics:
     contact_events: faust.TopicT  # lifecycle events, partitioned by contact
     queue_facts: faust.TopicT  # measurements, partitioned by queue and channel
     deadletter: faust.TopicT
+    alerts: faust.TopicT
     topic_of: dict[str, str]  # channel -> input topic name
 
 
@@ -40,6 +41,7 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
             f"{settings.app_id}-queue-facts", partitions=partitions, internal=True, value_serializer="json"
         ),
         deadletter=app.topic(settings.topic_deadletter, key_serializer="raw", value_serializer="raw"),
+        alerts=app.topic(settings.topic_alerts, key_serializer="raw", value_serializer="raw"),
         topic_of=topic_of,
     )
 

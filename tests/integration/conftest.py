@@ -17,6 +17,7 @@ import pytest
 from kafka import KafkaProducer
 
 from stream.broker import EmbeddedBroker, free_port, start_embedded_broker
+from tests.integration.prometheus_server import Prometheus, running_prometheus
 from tests.integration.scrape import parse_metrics
 
 QUEUE_CONFIG = """\
@@ -110,6 +111,12 @@ def worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> 
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def prometheus(worker: Worker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    with running_prometheus(worker.base_url.removeprefix("http://"), tmp_path_factory.mktemp("prometheus")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

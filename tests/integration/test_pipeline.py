@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +15,10 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from tests.integration.conftest import Worker, wait_for
+from tests.integration.events import make_event, produce
 from tests.integration.scrape import series
 
 pytestmark = pytest.mark.integration
-
-
-def _event(kind: str, contact_id: str, ts: float, **fields: Any) -> dict[str, Any]:
-    iso = datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return {"event_id": uuid.uuid4().hex, "type": kind, "ts": iso, "contact_id": contact_id, **fields}
-
-
-def _send(producer: KafkaProducer, topic: str, event: dict[str, Any], key: bytes | None) -> None:
-    producer.send(topic, key=key, value=json.dumps(event).encode())
 
 
 def test_call_and_chat_kpis_match_hand_computed_values(worker: Worker, producer: KafkaProducer) -> None:
@@ -37,29 +28,29 @@ def test_call_and_chat_kpis_match_hand_computed_values(worker: Worker, producer:
     duplicates_before = worker.metrics().get(series("contact_centre_events_duplicate_total", topic=calls), 0.0)
 
     c1 = [  # waits 10 s (within 30 s), handle 80 - 10 = 70 s
-        _event("contact.queued", "c1", base, queue=queue, customer_id="k1"),
-        _event("contact.answered", "c1", base + 10, agent_id="a1"),
-        _event("contact.ended", "c1", base + 70),
-        _event("contact.wrapped", "c1", base + 80, resolved=True),
+        make_event("contact.queued", "c1", base, queue=queue, customer_id="k1"),
+        make_event("contact.answered", "c1", base + 10, agent_id="a1"),
+        make_event("contact.ended", "c1", base + 70),
+        make_event("contact.wrapped", "c1", base + 80, resolved=True),
     ]
     # Waits 40 s (outside 30 s), handle 100 - 40 = 60 s; delivered out of order.
-    c2_queued = _event("contact.queued", "c2", base, queue=queue)
-    c2_answered = _event("contact.answered", "c2", base + 40, agent_id="a2")
-    c2_ended = _event("contact.ended", "c2", base + 90)
-    c2_wrapped = _event("contact.wrapped", "c2", base + 100, resolved=False)
-    c3 = [_event("contact.queued", "c3", base + 5, queue=queue), _event("contact.abandoned", "c3", base + 8)]  # short
-    c4 = [_event("contact.queued", "c4", base + 5, queue=queue), _event("contact.abandoned", "c4", base + 25)]
-    c5 = [_event("contact.queued", "c5", base + 50, queue=queue)]  # still waiting
-    chat = [_event("contact.queued", "h1", base, queue=queue), _event("contact.answered", "h1", base + 6, agent_id="a3")]
+    c2_queued = make_event("contact.queued", "c2", base, queue=queue)
+    c2_answered = make_event("contact.answered", "c2", base + 40, agent_id="a2")
+    c2_ended = make_event("contact.ended", "c2", base + 90)
+    c2_wrapped = make_event("contact.wrapped", "c2", base + 100, resolved=False)
+    c3 = [make_event("contact.queued", "c3", base + 5, queue=queue), make_event("contact.abandoned", "c3", base + 8)]  # short
+    c4 = [make_event("contact.queued", "c4", base + 5, queue=queue), make_event("contact.abandoned", "c4", base + 25)]
+    c5 = [make_event("contact.queued", "c5", base + 50, queue=queue)]  # still waiting
+    chat = [make_event("contact.queued", "h1", base, queue=queue), make_event("contact.answered", "h1", base + 6, agent_id="a3")]
 
     for event in c1 + c3 + c4 + c5:
-        _send(producer, calls, event, event["contact_id"].encode())
-    _send(producer, calls, c1[1], b"c1")  # the same event again: a duplicate
+        produce(producer, calls, event, event["contact_id"].encode())
+    produce(producer, calls, c1[1], b"c1")  # the same event again: a duplicate
     # Keyed arbitrarily (or not at all): the worker must repartition by contact itself.
     for event in (c2_wrapped, c2_answered, c2_queued, c2_ended):
-        _send(producer, calls, event, uuid.uuid4().bytes if event is not c2_queued else None)
+        produce(producer, calls, event, uuid.uuid4().bytes if event is not c2_queued else None)
     for event in chat:
-        _send(producer, chats, event, None)
+        produce(producer, chats, event, None)
     producer.flush()
 
     voice = {"queue": queue, "channel": "voice"}
@@ -118,7 +109,7 @@ def test_call_and_chat_kpis_match_hand_computed_values(worker: Worker, producer:
 
 def test_quiet_queue_decays_as_the_waiting_contact_ages(worker: Worker, producer: KafkaProducer) -> None:
     queue = "it-quiet"
-    _send(producer, worker.topics["calls"], _event("contact.queued", "q1", time.time() - 30, queue=queue), b"q1")
+    produce(producer, worker.topics["calls"], make_event("contact.queued", "q1", time.time() - 30, queue=queue), b"q1")
     producer.flush()
     labels = {"queue": queue, "channel": "voice"}
     first = wait_for(lambda: worker.metrics().get(series("contact_centre_oldest_waiting_seconds", **labels)))

@@ -485,6 +485,7 @@ def test_prune_drops_windows_no_longer_configured() -> None:
 
 def test_queue_state_wire_round_trip() -> None:
     state = bucketed_state()
+    state.alerts = frozenset({"service_level_ratio", "oldest_waiting_seconds"})
     wire = state.to_wire()
     assert wire == {
         "buckets": {
@@ -497,10 +498,19 @@ def test_queue_state_wire_round_trip() -> None:
             }
         },
         "waiting": {"old": T0 - 14401, "edge": T0 - 14400, "new": T0 - 10},
+        "alerts": ["oldest_waiting_seconds", "service_level_ratio"],
     }
     restored = QueueState.from_wire(json.loads(json.dumps(wire)))
     assert restored == state
     assert all(isinstance(start, int) for start in restored.buckets["15m"])
+
+
+def test_queue_state_is_empty_only_without_buckets_waits_and_alerts() -> None:
+    assert QueueState().is_empty
+    assert not QueueState(buckets={"15m": {B0: ContactTotals()}}).is_empty
+    assert not QueueState(waiting={"c": T0}).is_empty
+    # An active alert keeps the queue, or its recovery could never be published.
+    assert not QueueState(alerts=frozenset({"oldest_waiting_seconds"})).is_empty
 
 
 def test_queue_state_from_empty_wire() -> None:

@@ -276,6 +276,15 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert settings.queue_config.for_queue("sales").service_level_seconds == 60.0
 
 
+def test_alert_window_may_be_any_configured_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KPI_WINDOWS", "5m,1h")
+    monkeypatch.setenv("KPI_ALERT_WINDOW", "5m")
+    assert load_settings().alert_policy.window == "5m"
+    monkeypatch.delenv("KPI_ALERT_WINDOW")
+    with pytest.raises(ConfigError, match=r"^environment: KPI_ALERT_WINDOW: .*'15m' is not one of KPI_WINDOWS \(5m,1h\)"):
+        load_settings()
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -297,6 +306,10 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
         ("KPI_BATCH_SIZE", "0"),
         ("KPI_BATCH_SECONDS", "0"),
         ("KPI_SESSION_TIMEOUT_SECONDS", "-3"),
+        ("KPI_ALERT_WINDOW", "1h30m"),  # not one of KPI_WINDOWS
+        ("KPI_ALERT_HYSTERESIS", "1"),
+        ("KPI_ALERT_HYSTERESIS", "-0.1"),
+        ("KPI_ALERT_MIN_CONTACTS", "0"),
     ],
 )
 def test_environment_error_names_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:

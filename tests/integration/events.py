@@ -1,0 +1,19 @@
+"""Building and producing SPEC §3 events in integration tests."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from kafka import KafkaProducer
+
+
+def make_event(kind: str, contact_id: str, ts: float, **fields: Any) -> dict[str, Any]:
+    iso = datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {"event_id": uuid.uuid4().hex, "type": kind, "ts": iso, "contact_id": contact_id, **fields}
+
+
+def produce(producer: KafkaProducer, topic: str, message: dict[str, Any], key: bytes | None) -> None:
+    producer.send(topic, key=key, value=json.dumps(message).encode())

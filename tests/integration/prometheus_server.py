@@ -1,0 +1,89 @@
+"""A real Prometheus server (Debian's `prometheus`) scraping the test worker with the shipped rules."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stream.broker import free_port
+
+RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
+#: The job name the shipped alert rules expect.
+JOB = "contact-centre-kpi"
+
+
+@dataclass
+class Prometheus:
+    url: str
+
+    def _get(self, path: str, **params: str) -> Any:
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        with urllib.request.urlopen(f"{self.url}{path}{query}", timeout=10) as response:
+            document = json.load(response)
+        assert document["status"] == "success", document
+        return document["data"]
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """An instant query; the result vector."""
+        return self._get("/api/v1/query", query=promql)["result"]
+
+    def alerts(self, name: str) -> list[dict[str, Any]]:
+        """Active (pending or firing) alerts called ``name``."""
+        return [alert for alert in self._get("/api/v1/alerts")["alerts"] if alert["labels"]["alertname"] == name]
+
+
+@contextmanager
+def running_prometheus(target: str, workdir: Path) -> Iterator[Prometheus]:
+    """Prometheus scraping ``target`` (host:port) and evaluating the rules every second."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("prometheus is not installed; `make test` installs it (Debian package prometheus)")
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(RULES)],
+        "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": [target]}]}],
+    }
+    config_path = workdir / "prometheus.yml"
+    config_path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    log_path = workdir / "prometheus.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [binary, f"--config.file={config_path}", f"--storage.tsdb.path={workdir / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    server = Prometheus(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"prometheus exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(server.url + "/-/ready", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"prometheus not ready within 60 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
