@@ -1,10 +1,13 @@
-"""The three stream stages, the expiry timer and the alert timer.
+"""The stream stages, the expiry timer and the alert timer.
 
-1. ``ingest``: raw call/chat messages, in batches -> validated lifecycle events, one
-   message per contact partition per batch; bad input goes to the dead-letter topic.
-2. ``contacts``: lifecycle events -> per-contact state (table) -> facts, one message per
-   queue partition per batch.
-3. ``queues``: facts -> per-queue window aggregates (table) and histograms.
+1. ``ingest-<source>``: raw input messages, in batches -> validated events, one message
+   per destination partition per batch; bad input goes to the dead-letter topic.
+2. ``contacts``: call, chat and ticket events -> per-contact and per-ticket state (tables)
+   -> facts for the queues, and visits for the customers.
+3. ``customers``: visits -> per-customer history (table) -> FCR and repeat-contact facts.
+4. ``agent-states``: agent events -> each agent's latest state (table) -> presence per queue.
+5. ``queues``: facts -> per-queue window aggregates (table) and histograms.
+6. ``presence``: presence -> agents per queue (table).
 """
 
 from __future__ import annotations
@@ -14,11 +17,20 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
 
 import faust
 
+from schemas.events import TICKET
 from stream.aggregates import QueueState, apply_facts, prune
 from stream.alerting import evaluate
-from stream.contacts import ContactState, Fact, Lifecycle, apply_event, is_expired
-from stream.decoding import Late, Rejected, decode_contact
+from stream.contacts import Lifecycle, apply_event
+from stream.contacts import is_expired as contact_expired
+from stream.contacts import visit_of as contact_visit
+from stream.customers import CustomerState, Visit, apply_visit, expire_visits
+from stream.decoding import Ignored, Late, Rejected, Source, decode
+from stream.facts import Fact
 from stream.partitioning import partition_for, queue_key
+from stream.presence import AgentUpdate, Presence, QueuePresence, apply_agent_update, apply_presence, forget_departed
+from stream.tickets import apply_ticket_event
+from stream.tickets import is_expired as ticket_expired
+from stream.tickets import visit_of as ticket_visit
 
 if TYPE_CHECKING:
     from stream.app import Pipeline
@@ -29,21 +41,46 @@ EXPIRY_INTERVAL_SECONDS = 5.0
 ALERT_INTERVAL_SECONDS = 1.0
 
 
+class Outbox:
+    """Rows for internal topics, grouped so each destination partition gets one message per batch."""
+
+    def __init__(self, partitions: int) -> None:
+        self._partitions = partitions
+        self._rows: dict[faust.TopicT, dict[int, list[Any]]] = defaultdict(lambda: defaultdict(list))
+
+    def add(self, topic: faust.TopicT, key: str, row: Any) -> None:
+        self._rows[topic][partition_for(key, self._partitions)].append(row)
+
+    def add_facts(self, topic: faust.TopicT, facts: Sequence[Fact]) -> None:
+        for fact in facts:
+            self.add(topic, queue_key(fact.queue, fact.channel), fact.to_wire())
+
+    async def send(self) -> None:
+        for topic, by_partition in self._rows.items():
+            for partition, rows in by_partition.items():
+                await topic.send(value=rows, partition=partition)
+        self._rows.clear()
+
+
 def register_agents(p: Pipeline) -> None:
     app = p.app
+    topics = p.topics
 
-    for channel, topic in p.topics.contact_inputs.items():
-        app.agent(topic, name=f"ingest-{channel}")(_ingest(p, channel))
+    for source, topic in topics.inputs.items():
+        app.agent(topic, name=f"ingest-{source}")(_ingest(p, source))
 
-    @app.agent(p.topics.contact_events, name="contacts")
-    async def contacts(stream: faust.StreamT[list[Any]]) -> None:
-        async for rows in stream:
-            await contacts_batch(p, rows)
+    def stage(topic: faust.TopicT, name: str, handle: Callable[[Pipeline, list[Any]], Coroutine[Any, Any, None]]) -> None:
+        async def run(stream: faust.StreamT[list[Any]]) -> None:
+            async for rows in stream:
+                await handle(p, rows)
 
-    @app.agent(p.topics.queue_facts, name="queues")
-    async def queues(stream: faust.StreamT[list[Any]]) -> None:
-        async for rows in stream:
-            queues_batch(p, rows)
+        app.agent(topic, name=name)(run)
+
+    stage(topics.contact_events, "contacts", contacts_batch)
+    stage(topics.customer_visits, "customers", customers_batch)
+    stage(topics.agent_events, "agent-states", agent_states_batch)
+    stage(topics.queue_facts, "queues", queues_batch)
+    stage(topics.queue_presence, "presence", presence_batch)
 
     @app.timer(interval=EXPIRY_INTERVAL_SECONDS)
     async def expire() -> None:
@@ -59,30 +96,36 @@ def register_agents(p: Pipeline) -> None:
         p.metrics.keep_histograms_of(lambda queue, channel: owns(queue_key(queue, channel)))
 
 
-def _ingest(p: Pipeline, channel: str) -> Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]:
+def _ingest(p: Pipeline, source: Source) -> Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]:
     async def ingest(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(p.settings.batch_size, within=p.settings.batch_seconds):
-            await ingest_batch(p, channel, events)
+            await ingest_batch(p, source, events)
 
     return ingest
 
 
-async def ingest_batch(p: Pipeline, channel: str, events: Sequence[faust.EventT]) -> None:
+async def ingest_batch(p: Pipeline, source: Source, events: Sequence[faust.EventT]) -> None:
     now = p.clock()
-    routed: dict[int, list[list[Any]]] = defaultdict(list)
+    topics = p.topics
+    outbox = Outbox(p.settings.partitions)
     for event in events:
         message = event.message
-        outcome = decode_contact(message.value, channel, now, p.settings.lateness_seconds)
-        if isinstance(outcome, Lifecycle):
-            p.metrics.processed.labels(message.topic).inc()
-            routed[partition_for(outcome.contact_id, p.settings.partitions)].append(outcome.to_wire())
-        elif isinstance(outcome, Late):
-            p.metrics.processed.labels(message.topic).inc()
-            p.metrics.late.labels(message.topic).inc()
-        else:
+        outcome = decode(message.value, source, now, p.settings.lateness_seconds)
+        if isinstance(outcome, Rejected):
             await dead_letter(p, message, outcome)
-    for partition, rows in routed.items():
-        await p.topics.contact_events.send(value=rows, partition=partition)
+            continue
+        p.metrics.processed.labels(message.topic).inc()
+        if isinstance(outcome, Late):
+            p.metrics.late.labels(message.topic).inc()
+        elif isinstance(outcome, Lifecycle):
+            outbox.add(topics.contact_events, outcome.contact_id, outcome.to_wire())
+        elif isinstance(outcome, AgentUpdate):
+            outbox.add(topics.agent_events, outcome.agent_id, outcome.to_wire())
+        elif isinstance(outcome, Fact):  # a survey answer
+            outbox.add_facts(topics.queue_facts, [outcome])
+        else:
+            assert isinstance(outcome, Ignored)
+    await outbox.send()
 
 
 async def dead_letter(p: Pipeline, message: faust.types.Message, rejected: Rejected) -> None:
@@ -101,45 +144,109 @@ async def dead_letter(p: Pipeline, message: faust.types.Message, rejected: Rejec
     await p.topics.deadletter.send(key=message.key, value=message.value, headers=list(headers.items()))
 
 
+#: Per table of the contact stage: apply an event, and the visit a state implies.
+_LIFECYCLES: dict[str, tuple[Callable[[Any, Lifecycle], Any], Callable[[Any, str], Visit | None]]] = {
+    "contacts": (apply_event, contact_visit),
+    "tickets": (apply_ticket_event, ticket_visit),
+}
+
+
 async def contacts_batch(p: Pipeline, rows: list[Any]) -> None:
-    table = p.tables.contacts
-    touched: dict[str, ContactState] = {}
-    routed: dict[int, list[list[Any]]] = defaultdict(list)
+    """Calls and chats update the contacts table, tickets the tickets table; both yield facts
+    for the queues and, for a known customer, a visit for the customer stage."""
+    tables = {"contacts": p.tables.contacts, "tickets": p.tables.tickets}
+    touched: dict[str, dict[str, Any]] = {name: {} for name in tables}
+    outbox = Outbox(p.settings.partitions)
     for row in rows:
         event = Lifecycle.from_wire(row)
-        state = touched.get(event.contact_id) or table.get(event.contact_id)
-        result = apply_event(state, event)
+        name = "tickets" if event.channel == TICKET else "contacts"
+        apply, visit_of = _LIFECYCLES[name]
+        state = touched[name].get(event.contact_id) or tables[name].get(event.contact_id)
+        result = apply(state, event)
         if result is None:
-            p.metrics.duplicate.labels(p.topics.topic_of[event.channel]).inc()
+            p.metrics.duplicate.labels(p.topics.topic_of[event.channel]).inc()  # type: ignore[index]
             continue
-        touched[event.contact_id], facts = result
-        for fact in facts:
-            routed[partition_for(queue_key(fact.queue, fact.channel), p.settings.partitions)].append(fact.to_wire())
-    for partition, facts_wire in routed.items():
-        await p.topics.queue_facts.send(value=facts_wire, partition=partition)
-    # One table (and changelog) write per contact per batch.
-    for contact_id, state in touched.items():
-        table[contact_id] = state
+        new, facts = result
+        touched[name][event.contact_id] = new
+        outbox.add_facts(p.topics.queue_facts, facts)
+        visit = visit_of(new, event.contact_id)
+        if visit is not None and (state is None or visit != visit_of(state, event.contact_id)):
+            outbox.add(p.topics.customer_visits, visit.customer_id, visit.to_wire())
+    await outbox.send()
+    # One table (and changelog) write per key per batch.
+    for name, states in touched.items():
+        for key, state in states.items():
+            tables[name][key] = state
 
 
-def queues_batch(p: Pipeline, rows: list[Any]) -> None:
+async def customers_batch(p: Pipeline, rows: list[Any]) -> None:
+    table = p.tables.customers
+    touched: dict[str, CustomerState] = {}
+    outbox = Outbox(p.settings.partitions)
+    for row in rows:
+        visit = Visit.from_wire(row)
+        state = touched.get(visit.customer_id) or table.get(visit.customer_id) or CustomerState()
+        outbox.add_facts(p.topics.queue_facts, apply_visit(state, visit, p.settings.fcr_lookback_seconds))
+        touched[visit.customer_id] = state
+    await outbox.send()
+    for customer_id, state in touched.items():
+        table[customer_id] = state
+
+
+async def agent_states_batch(p: Pipeline, rows: list[Any]) -> None:
+    table = p.tables.agents
+    touched: dict[str, AgentUpdate] = {}
+    outbox = Outbox(p.settings.partitions)
+    for row in rows:
+        update = AgentUpdate.from_wire(row)
+        presences = apply_agent_update(touched.get(update.agent_id) or table.get(update.agent_id), update)
+        if presences is None:
+            p.metrics.duplicate.labels(p.settings.topic_agents).inc()
+            continue
+        if presences:
+            touched[update.agent_id] = update
+        for presence in presences:
+            outbox.add(p.topics.queue_presence, presence.queue, presence.to_wire())
+    await outbox.send()
+    for agent_id, update in touched.items():
+        table[agent_id] = update
+
+
+async def queues_batch(p: Pipeline, rows: list[Any]) -> None:
     by_key: dict[str, list[Fact]] = defaultdict(list)
     for row in rows:
         fact = Fact.from_wire(row)
         by_key[queue_key(fact.queue, fact.channel)].append(fact)
     now = p.clock()
     table = p.tables.queues
+    settings = p.settings
     for key, facts in by_key.items():
         queue, channel = facts[0].queue, facts[0].channel
         state = table.get(key) or QueueState()
-        apply_facts(state, facts, p.settings.queue_config.for_queue(queue).wait_rules, p.window_set, now)
-        prune(state, p.window_set, now, p.settings.contact_ttl_seconds)
+        duplicates = apply_facts(state, facts, settings.queue_config.for_queue(queue).wait_rules, p.window_set, now)
+        if duplicates:
+            p.metrics.duplicate.labels(settings.topic_surveys).inc(duplicates)
+        prune(state, p.window_set, now, settings.contact_ttl_seconds, p.answer_ttl)
         table[key] = state
         for fact in facts:
+            if fact.retraction:
+                continue
             if fact.kind in ("answered", "abandoned"):
-                p.metrics.observe_wait(queue, channel, fact.seconds)
+                p.metrics.observe_wait(queue, channel, fact.value)
             elif fact.kind == "handled":
-                p.metrics.observe_handle(queue, channel, fact.seconds)
+                p.metrics.observe_handle(queue, channel, fact.value)
+
+
+async def presence_batch(p: Pipeline, rows: list[Any]) -> None:
+    table = p.tables.presence
+    touched: dict[str, QueuePresence] = {}
+    for row in rows:
+        presence = Presence.from_wire(row)
+        state = touched.get(presence.queue) or table.get(presence.queue) or QueuePresence()
+        if apply_presence(state, presence):
+            touched[presence.queue] = state
+    for queue, state in touched.items():
+        table[queue] = state
 
 
 async def publish_alerts(p: Pipeline) -> None:
@@ -163,20 +270,42 @@ async def publish_alerts(p: Pipeline) -> None:
 
 
 def expire_state(p: Pipeline) -> None:
-    """Drop finished contacts, window buckets that left every window, and stale waits."""
+    """Drop finished contacts and tickets, old visits and departed agents, window buckets that
+    left every window, and stale waits, for the keys this worker owns."""
     if p.health_problem() is not None:
         return  # tables may be half recovered during a rebalance; expire next time
     now = p.clock()
-    settings = p.settings
-    contacts, owns_contact = p.tables.contacts, p.owner_of_contacts()
-    for contact_id, state in list(contacts.items()):
-        if owns_contact(contact_id) and is_expired(state, now, settings.lateness_seconds, settings.contact_ttl_seconds):
-            del contacts[contact_id]
-    queues, owns_queue = p.tables.queues, p.owner_of_queues()
-    for key, state in list(queues.items()):
-        if not owns_queue(key) or not prune(state, p.window_set, now, settings.contact_ttl_seconds):
+    s = p.settings
+    tables, topics = p.tables, p.topics
+
+    def queue(state: QueueState) -> bool | None:
+        changed = prune(state, p.window_set, now, s.contact_ttl_seconds, p.answer_ttl)
+        return None if state.is_empty else changed
+
+    def customer(state: CustomerState) -> bool | None:
+        changed = expire_visits(state, now, s.fcr_lookback_seconds + s.contact_ttl_seconds)
+        return changed if state.visits else None
+
+    def presence(state: QueuePresence) -> bool | None:
+        changed = forget_departed(state, now, p.answer_ttl)
+        return changed if state.agents else None
+
+    _sweep(tables.contacts, p.owner(topics.contact_events),
+           lambda state: None if contact_expired(state, now, s.lateness_seconds, s.contact_ttl_seconds) else False)
+    _sweep(tables.tickets, p.owner(topics.contact_events),
+           lambda state: None if ticket_expired(state, now, s.ticket_ttl_seconds) else False)
+    _sweep(tables.customers, p.owner(topics.customer_visits), customer)
+    _sweep(tables.queues, p.owner(topics.queue_facts), queue)
+    _sweep(tables.presence, p.owner(topics.queue_presence), presence)  # fmt: skip
+
+
+def _sweep(table: faust.TableT, owns: Callable[[str], bool], update: Callable[[Any], bool | None]) -> None:
+    """Apply ``update`` to each owned state: ``None`` deletes the key, True writes the changed state back."""
+    for key, state in list(table.items()):
+        if not owns(key):
             continue
-        if state.is_empty:
-            del queues[key]
-        else:
-            queues[key] = state
+        verdict = update(state)
+        if verdict is None:
+            del table[key]
+        elif verdict:
+            table[key] = state

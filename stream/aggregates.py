@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from stream.contacts import Fact
+from stream.facts import SURVEY_KINDS, Fact
 from stream.windows import Window
 
 
@@ -35,26 +35,60 @@ class ContactTotals:
     wait_max: float | None = None
     handled: int = 0
     handle_sum: float = 0.0
+    # Appended fields keep older changelog rows readable (see from_wire).
+    fcr_count: int = 0
+    fcr_sum: float = 0.0
+    repeat_count: int = 0
+    repeat_sum: float = 0.0
+    first_response_count: int = 0
+    first_response_sum: float = 0.0
+    resolution_count: int = 0
+    resolution_sum: float = 0.0
+    reopened: int = 0
+    csat_count: int = 0
+    csat_sum: float = 0.0
+    csat_satisfied: int = 0
+    nps_count: int = 0
+    nps_promoters: int = 0
+    nps_detractors: int = 0
+    ces_count: int = 0
+    ces_sum: float = 0.0
+    esat_count: int = 0
+    esat_promoters: int = 0
+    esat_detractors: int = 0
 
     def add(self, fact: Fact, rules: WaitRules) -> None:
-        if fact.kind == "offered":
-            self.offered += 1
-        elif fact.kind == "answered":
-            self.answered += 1
-            self.answered_wait_sum += fact.seconds
-            if fact.seconds <= rules.service_level_seconds:
-                self.answered_in_service_level += 1
-            self._see_wait(fact.seconds)
-        elif fact.kind == "abandoned":
-            self.abandoned += 1
-            if fact.seconds < rules.short_abandon_seconds:
-                self.short_abandoned += 1
-            self._see_wait(fact.seconds)
-        elif fact.kind == "handled":
-            self.handled += 1
-            self.handle_sum += fact.seconds
+        """Count ``fact`` in, or out again if it is a retraction."""
+        sign = -1 if fact.retraction else 1
+        kind, value = fact.kind, fact.value
+        if kind == "answered":
+            self.answered += sign
+            self.answered_wait_sum += sign * value
+            if value <= rules.service_level_seconds:
+                self.answered_in_service_level += sign
+            self._see_wait(value)
+        elif kind == "abandoned":
+            self.abandoned += sign
+            if value < rules.short_abandon_seconds:
+                self.short_abandoned += sign
+            self._see_wait(value)
+        elif kind in _MEANS:
+            count, total = _MEANS[kind]
+            setattr(self, count, getattr(self, count) + sign)
+            setattr(self, total, getattr(self, total) + sign * value)
+            if kind == "csat" and value >= 4:
+                self.csat_satisfied += sign
+        elif kind in ("nps", "esat"):
+            setattr(self, f"{kind}_count", getattr(self, f"{kind}_count") + sign)
+            if value >= 9:
+                setattr(self, f"{kind}_promoters", getattr(self, f"{kind}_promoters") + sign)
+            elif value <= 6:
+                setattr(self, f"{kind}_detractors", getattr(self, f"{kind}_detractors") + sign)
+        elif kind in ("offered", "reopened"):
+            setattr(self, kind, getattr(self, kind) + sign)
 
     def _see_wait(self, seconds: float) -> None:
+        # Waits are never retracted, so the maximum only grows.
         if self.wait_max is None or seconds > self.wait_max:
             self.wait_max = seconds
 
@@ -72,12 +106,22 @@ class ContactTotals:
         return cls(*row)
 
 
+#: Fact kinds summed as a (count, sum) pair of fields.
+_MEANS = {
+    "handled": ("handled", "handle_sum"),
+    "fcr": ("fcr_count", "fcr_sum"),
+    "repeat": ("repeat_count", "repeat_sum"),
+    "first_response": ("first_response_count", "first_response_sum"),
+    "resolution": ("resolution_count", "resolution_sum"),
+    "csat": ("csat_count", "csat_sum"),
+    "ces": ("ces_count", "ces_sum"),
+}
 _FIELDS = tuple(f.name for f in fields(ContactTotals))
 _SUMMED = tuple(name for name in _FIELDS if name != "wait_max")
 
 
 def contact_kpis(totals: ContactTotals) -> dict[str, float | None]:
-    """The call/chat KPIs of SPEC §4 over ``totals``; a ratio or mean without data is ``None``."""
+    """The windowed KPIs of SPEC §4 over ``totals``; a ratio or mean without data is ``None``."""
     completed = totals.answered + totals.abandoned - totals.short_abandoned
     return {
         "contacts_offered": totals.offered,
@@ -88,7 +132,26 @@ def contact_kpis(totals: ContactTotals) -> dict[str, float | None]:
         "service_level_ratio": _ratio(totals.answered_in_service_level, completed),
         "abandon_ratio": _ratio(totals.abandoned - totals.short_abandoned, completed),
         "average_handle_seconds": _ratio(totals.handle_sum, totals.handled),
+        "fcr_ratio": _ratio(totals.fcr_sum, totals.fcr_count),
+        "repeat_contact_ratio": _ratio(totals.repeat_sum, totals.repeat_count),
+        "average_first_response_seconds": _ratio(totals.first_response_sum, totals.first_response_count),
+        "average_resolution_seconds": _ratio(totals.resolution_sum, totals.resolution_count),
+        "tickets_reopened": totals.reopened,
+        "csat_score": _ratio(totals.csat_sum, totals.csat_count),
+        "csat_satisfied_ratio": _ratio(totals.csat_satisfied, totals.csat_count),
+        "nps_score": _net_score(totals.nps_promoters, totals.nps_detractors, totals.nps_count),
+        "ces_score": _ratio(totals.ces_sum, totals.ces_count),
+        "employee_nps_score": _net_score(totals.esat_promoters, totals.esat_detractors, totals.esat_count),
+        "csat_responses": totals.csat_count,
+        "nps_responses": totals.nps_count,
+        "ces_responses": totals.ces_count,
+        "esat_responses": totals.esat_count,
     }
+
+
+def _net_score(promoters: int, detractors: int, answers: int) -> float | None:
+    """100 x (promoters - detractors) / answers: NPS and eNPS."""
+    return _ratio(100.0 * (promoters - detractors), answers)
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -104,10 +167,12 @@ class QueueState:
     #: Metrics whose alert is active (see stream.alerting), kept with the queue so a
     #: restarted or new owner neither repeats a breach nor misses its recovery.
     alerts: frozenset[str] = frozenset()
+    #: Survey answers counted, by event id, to recognise a duplicate (answers have no lifecycle).
+    answers: dict[str, float] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
-        return not (self.buckets or self.waiting or self.alerts)
+        return not (self.buckets or self.waiting or self.alerts or self.answers)
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -117,6 +182,7 @@ class QueueState:
             },
             "waiting": self.waiting,
             "alerts": sorted(self.alerts),
+            "answers": self.answers,
         }
 
     @classmethod
@@ -128,6 +194,7 @@ class QueueState:
             },
             waiting=dict(data.get("waiting", {})),
             alerts=frozenset(data.get("alerts", ())),
+            answers=dict(data.get("answers", {})),
         )
 
 
@@ -139,16 +206,23 @@ class WindowSet:
     tz: ZoneInfo
 
 
-def apply_facts(state: QueueState, facts: Iterable[Fact], rules: WaitRules, window_set: WindowSet, now: float) -> None:
-    """Add ``facts`` to the buckets they fall in, and track who is waiting.
+def apply_facts(state: QueueState, facts: Iterable[Fact], rules: WaitRules, window_set: WindowSet, now: float) -> int:
+    """Add ``facts`` to the buckets they fall in (or take retractions out), and track who is
+    waiting. Returns how many survey answers were duplicates and ignored.
 
     A fact whose bucket is already outside a window at ``now`` does not count in that window.
     """
     oldest = {w.name: w.oldest_live_bucket(now, window_set.tz) for w in window_set.windows}
+    duplicates = 0
     for fact in facts:
         if fact.kind == "waiting":
             state.waiting[fact.contact_id] = fact.ts
             continue
+        if fact.kind in SURVEY_KINDS:
+            if fact.contact_id in state.answers:
+                duplicates += 1
+                continue
+            state.answers[fact.contact_id] = fact.ts
         if fact.kind in ("answered", "abandoned"):
             state.waiting.pop(fact.contact_id, None)
         for window in window_set.windows:
@@ -158,12 +232,16 @@ def apply_facts(state: QueueState, facts: Iterable[Fact], rules: WaitRules, wind
             by_start = state.buckets.setdefault(window.name, {})
             totals = by_start.get(start)
             if totals is None:
+                if fact.retraction:
+                    continue  # its bucket left the window: nothing to take back
                 totals = by_start[start] = ContactTotals()
             totals.add(fact, rules)
+    return duplicates
 
 
-def prune(state: QueueState, window_set: WindowSet, now: float, waiting_ttl: float) -> bool:
-    """Drop buckets that left their window and waits older than ``waiting_ttl``; True if anything went."""
+def prune(state: QueueState, window_set: WindowSet, now: float, waiting_ttl: float, answer_ttl: float) -> bool:
+    """Drop buckets that left their window, waits older than ``waiting_ttl`` and survey ids
+    older than ``answer_ttl``; True if anything went."""
     changed = False
     for name in set(state.buckets) - {w.name for w in window_set.windows}:
         del state.buckets[name]  # a window no longer configured
@@ -182,6 +260,10 @@ def prune(state: QueueState, window_set: WindowSet, now: float, waiting_ttl: flo
     # keeping it would pin 'oldest waiting' (and its alert) forever.
     for contact_id in [c for c, queued in state.waiting.items() if now - queued > waiting_ttl]:
         del state.waiting[contact_id]
+        changed = True
+    # An answer older than the lateness is rejected as late before it gets here.
+    for event_id in [e for e, ts in state.answers.items() if now - ts > answer_ttl]:
+        del state.answers[event_id]
         changed = True
     return changed
 

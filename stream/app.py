@@ -13,7 +13,7 @@ from stream.agents import register_agents
 from stream.aggregates import WindowSet
 from stream.metrics import Metrics
 from stream.partitioning import partition_for
-from stream.report import QueueReport, build_reports
+from stream.report import PresenceReport, QueueReport, build_presence_reports, build_reports
 from stream.settings import Settings
 from stream.tables import Tables, declare_tables
 from stream.topics import Topics, declare_topics
@@ -35,13 +35,15 @@ class Pipeline:
     window_set: WindowSet
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("stream"))
 
-    def owner_of_contacts(self) -> Callable[[str], bool]:
-        return self._owner(self.topics.contact_events)
+    @property
+    def answer_ttl(self) -> float:
+        """How long a finished thing is remembered so a duplicate within the lateness still finds it."""
+        return 2 * self.settings.lateness_seconds
 
     def owner_of_queues(self) -> Callable[[str], bool]:
-        return self._owner(self.topics.queue_facts)
+        return self.owner(self.topics.queue_facts)
 
-    def _owner(self, topic: faust.TopicT) -> Callable[[str], bool]:
+    def owner(self, topic: faust.TopicT) -> Callable[[str], bool]:
         """A test of whether this worker actively owns a key, for the current assignment.
 
         Tables also hold standby copies of other workers' partitions; only the active
@@ -56,6 +58,10 @@ class Pipeline:
         owns = self.owner_of_queues()
         owned = [(key, state) for key, state in self.tables.queues.items() if owns(key)]
         return build_reports(owned, self.settings.queue_config, self.window_set, self.clock() if now is None else now)
+
+    def presence_reports(self) -> list[PresenceReport]:
+        owns = self.owner(self.topics.queue_presence)
+        return build_presence_reports((queue, state) for queue, state in self.tables.presence.items() if owns(queue))
 
     def health_problem(self) -> str | None:
         """``None`` when the worker is consuming, else why not."""
@@ -94,7 +100,7 @@ def create_pipeline(settings: Settings, clock: Clock = time.time) -> Pipeline:
         clock=clock,
         window_set=WindowSet(settings.window_list, settings.tz),
     )
-    pipeline.metrics.add_kpi_collector(pipeline.reports)
+    pipeline.metrics.add_kpi_collector(pipeline.reports, pipeline.presence_reports)
     pipeline.metrics.add_health(pipeline.health_problem)
     register_agents(pipeline)
     register_views(pipeline)

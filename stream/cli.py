@@ -74,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _add_simulation_options(demo)
     simulate = commands.add_parser(
-        "simulate", help="produce a live call and chat stream",
-        description="Produce a realistic live call and chat stream to KPI_BROKER until Ctrl-C or --duration.",
+        "simulate", help="produce a live contact-centre event stream",
+        description="Produce a realistic live stream of calls, chats, tickets, surveys and agent states to KPI_BROKER until Ctrl-C or --duration.",
     )  # fmt: skip
     _add_simulation_options(simulate)
     simulate.add_argument("--duration", type=_positive_float, default=None, help="stop after this many seconds")
@@ -192,20 +192,21 @@ def run_simulator(settings: Settings, config: SimulationConfig, seed: int | None
 
     from stream.admin import bootstrap_of, create_topics
     from stream.simulator import Simulation, encode, paced
-    from stream.topics import contact_topic_of, required_topics
+    from stream.topics import input_topic_of, required_topics
 
     assert settings.broker is not None
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     bootstrap = bootstrap_of(settings.broker)
     create_topics(bootstrap, required_topics(settings), settings.partitions)
-    topic_of = contact_topic_of(settings)
+    topic_of = input_topic_of(settings)
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
     start = time.time()
     sent = 0
     try:
         simulation = Simulation(config, start=start, seed=seed)
-        for channel, event in paced(simulation, until=None if duration is None else start + duration):
-            producer.send(topic_of[channel], key=event["contact_id"].encode(), value=encode(event))
+        for source, event in paced(simulation, until=None if duration is None else start + duration):
+            key = event.get("agent_id") if source == "agent" else event.get("contact_id")
+            producer.send(topic_of[source], key=key.encode() if key else None, value=encode(event))  # type: ignore[index]
             sent += 1
     except KeyboardInterrupt:
         pass

@@ -9,9 +9,19 @@ from faust.serializers import codecs
 
 from stream.aggregates import QueueState
 from stream.contacts import ContactState
+from stream.customers import CustomerState
+from stream.presence import AgentUpdate, QueuePresence
+from stream.tickets import TicketState
 
-CONTACT_STATE = "kpi_contact_state"
-QUEUE_STATE = "kpi_queue_state"
+#: Table name -> the class of its values.
+TABLE_VALUES: dict[str, Any] = {
+    "contacts": ContactState,
+    "tickets": TicketState,
+    "customers": CustomerState,
+    "agents": AgentUpdate,
+    "queues": QueueState,
+    "presence": QueuePresence,
+}
 
 
 class Wire(Protocol):
@@ -32,6 +42,10 @@ class WireCodec(codecs.Codec):
         return self._cls.from_wire(json.loads(data))
 
 
-def register_codecs() -> None:
-    codecs.register(CONTACT_STATE, WireCodec(ContactState))
-    codecs.register(QUEUE_STATE, WireCodec(QueueState))
+def register_codecs() -> dict[str, str]:
+    """Register one codec per table; return table name -> codec name."""
+    names = {}
+    for table, cls in TABLE_VALUES.items():
+        names[table] = f"kpi_{table}"
+        codecs.register(names[table], WireCodec(cls))
+    return names

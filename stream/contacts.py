@@ -11,17 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from stream.customers import Visit
+from stream.facts import Fact, FactKind, changed_facts
+
 Kind = Literal["queued", "answered", "abandoned", "ended", "wrapped"]
-FactKind = Literal["offered", "waiting", "answered", "abandoned", "handled"]
+#: Ticket events travel in the same form (see stream.tickets); private replies are not forwarded.
+TicketKind = Literal["created", "replied", "solved", "reopened"]
 
 _OUTCOMES: tuple[Kind, ...] = ("answered", "abandoned")
 
 
 @dataclass(frozen=True, slots=True)
 class Lifecycle:
-    """A validated call or chat event in the compact form passed between stages."""
+    """A validated call, chat or ticket event in the compact form passed between stages."""
 
-    kind: Kind
+    kind: Kind | TicketKind
     ts: float
     contact_id: str
     channel: str
@@ -36,26 +40,6 @@ class Lifecycle:
     def from_wire(cls, row: list[Any]) -> Lifecycle:
         kind, ts, contact_id, channel, queue, customer_id, resolved = row
         return cls(kind, ts, contact_id, channel, queue, customer_id, resolved)
-
-
-@dataclass(frozen=True, slots=True)
-class Fact:
-    """One measurement for a queue: what happened, when (event time) and its value in seconds."""
-
-    kind: FactKind
-    queue: str
-    channel: str
-    contact_id: str
-    ts: float
-    seconds: float = 0.0
-
-    def to_wire(self) -> list[Any]:
-        return [self.kind, self.queue, self.channel, self.contact_id, self.ts, self.seconds]
-
-    @classmethod
-    def from_wire(cls, row: list[Any]) -> Fact:
-        kind, queue, channel, contact_id, ts, seconds = row
-        return cls(kind, queue, channel, contact_id, ts, seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +90,7 @@ def apply_event(state: ContactState | None, event: Lifecycle) -> tuple[ContactSt
         changes["resolved"] = event.resolved
     new = replace(old, **changes)
     before = derive_facts(old, event.contact_id) if state is not None else {}
-    after = derive_facts(new, event.contact_id)
-    return new, [fact for key, fact in after.items() if key not in before]
+    return new, changed_facts(before, derive_facts(new, event.contact_id))
 
 
 def derive_facts(state: ContactState, contact_id: str) -> dict[str, Fact]:
@@ -128,7 +111,18 @@ def derive_facts(state: ContactState, contact_id: str) -> dict[str, Fact]:
         facts["wait"] = fact("abandoned", state.abandoned, state.abandoned - state.queued)
     else:
         facts["waiting"] = fact("waiting", state.queued)
+    # A contact without a customer is a first contact (SPEC §4); for a known customer the
+    # customer stage decides, from the customer's other contacts.
+    if state.wrapped is not None and state.customer_id is None:
+        facts["fcr"] = fact("fcr", state.wrapped, 1.0 if state.resolved else 0.0)
     return facts
+
+
+def visit_of(state: ContactState, contact_id: str) -> Visit | None:
+    """What the customer stage needs to know of this contact, once its customer is known."""
+    if state.customer_id is None or state.queued is None or state.queue is None:
+        return None
+    return Visit(state.customer_id, contact_id, state.queue, state.channel, state.queued, state.wrapped, state.resolved)
 
 
 def is_expired(state: ContactState, now: float, lateness: float, ttl: float) -> bool:

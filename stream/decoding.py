@@ -1,4 +1,4 @@
-"""Turning raw call and chat messages into lifecycle events, or a reason they cannot be used."""
+"""Turning raw input messages into what the stages pass on, or a reason they cannot be used."""
 
 from __future__ import annotations
 
@@ -8,8 +8,38 @@ from typing import Literal
 from pydantic import ValidationError
 
 from schemas import ContactEvent, decode_event
-from schemas.events import ContactQueued, ContactWrapped
+from schemas.events import (
+    AgentState,
+    ContactQueued,
+    ContactWrapped,
+    Event,
+    SurveyCes,
+    SurveyCsat,
+    SurveyEsat,
+    SurveyNps,
+    TicketCreated,
+    TicketReopened,
+    TicketReplied,
+    TicketSolved,
+)
 from stream.contacts import Lifecycle
+from stream.facts import Fact
+from stream.presence import AgentUpdate
+
+#: What an input topic carries: a contact channel's lifecycle, tickets, surveys or agent states.
+Source = Literal["voice", "chat", "ticket", "survey", "agent"]
+#: A survey answer without a channel, and every employee answer, count under this channel.
+UNKNOWN_CHANNEL = "unknown"
+
+_TICKET_EVENTS = (TicketCreated, TicketReplied, TicketSolved, TicketReopened)
+_SURVEY_EVENTS = (SurveyCsat, SurveyNps, SurveyCes, SurveyEsat)
+_ACCEPTED: dict[str, tuple[type, ...]] = {
+    "voice": ContactEvent.__args__,  # type: ignore[attr-defined]
+    "chat": ContactEvent.__args__,  # type: ignore[attr-defined]
+    "ticket": _TICKET_EVENTS,
+    "survey": _SURVEY_EVENTS,
+    "agent": (AgentState,),
+}
 
 #: Events dated further ahead than this are rejected (SPEC §3).
 MAX_FUTURE_SECONDS = 86400.0
@@ -57,26 +87,49 @@ class Late:
     age_seconds: float
 
 
-def decode_contact(raw: bytes, channel: str, now: float, lateness: float) -> Lifecycle | Rejected | Late:
-    """Validate a message from a call or chat topic."""
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A valid event that measures nothing (a private ticket note)."""
+
+    why: str
+
+
+Decoded = Lifecycle | Fact | AgentUpdate
+
+
+def decode(raw: bytes, source: Source, now: float, lateness: float) -> Decoded | Ignored | Rejected | Late:
+    """Validate a message from the input topic of ``source``."""
     try:
         event = decode_event(raw)
     except ValidationError as exc:
         return rejection(exc)
-    if not isinstance(event, ContactEvent.__args__):  # type: ignore[attr-defined]
-        return Rejected("wrong_topic", f"type {event.type!r} does not belong on a {channel} topic")
+    if not isinstance(event, _ACCEPTED[source]):
+        return Rejected("wrong_topic", f"type {event.type!r} does not belong on the {source} topic")
     ts = event.ts.timestamp()
     if ts > now + MAX_FUTURE_SECONDS:
         return Rejected("future_timestamp", f"ts {event.ts.isoformat()} is more than a day ahead")
     if ts < now - lateness:
         return Late(now - ts)
+    return _convert(event, source, ts)
+
+
+def _convert(event: Event, source: Source, ts: float) -> Decoded | Ignored:
+    if isinstance(event, AgentState):
+        return AgentUpdate(event.agent_id, ts, event.state, tuple(event.queues))
+    if isinstance(event, _SURVEY_EVENTS):
+        kind = event.type.removeprefix("survey.")
+        # eNPS has no channel (SPEC §5): every employee answer of a queue counts in one place.
+        channel = UNKNOWN_CHANNEL if isinstance(event, SurveyEsat) else event.channel or UNKNOWN_CHANNEL
+        return Fact(kind, event.queue, channel, event.event_id, ts, float(event.score))  # type: ignore[arg-type]
+    if isinstance(event, TicketReplied) and not event.public:
+        return Ignored("private reply")
     return Lifecycle(
-        kind=event.type.removeprefix("contact."),  # type: ignore[arg-type]
+        kind=event.type.split(".", 1)[1],  # type: ignore[arg-type]
         ts=ts,
         contact_id=event.contact_id,
-        channel=channel,
-        queue=event.queue,
-        customer_id=event.customer_id if isinstance(event, ContactQueued) else None,
+        channel=source,
+        queue=getattr(event, "queue", None),
+        customer_id=event.customer_id if isinstance(event, (ContactQueued, TicketCreated)) else None,
         resolved=event.resolved if isinstance(event, ContactWrapped) else None,
     )
 

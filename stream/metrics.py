@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from stream.report import QueueReport
+from stream.report import PresenceReport, QueueReport
 from stream.settings import QueueConfig
 
 PREFIX = "contact_centre_"
@@ -74,8 +74,10 @@ class Metrics:
                 except KeyError:
                     pass
 
-    def add_kpi_collector(self, reports: Callable[[], list[QueueReport]]) -> None:
-        self.registry.register(KpiCollector(reports))
+    def add_kpi_collector(
+        self, reports: Callable[[], list[QueueReport]], presence: Callable[[], list[PresenceReport]]
+    ) -> None:
+        self.registry.register(KpiCollector(reports, presence))
 
     def add_health(self, health_problem: Callable[[], str | None]) -> None:
         """``contact_centre_consuming``: what /healthz says, for alert rules."""
@@ -86,8 +88,9 @@ class Metrics:
         gauge.set_function(lambda: 1.0 if health_problem() is None else 0.0)
 
 
+#: Windowed KPIs with labels queue, channel, window: metric name (without prefix) -> help.
 _WINDOWED = {
-    "contacts_offered": "Contacts offered to the queue in the window.",
+    "contacts_offered": "Contacts offered in the window (calls and chats queued, tickets created).",
     "contacts_answered": "Waits ended by an answer in the window.",
     "contacts_abandoned": "Waits ended by an abandon in the window (short abandons included).",
     "average_wait_seconds": "Mean wait of answered contacts (ASA).",
@@ -95,7 +98,18 @@ _WINDOWED = {
     "service_level_ratio": "Answered within the service-level time / (answered + abandoned - short abandons).",
     "abandon_ratio": "(Abandoned - short abandons) / (answered + abandoned - short abandons).",
     "average_handle_seconds": "Mean of wrapped - answered (talk, hold and after-contact work).",
+    "fcr_ratio": "Contacts wrapped resolved with no earlier contact of the customer within the lookback / wrapped.",
+    "repeat_contact_ratio": "Contacts whose customer had an earlier contact within the lookback / contacts with a customer.",
+    "average_first_response_seconds": "Mean of first public ticket reply - ticket created.",
+    "average_resolution_seconds": "Mean of ticket solved - ticket created (to the last solve after a reopen).",
+    "tickets_reopened": "Tickets reopened in the window.",
+    "csat_score": "Mean CSAT score (1-5).",
+    "csat_satisfied_ratio": "Share of CSAT scores of 4 or 5.",
+    "nps_score": "100 x (promoters 9-10 - detractors 0-6) / answers.",
+    "ces_score": "Mean customer effort score (1-7, 7 = very easy).",
 }
+#: Survey answer counts, exported as contact_centre_survey_responses{survey=...}.
+_RESPONSES = {"csat_responses": "csat", "nps_responses": "nps", "ces_responses": "ces", "esat_responses": "esat"}
 
 
 class KpiCollector(Collector):
@@ -106,26 +120,29 @@ class KpiCollector(Collector):
     contact_centre_service_level_ratio{channel="voice",queue="sales",window="15m"} 0.8
     """
 
-    def __init__(self, reports: Callable[[], list[QueueReport]]) -> None:
+    def __init__(self, reports: Callable[[], list[QueueReport]], presence: Callable[[], list[PresenceReport]]) -> None:
         self._reports = reports
+        self._presence = presence
 
     def describe(self) -> Iterable[GaugeMetricFamily]:
         # Described as empty so registering does not compute reports.
         return []
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        reports = self._reports()
         windowed = {
             name: GaugeMetricFamily(PREFIX + name, help_text, labels=["queue", "channel", "window"])
             for name, help_text in _WINDOWED.items()
         }
+        responses = GaugeMetricFamily(PREFIX + "survey_responses", "Survey answers in the window.", labels=["queue", "channel", "window", "survey"])
+        employee_nps = GaugeMetricFamily(PREFIX + "employee_nps_score", "100 x (answers 9-10 - answers 0-6) / answers of survey.esat.", labels=["queue", "window"])
         waiting = GaugeMetricFamily(PREFIX + "contacts_waiting", "Contacts queued and not yet answered or abandoned.", labels=["queue", "channel"])
         oldest = GaugeMetricFamily(PREFIX + "oldest_waiting_seconds", "Age of the longest-waiting contact (0 when none).", labels=["queue", "channel"])
         threshold = GaugeMetricFamily(PREFIX + "wait_threshold_seconds", "Configured wait alert threshold.", labels=["queue", "channel"])
         sl_target = GaugeMetricFamily(PREFIX + "service_level_target_ratio", "Configured service-level target.", labels=["queue", "channel"])
         target = GaugeMetricFamily(PREFIX + "kpi_target", "Configured target of a KPI.", labels=["queue", "channel", "kpi"])
         target_met = GaugeMetricFamily(PREFIX + "kpi_target_met", "1 when the KPI meets its target in the window, else 0.", labels=["queue", "channel", "window", "kpi"])
-        for r in reports:
+        agents = GaugeMetricFamily(PREFIX + "agents", "Agents whose latest state is this one, per queue they serve.", labels=["queue", "state"])
+        for r in self._reports():
             labels = [r.queue, r.channel]
             waiting.add_metric(labels, r.waiting.contacts_waiting)
             oldest.add_metric(labels, r.waiting.oldest_waiting_seconds)
@@ -134,10 +151,19 @@ class KpiCollector(Collector):
             for kpi, value in r.settings.all_targets.items():
                 target.add_metric([*labels, kpi], value)
             for window, kpis in r.windows.items():
-                for name, value in kpis.items():
+                for name, family in windowed.items():
+                    value = kpis[name]
                     if value is not None:
-                        windowed[name].add_metric([*labels, window], value)
+                        family.add_metric([*labels, window], value)
+                for name, survey in _RESPONSES.items():
+                    responses.add_metric([*labels, window, survey], kpis[name] or 0)
+                enps = kpis["employee_nps_score"]
+                if enps is not None:
+                    employee_nps.add_metric([r.queue, window], enps)
                 for kpi, met in r.targets_met(window).items():
                     target_met.add_metric([*labels, window, kpi], 1.0 if met else 0.0)
+        for presence in self._presence():
+            for state, count in presence.agents.items():
+                agents.add_metric([presence.queue, state], count)
         yield from windowed.values()
-        yield from (waiting, oldest, threshold, sl_target, target, target_met)
+        yield from (responses, employee_nps, waiting, oldest, threshold, sl_target, target, target_met, agents)

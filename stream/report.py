@@ -9,6 +9,7 @@ from typing import Any, Iterable
 from stream.aggregates import QueueState, WaitingNow, WindowSet, contact_kpis, waiting_now, window_totals
 from stream.kpis import target_met
 from stream.partitioning import split_queue_key
+from stream.presence import QueuePresence, agents_by_state
 from stream.settings import QueueConfig, QueueSettings
 
 
@@ -42,10 +43,22 @@ def build_reports(
     return reports
 
 
-def reports_to_json(reports: list[QueueReport], now: float) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class PresenceReport:
+    queue: str
+    #: agent state -> agents whose latest state it is (every state, 0 included).
+    agents: dict[str, int]
+
+
+def build_presence_reports(states: Iterable[tuple[str, QueuePresence]]) -> list[PresenceReport]:
+    return sorted((PresenceReport(queue, agents_by_state(state)) for queue, state in states), key=lambda r: r.queue)
+
+
+def reports_to_json(reports: list[QueueReport], presence: list[PresenceReport], now: float) -> dict[str, Any]:
     """The ``/api/kpis`` document."""
     return {
         "generated_at": datetime.fromtimestamp(now, timezone.utc).isoformat(),
+        "agents": [{"queue": r.queue, "states": r.agents} for r in presence],
         "queues": [
             {
                 "queue": r.queue,

@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from stream.aggregates import WaitRules
 from stream.alerting import AlertPolicy
 from stream.kpis import TARGET_DIRECTIONS
-from stream.windows import Window, parse_windows
+from stream.windows import Window, parse_duration, parse_windows
 
 
 class ConfigError(Exception):
@@ -134,6 +134,8 @@ class Settings(BaseSettings):
     partitions: int = Field(default=8, ge=1, le=1024, description="partitions of internal topics and tables")
     lateness_seconds: float = Field(default=300.0, ge=0)
     contact_ttl_seconds: float = Field(default=4 * 3600.0, gt=0)
+    ticket_ttl_seconds: float = Field(default=30 * 86400.0, gt=0, description="forget a ticket this long after its last event")
+    fcr_lookback: str = Field(default="7d", description="an earlier contact within this makes a contact a repeat")
     batch_size: int = Field(default=2000, ge=1)
     batch_seconds: float = Field(default=0.05, gt=0)
     session_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -165,6 +167,12 @@ class Settings(BaseSettings):
         parse_windows(value)
         return value
 
+    @field_validator("fcr_lookback")
+    @classmethod
+    def _valid_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
     @field_validator("alert_window")
     @classmethod
     def _configured_window(cls, value: str, info: ValidationInfo) -> str:
@@ -180,6 +188,10 @@ class Settings(BaseSettings):
     @cached_property
     def window_list(self) -> tuple[Window, ...]:
         return parse_windows(self.windows)
+
+    @cached_property
+    def fcr_lookback_seconds(self) -> float:
+        return float(parse_duration(self.fcr_lookback))
 
     @cached_property
     def alert_policy(self) -> AlertPolicy:

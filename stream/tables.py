@@ -1,4 +1,4 @@
-"""The Faust tables: per-contact lifecycle state and per-queue window aggregates."""
+"""The Faust tables: per-contact, per-ticket, per-customer, per-agent and per-queue state."""
 
 from __future__ import annotations
 
@@ -6,22 +6,23 @@ from dataclasses import dataclass
 
 import faust
 
-from stream.codecs import CONTACT_STATE, QUEUE_STATE, register_codecs
+from stream.codecs import register_codecs
 from stream.settings import Settings
 
 
 @dataclass(frozen=True)
 class Tables:
-    contacts: faust.TableT  # contact_id -> ContactState
+    contacts: faust.TableT  # contact_id -> ContactState (calls and chats)
+    tickets: faust.TableT  # ticket id -> TicketState
+    customers: faust.TableT  # customer_id -> CustomerState
+    agents: faust.TableT  # agent_id -> AgentUpdate (the latest)
     queues: faust.TableT  # "queue/channel" -> QueueState
+    presence: faust.TableT  # queue -> QueuePresence
 
 
 def declare_tables(app: faust.App, settings: Settings) -> Tables:
-    register_codecs()
-    return Tables(
-        contacts=_table(app, "contacts", CONTACT_STATE, settings.partitions),
-        queues=_table(app, "queues", QUEUE_STATE, settings.partitions),
-    )
+    codecs = register_codecs()
+    return Tables(**{name: _table(app, name, codec, settings.partitions) for name, codec in codecs.items()})
 
 
 def _table(app: faust.App, name: str, value_codec: str, partitions: int) -> faust.TableT:

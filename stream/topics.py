@@ -1,4 +1,4 @@
-"""The Kafka topics: input and output topics of SPEC §2 and the two internal repartition topics."""
+"""The Kafka topics: input and output topics of SPEC §2 and the internal repartition topics."""
 
 from __future__ import annotations
 
@@ -6,60 +6,72 @@ from dataclasses import dataclass
 
 import faust
 
-from schemas.events import CHAT, VOICE
+from stream.decoding import Source
 from stream.settings import Settings
+
+#: Internal topics, each routed by the key of the stage that reads it.
+INTERNAL = {
+    "contact_events": "contact-events",  # calls, chats and tickets, by contact id
+    "customer_visits": "customer-visits",  # contacts of known customers, by customer id
+    "agent_events": "agent-events",  # agent states, by agent id
+    "queue_facts": "queue-facts",  # measurements, by queue and channel
+    "queue_presence": "queue-presence",  # agents' states per queue, by queue
+}
+#: Tables, each with a changelog topic partitioned like the internal topic that feeds it.
+TABLES = ("contacts", "tickets", "customers", "agents", "queues", "presence")
 
 
 @dataclass(frozen=True)
 class Topics:
-    contact_inputs: dict[str, faust.TopicT]  # channel -> call or chat topic
-    contact_events: faust.TopicT  # lifecycle events, partitioned by contact
-    queue_facts: faust.TopicT  # measurements, partitioned by queue and channel
+    inputs: dict[Source, faust.TopicT]
+    contact_events: faust.TopicT
+    customer_visits: faust.TopicT
+    agent_events: faust.TopicT
+    queue_facts: faust.TopicT
+    queue_presence: faust.TopicT
     deadletter: faust.TopicT
     alerts: faust.TopicT
-    topic_of: dict[str, str]  # channel -> input topic name
+    topic_of: dict[Source, str]  # source -> input topic name
 
 
-def contact_topic_of(settings: Settings) -> dict[str, str]:
-    """Channel -> the input topic that carries its contacts."""
-    return {VOICE: settings.topic_calls, CHAT: settings.topic_chats}
+def input_topic_of(settings: Settings) -> dict[Source, str]:
+    """What each input topic carries -> its name."""
+    return {
+        "voice": settings.topic_calls,
+        "chat": settings.topic_chats,
+        "ticket": settings.topic_tickets,
+        "survey": settings.topic_surveys,
+        "agent": settings.topic_agents,
+    }
 
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
-    topic_of = contact_topic_of(settings)
-    partitions = settings.partitions
+    topic_of = input_topic_of(settings)
+    # Each message on an internal topic is one batch (a JSON list), so the framework's
+    # per-message cost is paid once per batch, not once per event.
+    internal = {
+        field: app.topic(f"{settings.app_id}-{suffix}", partitions=settings.partitions, internal=True,
+                         value_serializer="json")
+        for field, suffix in INTERNAL.items()
+    }  # fmt: skip
     return Topics(
-        contact_inputs={
-            channel: app.topic(name, key_serializer="raw", value_serializer="raw") for channel, name in topic_of.items()
+        inputs={
+            source: app.topic(name, key_serializer="raw", value_serializer="raw") for source, name in topic_of.items()
         },
-        # Each message on an internal topic is one batch (a JSON list), so the framework's
-        # per-message cost is paid once per batch, not once per event.
-        contact_events=app.topic(
-            f"{settings.app_id}-contact-events", partitions=partitions, internal=True, value_serializer="json"
-        ),
-        queue_facts=app.topic(
-            f"{settings.app_id}-queue-facts", partitions=partitions, internal=True, value_serializer="json"
-        ),
         deadletter=app.topic(settings.topic_deadletter, key_serializer="raw", value_serializer="raw"),
         alerts=app.topic(settings.topic_alerts, key_serializer="raw", value_serializer="raw"),
         topic_of=topic_of,
+        **internal,
     )
 
 
 def partitioned_topics(settings: Settings) -> list[str]:
     """Internal and changelog topics: routed by key, so they must have KPI_PARTITIONS partitions."""
-    internal = [f"{settings.app_id}-{name}" for name in ("contact-events", "queue-facts")]
-    return internal + [f"{settings.app_id}-{table}-changelog" for table in ("contacts", "queues")]
+    internal = [f"{settings.app_id}-{suffix}" for suffix in INTERNAL.values()]
+    return internal + [f"{settings.app_id}-{table}-changelog" for table in TABLES]
 
 
 def required_topics(settings: Settings) -> list[str]:
     """Every topic the worker reads or writes."""
-    return partitioned_topics(settings) + [
-        settings.topic_calls,
-        settings.topic_chats,
-        settings.topic_tickets,
-        settings.topic_surveys,
-        settings.topic_agents,
-        settings.topic_deadletter,
-        settings.topic_alerts,
-    ]
+    return [*partitioned_topics(settings), *input_topic_of(settings).values(), settings.topic_deadletter,
+            settings.topic_alerts]  # fmt: skip

@@ -23,7 +23,7 @@ def register_views(p: Pipeline) -> None:
 
     @app.page("/api/kpis")
     async def kpis(self: View, request: Request) -> Response:
-        return self.json(reports_to_json(p.reports(), p.clock()))
+        return self.json(reports_to_json(p.reports(), p.presence_reports(), p.clock()))
 
     @app.page("/healthz")
     async def healthz(self: View, request: Request) -> Response:

@@ -54,15 +54,22 @@ def local_midnight(ts: float, tz: ZoneInfo) -> int:
     return int(start)
 
 
+def parse_duration(text: str) -> int:
+    """Seconds in ``<n><s|m|h|d>`` (e.g. ``90s``, ``7d``)."""
+    match = _ROLLING.match(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a length like 90s, 15m, 1h or 7d")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
 def parse_window(name: str) -> Window:
     """Parse ``today`` or ``<n><s|m|h|d>`` (e.g. ``15m``, ``7d``)."""
     name = name.strip()
     if name == TODAY:
         return Window(name=TODAY, length=None, bucket=0)
-    match = _ROLLING.match(name)
-    if match is None:
+    if _ROLLING.match(name) is None:
         raise ValueError(f"window {name!r} is neither 'today' nor a length like 15m, 1h or 7d")
-    length = int(match.group(1)) * _UNITS[match.group(2)]
+    length = parse_duration(name)
     if length < BUCKETS_PER_WINDOW:
         raise ValueError(f"window {name!r} is shorter than {BUCKETS_PER_WINDOW} seconds")
     return Window(name=name, length=length, bucket=length // BUCKETS_PER_WINDOW)

@@ -75,6 +75,8 @@ def pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Pipeline, Record
 
     monkeypatch.setattr(built.app, "maybe_start_producer", started_producer)
     # Every partition is this worker's, as for a single worker in the group.
-    actives = {TP(t.get_topic_name(), p) for t in (built.topics.contact_events, built.topics.queue_facts) for p in range(4)}
+    internal = (built.topics.contact_events, built.topics.customer_visits, built.topics.agent_events,
+                built.topics.queue_facts, built.topics.queue_presence)  # fmt: skip
+    actives = {TP(t.get_topic_name(), p) for t in internal for p in range(4)}
     monkeypatch.setattr(built.app.assignor, "assigned_actives", lambda: actives)
     yield built, recorder

@@ -1,4 +1,4 @@
-"""The three stages under Faust's ``test_context()``."""
+"""The stages under Faust's ``test_context()``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from typing import Any
 
 from stream.aggregates import QueueState
 from stream.app import Pipeline
-from stream.contacts import Fact, Lifecycle
+from stream.contacts import Lifecycle
+from stream.customers import Visit
+from stream.facts import Fact
 from stream.partitioning import partition_for
+from stream.presence import AgentUpdate
 from tests.agents.conftest import NOW, RecordingProducer
 
 
@@ -53,7 +56,7 @@ async def test_contacts_agent_applies_out_of_order_batch_once_and_emits_facts(
     state = p.tables.contacts["c1"]
     assert (state.queued, state.answered, state.queue) == (NOW - 60, NOW - 50, "sales")
     facts = [Fact.from_wire(row) for batch in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for row in batch]
-    assert sorted((f.kind, f.seconds) for f in facts) == [("answered", 10.0), ("offered", 0.0)]
+    assert sorted((f.kind, f.value) for f in facts) == [("answered", 10.0), ("offered", 0.0)]
     assert p.metrics.registry.get_sample_value("contact_centre_events_duplicate_total", {"topic": p.settings.topic_calls}) == 1
     # The state's changelog write went to the partition the contact is routed to.
     [changelog] = [s for s in producer.sent if s.topic.endswith("-contacts-changelog")]
@@ -80,3 +83,69 @@ async def test_queues_agent_aggregates_a_batch_of_facts(pipeline: tuple[Pipeline
     labels = {"queue": "sales", "channel": "voice"}
     assert p.metrics.registry.get_sample_value("contact_centre_wait_seconds_count", labels) == 1
     assert p.metrics.registry.get_sample_value("contact_centre_handle_seconds_sum", labels) == 60.0
+
+
+async def test_contacts_agent_sends_ticket_facts_and_visits_by_customer(
+    pipeline: tuple[Pipeline, RecordingProducer],
+) -> None:
+    p, producer = pipeline
+    rows = [
+        Lifecycle("created", NOW - 600, "t1", "ticket", queue="billing", customer_id="k1").to_wire(),
+        Lifecycle("replied", NOW - 300, "t1", "ticket").to_wire(),
+        Lifecycle("queued", NOW - 60, "c1", "voice", queue="sales", customer_id="k1").to_wire(),
+    ]
+    async with _agent(p, "contacts").test_context() as agent:
+        await agent.put(rows)
+    assert p.tables.tickets["t1"].replies == (NOW - 300,)
+    facts = [Fact.from_wire(row) for batch in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for row in batch]
+    assert sorted((f.kind, f.channel, f.value) for f in facts) == [
+        ("first_response", "ticket", 300.0), ("offered", "ticket", 0.0), ("offered", "voice", 0.0), ("waiting", "voice", 0.0),
+    ]  # fmt: skip
+    visits = [s for s in producer.sent if s.topic == p.topics.customer_visits.get_topic_name()]
+    assert {s.partition for s in visits} == {partition_for("k1", 4)}
+    assert sorted(Visit.from_wire(row).contact_id for s in visits for row in json.loads(s.value)) == ["c1", "t1"]
+
+
+async def test_customers_agent_decides_first_contact_resolution(pipeline: tuple[Pipeline, RecordingProducer]) -> None:
+    """c2 was wrapped resolved, but k1 had a ticket an hour earlier: not resolved on first contact."""
+    p, producer = pipeline
+    visits = [Visit("k1", "t1", "billing", "ticket", NOW - 3600), Visit("k1", "c2", "sales", "voice", NOW - 60, NOW - 10, True)]
+    async with _agent(p, "customers").test_context() as agent:
+        await agent.put([visit.to_wire() for visit in visits])
+    facts = [Fact.from_wire(row) for batch in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for row in batch]
+    assert sorted((f.kind, f.contact_id, f.value) for f in facts) == [("fcr", "c2", 0.0), ("repeat", "c2", 1.0), ("repeat", "t1", 0.0)]
+    assert set(p.tables.customers["k1"].visits) == {"t1", "c2"}
+
+
+async def test_agent_presence_through_both_stages(pipeline: tuple[Pipeline, RecordingProducer]) -> None:
+    p, producer = pipeline
+    updates = [AgentUpdate("a1", NOW - 30, "busy", ("sales", "support")), AgentUpdate("a1", NOW - 60, "available", ("sales",))]
+    async with _agent(p, "agent-states").test_context() as agent:
+        await agent.put([u.to_wire() for u in updates])
+    assert p.tables.agents["a1"] == updates[0]  # the older update arrived later and changed nothing
+    presence_rows = producer.values_sent_to(p.topics.queue_presence.get_topic_name())
+    async with _agent(p, "presence").test_context() as agent:
+        for rows in presence_rows:
+            await agent.put(rows)
+    assert [(r.queue, r.agents["busy"], r.agents["available"]) for r in p.presence_reports()] == [
+        ("sales", 1, 0), ("support", 1, 0),
+    ]  # fmt: skip
+
+
+async def test_ingest_routes_surveys_to_queues_and_agent_states_to_agents(
+    pipeline: tuple[Pipeline, RecordingProducer],
+) -> None:
+    p, producer = pipeline
+    survey = json.dumps({"event_id": "s1", "type": "survey.csat", "ts": NOW - 5, "queue": "sales", "score": 5}).encode()
+    state = json.dumps({"event_id": "g1", "type": "agent.state", "ts": NOW - 5, "agent_id": "a7", "queues": ["sales"],
+                        "state": "away"}).encode()  # fmt: skip
+    async with _agent(p, "ingest-survey").test_context() as agent:
+        await agent.put(survey)
+    async with _agent(p, "ingest-agent").test_context() as agent:
+        await agent.put(state)
+    [fact_batch] = [s for s in producer.sent if s.topic == p.topics.queue_facts.get_topic_name()]
+    assert fact_batch.partition == partition_for("sales/unknown", 4)
+    assert [Fact.from_wire(row) for row in json.loads(fact_batch.value)] == [Fact("csat", "sales", "unknown", "s1", NOW - 5, 5.0)]
+    [agent_batch] = [s for s in producer.sent if s.topic == p.topics.agent_events.get_topic_name()]
+    assert agent_batch.partition == partition_for("a7", 4)
+    assert [AgentUpdate.from_wire(row) for row in json.loads(agent_batch.value)] == [AgentUpdate("a7", NOW - 5, "away", ("sales",))]

@@ -21,7 +21,8 @@ from stream.aggregates import (
     waiting_now,
     window_totals,
 )
-from stream.contacts import ContactState, Fact, Lifecycle, apply_event
+from stream.contacts import ContactState, Lifecycle, apply_event
+from stream.facts import Fact
 from stream.windows import parse_window, parse_windows
 
 UTC = ZoneInfo("UTC")
@@ -54,6 +55,20 @@ EMPTY_KPIS = {
     "service_level_ratio": None,
     "abandon_ratio": None,
     "average_handle_seconds": None,
+    "fcr_ratio": None,
+    "repeat_contact_ratio": None,
+    "average_first_response_seconds": None,
+    "average_resolution_seconds": None,
+    "tickets_reopened": 0,
+    "csat_score": None,
+    "csat_satisfied_ratio": None,
+    "nps_score": None,
+    "ces_score": None,
+    "employee_nps_score": None,
+    "csat_responses": 0,
+    "nps_responses": 0,
+    "ces_responses": 0,
+    "esat_responses": 0,
 }
 
 
@@ -146,7 +161,9 @@ def test_kpis_of_a_mixed_window() -> None:
         offered=8, answered=6, abandoned=3, short_abandoned=1, answered_in_service_level=3,
         answered_wait_sum=120.0, wait_max=95.0, handled=2, handle_sum=300.0,
     )  # fmt: skip
+    # no fcr, repeat, ticket or survey facts: those KPIs stay absent, their counts 0 (as in EMPTY_KPIS)
     assert contact_kpis(totals) == {
+        **EMPTY_KPIS,
         "contacts_offered": 8,
         "contacts_answered": 6,
         "contacts_abandoned": 3,
@@ -253,11 +270,35 @@ def test_merge_equals_adding_everything_to_one_bucket() -> None:
                                    handled=1, handle_sum=30.0)  # fmt: skip
 
 
+#: The 20 fields appended after handle_sum, at their defaults: fcr_count, fcr_sum, repeat_count, repeat_sum,
+#: first_response_count, first_response_sum, resolution_count, resolution_sum, reopened, csat_count, csat_sum,
+#: csat_satisfied, nps_count, nps_promoters, nps_detractors, ces_count, ces_sum, esat_count, esat_promoters,
+#: esat_detractors.
+APPENDED_ZEROS = [0, 0.0, 0, 0.0, 0, 0.0, 0, 0.0, 0, 0, 0.0, 0, 0, 0, 0, 0, 0.0, 0, 0, 0]
+
+
 def test_contact_totals_wire_round_trip() -> None:
     totals = ContactTotals(8, 6, 3, 1, 3, 120.0, 95.0, 2, 300.0)
-    assert totals.to_wire() == [8, 6, 3, 1, 3, 120.0, 95.0, 2, 300.0]
+    assert totals.to_wire() == [8, 6, 3, 1, 3, 120.0, 95.0, 2, 300.0, *APPENDED_ZEROS]
     assert ContactTotals.from_wire(json.loads(json.dumps(totals.to_wire()))) == totals
-    assert ContactTotals().to_wire() == [0, 0, 0, 0, 0, 0.0, None, 0, 0.0]
+    assert ContactTotals().to_wire() == [0, 0, 0, 0, 0, 0.0, None, 0, 0.0, *APPENDED_ZEROS]
+    # A row written before the fields were appended still reads, the new fields at their defaults.
+    assert ContactTotals.from_wire([8, 6, 3, 1, 3, 120.0, 95.0, 2, 300.0]) == totals
+
+
+def test_contact_totals_wire_keeps_every_field_in_declaration_order() -> None:
+    # Line 1: the call/chat fields as above; line 2: fcr, repeat, first response, resolution (count, sum each)
+    # and reopened; line 3: csat (count, sum, satisfied), nps (count, promoters, detractors), ces (count, sum),
+    # esat (count, promoters, detractors).
+    row = [8, 6, 3, 1, 3, 120.0, 95.0, 2, 300.0,
+           4, 3.0, 5, 2.0, 6, 1800.0, 7, 86400.0, 1,
+           10, 42.0, 8, 11, 6, 2, 12, 48.0, 13, 5, 4]  # fmt: skip
+    totals = ContactTotals.from_wire(row)
+    assert (totals.fcr_count, totals.fcr_sum, totals.reopened) == (4, 3.0, 1)
+    assert (totals.csat_count, totals.csat_sum, totals.csat_satisfied) == (10, 42.0, 8)
+    assert (totals.esat_count, totals.esat_promoters, totals.esat_detractors) == (13, 5, 4)
+    assert totals.to_wire() == row
+    assert ContactTotals.from_wire(json.loads(json.dumps(row))) == totals
 
 
 # --------------------------------------------------------------------------- apply_facts: window edges
@@ -375,6 +416,20 @@ def test_waiting_set_follows_facts() -> None:
     assert waiting_now(state, T0 + 10) == WaitingNow(1, 30.0)
 
 
+def test_duplicate_survey_answer_is_counted_once() -> None:
+    """csat 5 (s-1), the same answer again, and csat 3 (s-2): one duplicate ignored.
+    Counted: 2 answers, sum 8, satisfied (score >= 4) 1 -> CSAT 8/2 = 4.0, satisfied ratio 1/2."""
+    state = QueueState()
+    facts = [fact("csat", 5.0, T0, "s-1"), fact("csat", 5.0, T0, "s-1"), fact("csat", 3.0, T0, "s-2")]
+    assert apply_facts(state, facts, DEFAULT_RULES, WINDOWS, now=T0) == 1
+    assert state.answers == {"s-1": T0, "s-2": T0}
+    assert state.buckets["15m"] == {B0: ContactTotals(csat_count=2, csat_sum=8.0, csat_satisfied=1)}
+    # the same id delivered again later is still recognised
+    assert apply_facts(state, [fact("csat", 5.0, T0, "s-1")], DEFAULT_RULES, WINDOWS, now=T0) == 1
+    kpis = contact_kpis(window_totals(state, parse_window("15m"), UTC, T0))
+    assert kpis == {**EMPTY_KPIS, "csat_score": 4.0, "csat_satisfied_ratio": 0.5, "csat_responses": 2}
+
+
 def test_waiting_fact_is_not_bucketed() -> None:
     state = QueueState()
     apply_facts(state, [fact("waiting", 0, T0)], DEFAULT_RULES, WINDOWS, now=T0)
@@ -449,34 +504,44 @@ def test_window_totals_of_an_unknown_window_is_empty() -> None:
     assert contact_kpis(totals) == EMPTY_KPIS
 
 
-def test_prune_drops_stale_buckets_and_lost_waiters() -> None:
+def test_prune_drops_stale_buckets_lost_waiters_and_old_answer_ids() -> None:
     state = bucketed_state()
-    assert prune(state, WINDOWS, T0, waiting_ttl=14400) is True
+    state.answers = {"s-old": T0 - 600.5, "s-edge": T0 - 600, "s-new": T0 - 5}
+    assert prune(state, WINDOWS, T0, waiting_ttl=14400, answer_ttl=600) is True
     assert sorted(state.buckets["15m"]) == [T0 - 900, T0 - 60, T0]
     # queued 14401 s ago: more than the TTL, dropped; exactly 14400 s: kept
     assert state.waiting == {"edge": T0 - 14400, "new": T0 - 10}
+    # answered 600.5 s ago: more than the 600 s answer TTL, dropped; exactly 600 s: kept
+    assert state.answers == {"s-edge": T0 - 600, "s-new": T0 - 5}
+
+
+def test_prune_of_an_old_answer_id_alone_is_a_change() -> None:
+    state = QueueState(answers={"s-1": T0 - 601})
+    assert prune(state, WINDOWS, T0, waiting_ttl=14400, answer_ttl=600) is True
+    assert state.answers == {}
+    assert state.is_empty
 
 
 def test_prune_is_idempotent() -> None:
     state = bucketed_state()
-    prune(state, WINDOWS, T0, waiting_ttl=14400)
-    assert prune(state, WINDOWS, T0, waiting_ttl=14400) is False
+    prune(state, WINDOWS, T0, waiting_ttl=14400, answer_ttl=600)
+    assert prune(state, WINDOWS, T0, waiting_ttl=14400, answer_ttl=600) is False
 
 
 def test_prune_removes_an_emptied_window() -> None:
     state = QueueState(buckets={"15m": {T0 - 960: ContactTotals(offered=1)}})
-    assert prune(state, WINDOWS, T0, waiting_ttl=14400) is True
+    assert prune(state, WINDOWS, T0, waiting_ttl=14400, answer_ttl=600) is True
     assert state.buckets == {}
 
 
 def test_prune_with_nothing_to_do() -> None:
-    assert prune(QueueState(), WINDOWS, T0, waiting_ttl=14400) is False
+    assert prune(QueueState(), WINDOWS, T0, waiting_ttl=14400, answer_ttl=600) is False
 
 
 def test_prune_drops_windows_no_longer_configured() -> None:
     """Buckets of a window removed from KPI_WINDOWS would otherwise keep the key alive forever."""
     state = QueueState(buckets={"7d": {B0: ContactTotals(offered=1)}, "15m": {B0: ContactTotals(offered=2)}})
-    assert prune(state, WINDOWS, T0, waiting_ttl=14400) is True
+    assert prune(state, WINDOWS, T0, waiting_ttl=14400, answer_ttl=600) is True
     assert state.buckets == {"15m": {B0: ContactTotals(offered=2)}}
 
 
@@ -486,31 +551,36 @@ def test_prune_drops_windows_no_longer_configured() -> None:
 def test_queue_state_wire_round_trip() -> None:
     state = bucketed_state()
     state.alerts = frozenset({"service_level_ratio", "oldest_waiting_seconds"})
+    state.answers = {"s-1": T0 - 30}
     wire = state.to_wire()
     assert wire == {
         "buckets": {
             "15m": {
                 # JSON object keys are strings: '1795340640' is T0 - 960, and so on.
-                "1795340640": [100, 1, 0, 0, 0, 500.0, 500.0, 0, 0.0],
-                "1795340700": [1, 1, 0, 0, 1, 4.0, 4.0, 0, 0.0],
-                "1795341540": [2, 0, 1, 0, 0, 0.0, 30.0, 0, 0.0],
-                "1795341600": [0, 0, 0, 0, 0, 0.0, None, 1, 90.0],
+                # every row also carries the 20 appended fields, all zero in these buckets
+                "1795340640": [100, 1, 0, 0, 0, 500.0, 500.0, 0, 0.0, *APPENDED_ZEROS],
+                "1795340700": [1, 1, 0, 0, 1, 4.0, 4.0, 0, 0.0, *APPENDED_ZEROS],
+                "1795341540": [2, 0, 1, 0, 0, 0.0, 30.0, 0, 0.0, *APPENDED_ZEROS],
+                "1795341600": [0, 0, 0, 0, 0, 0.0, None, 1, 90.0, *APPENDED_ZEROS],
             }
         },
         "waiting": {"old": T0 - 14401, "edge": T0 - 14400, "new": T0 - 10},
         "alerts": ["oldest_waiting_seconds", "service_level_ratio"],
+        "answers": {"s-1": T0 - 30},
     }
     restored = QueueState.from_wire(json.loads(json.dumps(wire)))
     assert restored == state
     assert all(isinstance(start, int) for start in restored.buckets["15m"])
 
 
-def test_queue_state_is_empty_only_without_buckets_waits_and_alerts() -> None:
+def test_queue_state_is_empty_only_without_buckets_waits_alerts_and_answers() -> None:
     assert QueueState().is_empty
     assert not QueueState(buckets={"15m": {B0: ContactTotals()}}).is_empty
     assert not QueueState(waiting={"c": T0}).is_empty
     # An active alert keeps the queue, or its recovery could never be published.
     assert not QueueState(alerts=frozenset({"oldest_waiting_seconds"})).is_empty
+    # Survey ids seen are kept until pruned, or a late duplicate would count twice.
+    assert not QueueState(answers={"s-1": T0}).is_empty
 
 
 def test_queue_state_from_empty_wire() -> None:
@@ -531,6 +601,7 @@ def test_end_to_end_from_lifecycle_events() -> None:
     - v-5: queued T0-100, still waiting at T0
     So offered 5, answered 2, abandoned 2; completed = 2 + 2 - 1 = 3; SL = 2/3; abandon ratio = 1/3;
     ASA = (10 + 20) / 2 = 15; max wait 60 (the abandoned v-4); AHT 300; one waiting for 100 s.
+    No event has a customer_id, so wrapped v-1 is a first contact and resolved: FCR = 1/1 = 1.0.
     """
     events = [
         Lifecycle("queued", T0 - 600, "v-1", "voice", "sales"),
@@ -553,8 +624,9 @@ def test_end_to_end_from_lifecycle_events() -> None:
         if result is None:
             continue
         contacts[event.contact_id], facts = result
-        apply_facts(queue, facts, DEFAULT_RULES, WINDOWS, now=T0)
+        assert apply_facts(queue, facts, DEFAULT_RULES, WINDOWS, now=T0) == 0  # no survey answers: no duplicates
     expected = {
+        **EMPTY_KPIS,
         "contacts_offered": 5,
         "contacts_answered": 2,
         "contacts_abandoned": 2,
@@ -563,6 +635,7 @@ def test_end_to_end_from_lifecycle_events() -> None:
         "service_level_ratio": pytest.approx(0.6666666667),
         "abandon_ratio": pytest.approx(0.3333333333),
         "average_handle_seconds": 300.0,
+        "fcr_ratio": 1.0,
     }
     for window in WINDOWS.windows:
         assert contact_kpis(window_totals(queue, window, UTC, T0)) == expected, window.name
@@ -575,7 +648,8 @@ def test_end_to_end_from_lifecycle_events() -> None:
 def test_arrival_order_does_not_change_the_queue_state(order: tuple[int, ...]) -> None:
     """SPEC §3: out-of-order events give the same result as in order. Whatever the order of
     queued (T0-100), answered (T0-88, wait 12), ended (T0-30) and wrapped (T0-10, handle 78),
-    the queue ends with one offer, one answer within 20 s, one handle of 78 s and nobody waiting."""
+    the queue ends with one offer, one answer within 20 s, one handle of 78 s and nobody waiting.
+    Without a customer_id the resolved wrap is also one FCR sample of 1 (at wrapped.ts, T0-10)."""
     events = [
         Lifecycle("queued", T0 - 100, "v-1", "voice", "sales"),
         Lifecycle("answered", T0 - 88, "v-1", "voice"),
@@ -588,22 +662,24 @@ def test_arrival_order_does_not_change_the_queue_state(order: tuple[int, ...]) -
         result = apply_event(contact, events[i])
         assert result is not None
         contact, facts = result
-        apply_facts(queue, facts, DEFAULT_RULES, WINDOWS, now=T0)
+        assert apply_facts(queue, facts, DEFAULT_RULES, WINDOWS, now=T0) == 0
     # 15m buckets: T0-100 and T0-88 are in [T0-120, T0-60); T0-10 is in [T0-60, T0)
     assert queue == QueueState(
         buckets={
             "15m": {
                 B0 - 120: ContactTotals(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=12.0,
                                         wait_max=12.0),  # fmt: skip
-                B0 - 60: ContactTotals(handled=1, handle_sum=78.0),
+                B0 - 60: ContactTotals(handled=1, handle_sum=78.0, fcr_count=1, fcr_sum=1.0),
             },
             "1h": {
                 B0 - 240: ContactTotals(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=12.0,
-                                        wait_max=12.0, handled=1, handle_sum=78.0),  # fmt: skip
+                                        wait_max=12.0, handled=1, handle_sum=78.0, fcr_count=1,
+                                        fcr_sum=1.0),  # fmt: skip
             },
             "today": {
                 int(MIDNIGHT): ContactTotals(offered=1, answered=1, answered_in_service_level=1,
-                                             answered_wait_sum=12.0, wait_max=12.0, handled=1, handle_sum=78.0),
+                                             answered_wait_sum=12.0, wait_max=12.0, handled=1, handle_sum=78.0,
+                                             fcr_count=1, fcr_sum=1.0),
             },  # fmt: skip
         },
         waiting={},

@@ -10,7 +10,8 @@ from typing import Any, Iterable
 
 import pytest
 
-from stream.contacts import ContactState, Fact, Lifecycle, apply_event, derive_facts, is_expired
+from stream.contacts import ContactState, Lifecycle, apply_event, derive_facts, is_expired
+from stream.facts import Fact
 
 #: 2026-11-22 10:00:00 UTC
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc).timestamp()
@@ -257,7 +258,30 @@ def test_negative_handle_time_is_zero() -> None:
             {"offered": fact("offered", QUEUED), "wait": fact("answered", ANSWERED, 12.0)},
         ),
         (
+            # no customer_id: a first contact, so the wrap also yields its FCR sample at wrapped.ts;
+            # resolved is unknown (None), which is not resolved: value 0
             ContactState("voice", "sales", queued=QUEUED, answered=ANSWERED, wrapped=WRAPPED),
+            {
+                "offered": fact("offered", QUEUED),
+                "wait": fact("answered", ANSWERED, 12.0),
+                "handle": fact("handled", WRAPPED, 210.0),
+                "fcr": fact("fcr", WRAPPED, 0.0),
+            },
+        ),
+        (
+            # no customer_id and resolved: first-contact resolution, value 1
+            ContactState("voice", "sales", queued=QUEUED, answered=ANSWERED, wrapped=WRAPPED, resolved=True),
+            {
+                "offered": fact("offered", QUEUED),
+                "wait": fact("answered", ANSWERED, 12.0),
+                "handle": fact("handled", WRAPPED, 210.0),
+                "fcr": fact("fcr", WRAPPED, 1.0),
+            },
+        ),
+        (
+            # a known customer: the customer stage decides FCR, so no fcr fact here
+            ContactState("voice", "sales", "cust-1", queued=QUEUED, answered=ANSWERED, wrapped=WRAPPED,
+                         resolved=True),  # fmt: skip
             {
                 "offered": fact("offered", QUEUED),
                 "wait": fact("answered", ANSWERED, 12.0),
@@ -269,9 +293,10 @@ def test_negative_handle_time_is_zero() -> None:
             {"offered": fact("offered", QUEUED), "wait": fact("abandoned", ABANDONED, 45.0)},
         ),
         (
-            # wrapped without answered measures no handle time
+            # wrapped without answered measures no handle time; being wrapped without a customer,
+            # it still yields an FCR sample (resolved unknown: value 0)
             ContactState("voice", "sales", queued=QUEUED, ended=ENDED, wrapped=WRAPPED),
-            {"offered": fact("offered", QUEUED), "waiting": fact("waiting", QUEUED)},
+            {"offered": fact("offered", QUEUED), "waiting": fact("waiting", QUEUED), "fcr": fact("fcr", WRAPPED, 0.0)},
         ),
     ],
 )
@@ -352,6 +377,11 @@ def test_fact_wire_round_trip() -> None:
     f = Fact("handled", "sales", "voice", "v-1", WRAPPED, 210.0)
     assert f.to_wire() == ["handled", "sales", "voice", "v-1", WRAPPED, 210.0]
     assert Fact.from_wire(json.loads(json.dumps(f.to_wire()))) == f
+    # a retraction carries a trailing 1; an ordinary fact has no seventh element
+    taken_back = f.retracted()
+    assert taken_back == Fact("handled", "sales", "voice", "v-1", WRAPPED, 210.0, retraction=True)
+    assert taken_back.to_wire() == ["handled", "sales", "voice", "v-1", WRAPPED, 210.0, 1]
+    assert Fact.from_wire(json.loads(json.dumps(taken_back.to_wire()))) == taken_back
 
 
 def test_contact_state_wire_omits_unknown_steps() -> None:

@@ -1,4 +1,4 @@
-"""stream.decoding.decode_contact: raw call/chat message -> Lifecycle, Late or Rejected(reason) (SPEC §3)."""
+"""stream.decoding.decode: raw call/chat message -> Lifecycle, Late or Rejected(reason) (SPEC §3)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from stream.contacts import Lifecycle
-from stream.decoding import Late, Rejected, decode_contact
+from stream.decoding import Late, Rejected
+from stream.decoding import decode as decode_source
 
 #: 2026-11-22 10:00:00 UTC = 1795341600 epoch seconds; used as "now" throughout.
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc).timestamp()
@@ -35,7 +36,7 @@ def queued(**overrides: Any) -> bytes:
 
 
 def decode(message: bytes, channel: str = "voice") -> Lifecycle | Rejected | Late:
-    return decode_contact(message, channel, NOW, LATENESS)
+    return decode_source(message, channel, NOW, LATENESS)  # type: ignore[arg-type]
 
 
 def contact(kind: str, **fields: Any) -> bytes:
@@ -139,7 +140,7 @@ def test_rejection_detail_names_the_field(message: bytes, field: str) -> None:
 
 def test_wrong_topic_detail_names_type_and_channel() -> None:
     result = decode(raw(event_id="e", type="ticket.solved", ts=NOW, contact_id="t-1"), "chat")
-    assert result == Rejected("wrong_topic", "type 'ticket.solved' does not belong on a chat topic")
+    assert result == Rejected("wrong_topic", "type 'ticket.solved' does not belong on the chat topic")
 
 
 def test_invalid_survey_on_a_call_topic_is_out_of_range() -> None:
@@ -161,7 +162,7 @@ def test_absurd_epoch_timestamp_is_rejected_not_raised(ts: float) -> None:
     """SPEC §3: invalid input is never dropped silently and never stops the worker.
 
     A huge epoch number must come back as a Rejected (like 1e12, which is rejected as invalid_field),
-    not escape decode_contact as an exception that would crash the ingest agent.
+    not escape decode as an exception that would crash the ingest agent.
     """
     result = decode(queued(ts=ts))
     assert isinstance(result, Rejected)
@@ -224,9 +225,9 @@ def test_late_reports_its_age(ts: float, age: float) -> None:
 
 def test_lateness_is_a_parameter() -> None:
     message = queued(ts=NOW - 60)
-    assert isinstance(decode_contact(message, "voice", NOW, 60.0), Lifecycle)
-    assert decode_contact(message, "voice", NOW, 59.0) == Late(60.0)
-    assert decode_contact(message, "voice", NOW, 0.0) == Late(60.0)
+    assert isinstance(decode_source(message, "voice", NOW, 60.0), Lifecycle)
+    assert decode_source(message, "voice", NOW, 59.0) == Late(60.0)
+    assert decode_source(message, "voice", NOW, 0.0) == Late(60.0)
 
 
 def test_duplicate_bytes_decode_identically() -> None:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from stream.aggregates import ContactTotals, QueueState, WaitingNow, WindowSet
-from stream.report import QueueReport, build_reports, reports_to_json
+from stream.report import PresenceReport, QueueReport, build_reports, reports_to_json
 from stream.settings import QueueConfig, QueueSettings
 from stream.windows import parse_windows
 from tests.unit.test_aggregates import EMPTY_KPIS
@@ -57,7 +57,9 @@ def sales_voice() -> QueueState:
 
 
 #: completed = 3 + 2 - 1 = 4; SL = 3/4; abandon ratio = 1/4; ASA = 75/3 = 25; max 70 (abandoned); AHT = 500/2.
+#: No fcr, repeat, ticket or survey totals: those KPIs are as in EMPTY_KPIS (absent, counts 0).
 SALES_KPIS = {
+    **EMPTY_KPIS,
     "contacts_offered": 5,
     "contacts_answered": 3,
     "contacts_abandoned": 2,
@@ -101,6 +103,7 @@ def test_empty_queue_has_zero_counts_and_absent_ratios() -> None:
 def test_support_chat_in_1h_only() -> None:
     support = reports()[2]
     assert support.windows["1h"] == {
+        **EMPTY_KPIS,  # no fcr, repeat, ticket or survey totals
         "contacts_offered": 2,
         "contacts_answered": 2,
         "contacts_abandoned": 0,
@@ -149,8 +152,9 @@ def test_target_exactly_met() -> None:
 
 
 def test_reports_to_json() -> None:
-    document = reports_to_json(reports(), NOW)
+    document = reports_to_json(reports(), [], NOW)
     assert document["generated_at"] == "2026-11-22T10:00:00+00:00"
+    assert document["agents"] == []
     assert [(q["queue"], q["channel"]) for q in document["queues"]] == [
         ("sales", "chat"),
         ("sales", "voice"),
@@ -181,7 +185,7 @@ def test_reports_to_json() -> None:
 
 
 def test_json_document_serialises_absent_values_as_null() -> None:
-    text = json.dumps(reports_to_json(reports(), NOW))
+    text = json.dumps(reports_to_json(reports(), [], NOW))
     parsed = json.loads(text)
     empty = parsed["queues"][0]
     assert empty["windows"]["15m"]["kpis"]["service_level_ratio"] is None
@@ -192,7 +196,16 @@ def test_json_document_serialises_absent_values_as_null() -> None:
 
 def test_no_queues() -> None:
     assert build_reports([], CONFIG, WINDOWS, NOW) == []
-    assert reports_to_json([], NOW) == {"generated_at": "2026-11-22T10:00:00+00:00", "queues": []}
+    assert reports_to_json([], [], NOW) == {"generated_at": "2026-11-22T10:00:00+00:00", "agents": [], "queues": []}
+
+
+def test_agents_in_json_document() -> None:
+    """One entry per presence report, in the order given, with its agent counts per state."""
+    sales = {"available": 2, "busy": 3, "wrapup": 1, "away": 0, "offline": 4}
+    support = {"available": 0, "busy": 1, "wrapup": 0, "away": 1, "offline": 0}
+    document = reports_to_json([], [PresenceReport("sales", sales), PresenceReport("support", support)], NOW)
+    assert document["agents"] == [{"queue": "sales", "states": sales}, {"queue": "support", "states": support}]
+    assert document["queues"] == []
 
 
 def test_report_at_a_later_instant_drops_expired_buckets() -> None:
@@ -201,6 +214,7 @@ def test_report_at_a_later_instant_drops_expired_buckets() -> None:
     SL = 1/2 (40 <= 60), abandon = 1/2, ASA = 40, max 70, AHT 300."""
     (report,) = build_reports([("sales/voice", sales_voice())], CONFIG, WINDOWS, NOW + 600)
     assert report.windows["15m"] == {
+        **EMPTY_KPIS,  # no fcr, repeat, ticket or survey totals
         "contacts_offered": 2,
         "contacts_answered": 1,
         "contacts_abandoned": 1,

@@ -11,6 +11,7 @@ import pytest
 from schemas import decode_event
 from stream.contacts import ContactState, Lifecycle, apply_event
 from stream.simulator import Emitted, Simulation, SimulationConfig, encode
+from stream.tickets import TicketState, apply_ticket_event
 
 #: 2026-11-22 10:00:00 UTC
 START = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc).timestamp()
@@ -52,19 +53,27 @@ def run(request: pytest.FixtureRequest) -> tuple[SimulationConfig, list[Emitted]
     return config, simulate(config, seed=20261122)
 
 
+def calls_and_chats(emitted: list[Emitted]) -> list[Emitted]:
+    return [(source, event) for source, event in emitted if source in ("voice", "chat")]
+
+
 def by_contact(emitted: list[Emitted]) -> dict[str, list[Emitted]]:
+    """Calls and chats, by contact."""
     contacts: dict[str, list[Emitted]] = defaultdict(list)
-    for channel, event in emitted:
+    for channel, event in calls_and_chats(emitted):
         contacts[event["contact_id"]].append((channel, event))
     return contacts
 
 
 def test_stream_is_not_trivial(run: tuple[SimulationConfig, list[Emitted]]) -> None:
-    """Guards the other checks against passing vacuously: both outcomes occur, in both channels."""
+    """Guards the other checks against passing vacuously: every event type occurs, on every topic."""
     _, emitted = run
     types = {event["type"] for _, event in emitted}
-    assert types == set(ANSWERED_PATH) | set(ABANDONED_PATH)
-    assert {channel for channel, _ in emitted} == {"voice", "chat"}
+    assert types == set(ANSWERED_PATH) | set(ABANDONED_PATH) | {
+        "ticket.created", "ticket.replied", "ticket.solved", "ticket.reopened",
+        "survey.csat", "survey.nps", "survey.ces", "survey.esat", "agent.state",
+    }  # fmt: skip
+    assert {source for source, _ in emitted} == {"voice", "chat", "ticket", "survey", "agent"}
     assert len(by_contact(emitted)) > 1000
 
 
@@ -99,7 +108,7 @@ def test_lifecycle_order(run: tuple[SimulationConfig, list[Emitted]]) -> None:
 
 def test_queue_and_customer_only_on_queued(run: tuple[SimulationConfig, list[Emitted]]) -> None:
     config, emitted = run
-    for _, event in emitted:
+    for _, event in calls_and_chats(emitted):
         if event["type"] == "contact.queued":
             assert event["queue"] in config.queues
             assert event["customer_id"].startswith("cust-")
@@ -144,7 +153,7 @@ def test_stream_feeds_the_lifecycle_without_conflicts(run: tuple[SimulationConfi
     """Through stream.contacts, no simulated event is a duplicate or a conflicting outcome."""
     _, emitted = run
     states: dict[str, ContactState] = {}
-    for channel, event in emitted:
+    for channel, event in calls_and_chats(emitted):
         lifecycle = Lifecycle(event["type"].removeprefix("contact."), ts_of(event), event["contact_id"], channel,
                               event.get("queue"), event.get("customer_id"), event.get("resolved"))  # fmt: skip
         result = apply_event(states.get(lifecycle.contact_id), lifecycle)
@@ -166,14 +175,18 @@ def test_step_size_does_not_change_the_stream() -> None:
 
 def test_nothing_before_start_and_next_due() -> None:
     simulation = Simulation(SimulationConfig(), start=START, seed=1)
-    assert simulation.advance(START) == []  # the first arrival is strictly after the start
+    # At the start every agent signs in as available; the first arrival is strictly after it.
+    first = simulation.advance(START)
+    assert {(source, event["type"], event["state"]) for source, event in first} == {("agent", "agent.state", "available")}
+    assert len(first) == SimulationConfig().agents
     upcoming = simulation.next_due()
     assert upcoming is not None and upcoming > START
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"rate": 0}, {"rate": -1.0}, {"queues": ()}, {"agents": 0}, {"chat_share": -0.1}, {"chat_share": 1.5}],
+    [{"rate": 0}, {"rate": -1.0}, {"queues": ()}, {"agents": 0}, {"chat_share": -0.1}, {"chat_share": 1.5},
+     {"survey_share": 2.0}, {"ticket_rate": -0.1}],
 )
 def test_config_validation(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
@@ -186,9 +199,82 @@ def test_every_queue_is_staffed_when_there_are_enough_agents() -> None:
     one agent, so over an hour each queue answers some contacts. Rounding gives sales 2 and
     support 1 first, exhausting the pool, so billing gets none and abandons every contact."""
     emitted = simulate(SimulationConfig(agents=3), seed=5, hours=1)
-    queue_of = {e["contact_id"]: e["queue"] for _, e in emitted if e["type"] == "contact.queued"}
+    queue_of = {e["contact_id"]: e["queue"] for _, e in calls_and_chats(emitted) if e["type"] == "contact.queued"}
     answered_per_queue = {queue: 0 for queue in ("sales", "support", "billing")}
-    for _, event in emitted:
+    for _, event in calls_and_chats(emitted):
         if event["type"] == "contact.answered":
             answered_per_queue[queue_of[event["contact_id"]]] += 1
     assert all(count > 0 for count in answered_per_queue.values()), answered_per_queue
+
+
+def test_tickets_feed_the_ticket_lifecycle(run: tuple[SimulationConfig, list[Emitted]]) -> None:
+    """Every ticket starts with its creation, nothing repeats, and some are reopened and solved again."""
+    config, emitted = run
+    states: dict[str, TicketState] = {}
+    reopened = resolved_after_reopen = private = 0
+    for source, event in emitted:
+        if source != "ticket":
+            continue
+        assert event["type"].startswith("ticket."), event
+        if event["type"] == "ticket.created":
+            assert event["contact_id"] not in states and event["queue"] in config.queues
+        else:
+            assert event["contact_id"] in states, event  # emitted after its creation
+        if event.get("public") is False:
+            private += 1
+            continue  # private notes do not reach the lifecycle
+        result = apply_ticket_event(states.get(event["contact_id"]),
+                                    Lifecycle(event["type"].removeprefix("ticket."), ts_of(event), event["contact_id"],
+                                              "ticket", event.get("queue"), event.get("customer_id")))  # fmt: skip
+        assert result is not None, event
+        states[event["contact_id"]] = result[0]
+    for state in states.values():
+        reopened += len(state.reopens)
+        resolved_after_reopen += bool(state.reopens) and bool(state.solves) and state.solves[-1] > state.reopens[-1]
+    assert len(states) > 100 and reopened > 0 and resolved_after_reopen > 0 and private > 0
+
+
+def test_survey_scores_fall_with_the_wait(run: tuple[SimulationConfig, list[Emitted]]) -> None:
+    """Customers answered within 20 s give a better mean CSAT than those who waited over 2 minutes."""
+    _, emitted = run
+    waits: dict[str, float] = {}
+    for contact_id, events in by_contact(emitted).items():
+        steps = {event["type"]: ts_of(event) for _, event in events}
+        if "contact.answered" in steps:
+            waits[contact_id] = steps["contact.answered"] - steps["contact.queued"]
+    quick, slow = [], []
+    for source, event in emitted:
+        if source == "survey" and event["type"] == "survey.csat" and event.get("contact_id") in waits:
+            wait = waits[event["contact_id"]]
+            (quick if wait <= 20 else slow if wait > 120 else []).append(event["score"])
+    if len(slow) < 10:
+        pytest.skip("too few long waits in this configuration to compare")
+    assert sum(quick) / len(quick) > sum(slow) / len(slow) + 0.5
+
+
+def test_customers_come_back(run: tuple[SimulationConfig, list[Emitted]]) -> None:
+    _, emitted = run
+    customers = [e["customer_id"] for _, e in emitted if e["type"] in ("contact.queued", "ticket.created")]
+    assert len(set(customers)) < len(customers)
+
+
+def test_agent_states_follow_the_work(run: tuple[SimulationConfig, list[Emitted]]) -> None:
+    """Per agent, states come in time order, busy from dispatch until the conversation ends,
+    then wrap-up, then available (or away first); every agent serves its one queue."""
+    config, emitted = run
+    history: dict[str, list[str]] = defaultdict(list)
+    last_ts: dict[str, float] = {}
+    for source, event in emitted:
+        if source != "agent":
+            continue
+        agent = event["agent_id"]
+        assert ts_of(event) >= last_ts.get(agent, 0.0)
+        last_ts[agent] = ts_of(event)
+        assert len(event["queues"]) == 1 and event["queues"][0] in config.queues
+        history[agent].append(event["state"])
+    assert len(history) == config.agents
+    allowed = {"available": {"busy"}, "busy": {"wrapup"}, "wrapup": {"available", "away"}, "away": {"available"}}
+    for agent, states in history.items():
+        assert states[0] == "available", agent
+        for before, after in zip(states, states[1:]):
+            assert after in allowed[before], (agent, before, after)

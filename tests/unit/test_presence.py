@@ -1,0 +1,101 @@
+"""stream.presence: each agent's latest state, counted per queue (SPEC §4 'agents by state')."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from stream.presence import (
+    AgentUpdate,
+    Presence,
+    QueuePresence,
+    agents_by_state,
+    apply_agent_update,
+    apply_presence,
+    forget_departed,
+)
+
+T0 = 1795341600.0
+ZERO = {"available": 0, "busy": 0, "wrapup": 0, "away": 0, "offline": 0}
+
+
+def update(agent: str, ts: float, state: str, *queues: str) -> AgentUpdate:
+    return AgentUpdate(agent, ts, state, queues)
+
+
+def run(updates: list[AgentUpdate]) -> dict[str, QueuePresence]:
+    """The agent stage then the queue side, as the pipeline runs them."""
+    latest: dict[str, AgentUpdate] = {}
+    queues: dict[str, QueuePresence] = {}
+    for u in updates:
+        presences = apply_agent_update(latest.get(u.agent_id), u)
+        if presences:
+            latest[u.agent_id] = u
+        for presence in presences or []:
+            apply_presence(queues.setdefault(presence.queue, QueuePresence()), presence)
+    return queues
+
+
+def counts(queues: dict[str, QueuePresence]) -> dict[str, dict[str, int]]:
+    return {queue: {s: n for s, n in agents_by_state(state).items() if n} for queue, state in queues.items()}
+
+
+def test_an_agent_serving_several_queues_counts_in_each() -> None:
+    queues = run([update("a1", T0, "available", "sales", "support"), update("a2", T0, "busy", "sales")])
+    assert counts(queues) == {"sales": {"available": 1, "busy": 1}, "support": {"available": 1}}
+    assert agents_by_state(queues["support"]) == {**ZERO, "available": 1}
+
+
+def test_a_later_state_replaces_an_earlier_one() -> None:
+    queues = run([update("a1", T0, "available", "sales"), update("a1", T0 + 60, "busy", "sales")])
+    assert counts(queues) == {"sales": {"busy": 1}}
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_out_of_order_states_end_in_the_latest(order: tuple[int, ...]) -> None:
+    updates = [
+        update("a1", T0, "available", "sales"),
+        update("a1", T0 + 60, "busy", "sales"),
+        update("a1", T0 + 120, "wrapup", "sales"),
+    ]
+    assert counts(run([updates[i] for i in order])) == {"sales": {"wrapup": 1}}
+
+
+def test_leaving_a_queue_removes_the_agent_from_it() -> None:
+    queues = run([update("a1", T0, "available", "sales", "support"), update("a1", T0 + 60, "away", "support")])
+    assert counts(queues) == {"sales": {}, "support": {"away": 1}}
+
+
+def test_an_older_update_cannot_bring_a_departed_agent_back() -> None:
+    """The queue side keeps the departure, so a re-delivered older presence is ignored."""
+    sales = QueuePresence()
+    assert apply_presence(sales, Presence("sales", "a1", None, T0 + 60))
+    assert not apply_presence(sales, Presence("sales", "a1", "available", T0))
+    assert agents_by_state(sales) == ZERO
+
+
+def test_duplicates_and_superseded_updates() -> None:
+    first = update("a1", T0, "available", "sales")
+    assert apply_agent_update(first, first) is None  # the same update again
+    assert apply_agent_update(update("a1", T0 + 60, "busy", "sales"), first) == []  # a newer one is known
+
+
+def test_repeated_queue_names_count_once() -> None:
+    assert apply_agent_update(None, update("a1", T0, "busy", "sales", "sales")) == [Presence("sales", "a1", "busy", T0)]
+
+
+def test_departures_are_forgotten_after_the_retention() -> None:
+    sales = QueuePresence({"a1": (None, T0), "a2": ("busy", T0 - 3600)})
+    assert forget_departed(sales, T0 + 600, retention=600) is False
+    assert forget_departed(sales, T0 + 601, retention=600) is True
+    assert sales.agents == {"a2": ("busy", T0 - 3600)}  # present agents stay, however old
+
+
+def test_wire_round_trips() -> None:
+    u = update("a1", T0, "away", "sales", "support")
+    assert AgentUpdate.from_wire(u.to_wire()) == u
+    p = Presence("sales", "a1", None, T0)
+    assert Presence.from_wire(p.to_wire()) == p
+    q = QueuePresence({"a1": ("busy", T0), "a2": (None, T0 + 1)})
+    assert QueuePresence.from_wire(q.to_wire()) == q
