@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 from typing import NoReturn, Sequence
 
@@ -82,8 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The demo's queue settings when KPI_CONFIG is unset: thresholds and some targets.
+DEMO_QUEUE_CONFIG = Path(__file__).with_name("demo_queues.yaml")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        os.environ.setdefault("KPI_CONFIG", str(DEMO_QUEUE_CONFIG))
     try:
         settings = load_settings()
         simulation = _simulation_config(args) if args.command in ("demo", "simulate") else None

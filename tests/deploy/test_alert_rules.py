@@ -23,7 +23,7 @@ def run(*command: str) -> str:
 
 
 def test_rules_are_valid() -> None:
-    assert "SUCCESS: 7 rules found" in run("promtool", "check", "rules", str(RULES))
+    assert "SUCCESS: 8 rules found" in run("promtool", "check", "rules", str(RULES))
 
 
 def test_rules_unit_tests_pass() -> None:
@@ -41,6 +41,7 @@ def test_alertmanager_config_is_valid() -> None:
         (["alertname=ContactCentreWaitThresholdBreached", "severity=page", "queue=sales"], "on-call"),
         (["alertname=ContactCentreAbandonRateHigh", "severity=warning", "queue=sales"], "supervisors"),
         (["alertname=ContactCentreNoEventsProcessed", "severity=warning"], "supervisors"),
+        (["alertname=ContactCentreKpiOffTarget", "severity=warning", "kpi=csat_score"], "supervisors"),
     ],
 )
 def test_alertmanager_routes_by_severity(labels: list[str], receiver: str) -> None:

@@ -33,6 +33,16 @@ queues:
     wait_alert_seconds: 45
     targets:
       abandon_ratio: 0.25
+  it-support:
+    targets:
+      csat_score: 4.2
+      fcr_ratio: 0.3
+      repeat_contact_ratio: 0.4
+      average_first_response_seconds: 60
+      average_resolution_seconds: 180
+      nps_score: 0
+      employee_nps_score: 30
+      ces_score: 6.5
 """
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from stream.broker import free_port
 from tests.integration.conftest import wait_for
-from tests.integration.scrape import parse_metrics
+from tests.integration.scrape import Series, parse_metrics, series
 
 pytestmark = pytest.mark.integration
 
@@ -26,6 +26,8 @@ DEMO_METRICS = (
     "contact_centre_abandon_ratio",
     "contact_centre_contacts_waiting",
     "contact_centre_oldest_waiting_seconds",
+    "contact_centre_agents",
+    "contact_centre_kpi_target",  # from the demo's own queue settings
 )
 
 
@@ -39,16 +41,20 @@ def test_demo_serves_kpis_and_stops_on_sigint(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )  # fmt: skip
 
-    def every_kpi_present() -> bool:
+    def every_kpi_present() -> dict[Series, float] | None:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-                names = {name for name, _ in parse_metrics(response.read().decode())}
+                metrics = parse_metrics(response.read().decode())
         except OSError:
-            return False
-        return all(metric in names for metric in DEMO_METRICS)
+            return None
+        names = {name for name, _ in metrics}
+        return metrics if all(metric in names for metric in DEMO_METRICS) else None
 
     try:
-        wait_for(every_kpi_present, timeout=90, interval=1.0)
+        metrics = wait_for(every_kpi_present, timeout=90, interval=1.0)
+        # stream/demo_queues.yaml: sales overrides the default CSAT target of 4.0.
+        assert metrics[series("contact_centre_kpi_target", queue="sales", channel="voice", kpi="csat_score")] == 4.3
+        assert metrics[series("contact_centre_kpi_target", queue="support", channel="voice", kpi="csat_score")] == 4.0
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
             assert response.status == 200
     finally:

@@ -130,12 +130,30 @@ def test_tickets_fcr_surveys_and_agents(worker: Worker, producer: KafkaProducer)
     for window in ("1h", "today"):
         assert metrics[series("contact_centre_fcr_ratio", **{**voice, "window": window})] == pytest.approx(1 / 3)
 
+    # Targets (conftest: it-support), each direction, exactly met counts as met.
+    def met(kpi: str, channel: str) -> float | None:
+        return metrics.get(series("contact_centre_kpi_target_met", queue=QUEUE, channel=channel, window="15m", kpi=kpi))
+
+    assert met("csat_score", "voice") == 0.0  # 4.0 < 4.2
+    assert met("fcr_ratio", "voice") == 1.0  # 1/3 >= 0.3
+    assert met("repeat_contact_ratio", "voice") == 0.0  # 1/2 > 0.4
+    assert met("repeat_contact_ratio", "ticket") == 1.0  # 0 <= 0.4
+    assert met("average_first_response_seconds", "ticket") == 0.0  # 75 > 60
+    assert met("average_resolution_seconds", "ticket") == 1.0  # 180 <= 180, exactly
+    assert met("nps_score", "unknown") == 1.0  # 0 >= 0, exactly
+    assert met("employee_nps_score", "unknown") == 1.0  # 33.3 >= 30
+    assert met("ces_score", "chat") == 0.0  # 6 < 6.5
+    assert met("fcr_ratio", "ticket") is None  # no data, no verdict
+    assert metrics[series("contact_centre_kpi_target", queue=QUEUE, channel="ticket", kpi="csat_score")] == 4.2
+
     status, body = worker.get("/api/kpis")
     assert status == 200
     document = json.loads(body)
     [support] = [a for a in document["agents"] if a["queue"] == QUEUE]
     assert support["states"] == {"available": 0, "busy": 1, "wrapup": 0, "away": 1, "offline": 0}
     [tickets_entry] = [q for q in document["queues"] if (q["queue"], q["channel"]) == (QUEUE, "ticket")]
+    assert tickets_entry["windows"]["15m"]["targets_met"]["average_resolution_seconds"] is True
+    assert tickets_entry["targets"]["average_first_response_seconds"] == 60
     kpis = tickets_entry["windows"]["15m"]["kpis"]
     assert (kpis["average_first_response_seconds"], kpis["average_resolution_seconds"], kpis["tickets_reopened"]) == (
         75.0, 180.0, 1,

@@ -211,3 +211,29 @@ def test_agent_state() -> None:
 def test_bad_events_of_the_other_topics(source: str, fields: dict[str, object], reason: str) -> None:
     outcome = decode(raw(**fields), source, T0, 300)  # type: ignore[arg-type]
     assert isinstance(outcome, Rejected) and outcome.reason == reason, outcome
+
+
+# --------------------------------------------------------------------------- long windows
+
+
+def test_a_30_day_window_edge_and_bounded_buckets() -> None:
+    """30d is kept as 15 buckets of 2 days. Only buckets wholly inside the window count: with
+    now = T0 the oldest counted bucket starts at ceil((T0 - 30 d) / 2 d) x 2 d."""
+    windows = WindowSet(parse_windows("15m,30d"), ZoneInfo("UTC"))
+    thirty_days = windows.windows[1]
+    day = 86400
+    oldest = -(-(T0 - 30 * day) // (2 * day)) * (2 * day)
+    assert thirty_days.oldest_live_bucket(T0, windows.tz) == oldest
+    state = QueueState()
+    inside, outside = survey("csat", 5, "in", ts=oldest), survey("csat", 1, "out", ts=oldest - 1)
+    apply_facts(state, [inside, outside], RULES, windows, T0)
+    assert window_totals(state, thirty_days, windows.tz, T0).csat_count == 1
+    # Sixty days of hourly answers, applied as time passes, never hold more than 16 buckets.
+    state = QueueState()
+    for hour in range(60 * 24):
+        now = T0 + hour * 3600
+        apply_facts(state, [survey("csat", 4, f"h{hour}", ts=now)], RULES, windows, now)
+        prune(state, windows, now, waiting_ttl=14400, answer_ttl=600)
+        assert len(state.buckets["30d"]) <= 16
+    totals = window_totals(state, thirty_days, windows.tz, T0 + (60 * 24 - 1) * 3600)
+    assert 28 * 24 <= totals.csat_count <= 30 * 24
