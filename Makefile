@@ -7,9 +7,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 # Debian packages that the tests run for real: Prometheus and promtool (alert rules, dashboard
-# queries) and Alertmanager's amtool (routing config).
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager
-SYSTEM_TOOLS := prometheus promtool amtool
+# queries), Alertmanager's amtool (routing config), Chromium (the wallboard, through Playwright)
+# and docker-compose (validates docker-compose.yml; no Docker engine is needed).
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium docker-compose
+SYSTEM_TOOLS := prometheus promtool amtool chromium docker-compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test install system-packages clean

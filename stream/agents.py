@@ -199,12 +199,13 @@ async def agent_states_batch(p: Pipeline, rows: list[Any]) -> None:
     outbox = Outbox(p.settings.partitions)
     for row in rows:
         update = AgentUpdate.from_wire(row)
-        presences = apply_agent_update(touched.get(update.agent_id) or table.get(update.agent_id), update)
+        latest = touched.get(update.agent_id) or table.get(update.agent_id)
+        presences = apply_agent_update(latest, update)
         if presences is None:
-            p.metrics.duplicate.labels(p.settings.topic_agents).inc()
+            if latest == update:
+                p.metrics.duplicate.labels(p.settings.topic_agents).inc()
             continue
-        if presences:
-            touched[update.agent_id] = update
+        touched[update.agent_id] = update
         for presence in presences:
             outbox.add(p.topics.queue_presence, presence.queue, presence.to_wire())
     await outbox.send()
@@ -250,23 +251,25 @@ async def presence_batch(p: Pipeline, rows: list[Any]) -> None:
 
 
 async def publish_alerts(p: Pipeline) -> None:
-    """Evaluate every owned queue's thresholds; publish and remember breaches and recoveries."""
+    """Evaluate every owned queue's thresholds; remember and publish breaches and recoveries."""
     if p.health_problem() is not None:
         return  # half-recovered tables would read as recoveries
     now = p.clock()
     queues = p.tables.queues
+    published = []
+    # Table state is updated before the first await, while this worker surely owns the keys.
     for report in p.reports(now):
         key = queue_key(report.queue, report.channel)
         state = queues[key]
         active, events = evaluate(report, state.alerts, p.settings.alert_policy, now)
-        if not events:
-            continue
-        for event in events:
-            p.log.warning("alert %s: %s/%s %s=%s (threshold %s)", event.state, event.queue, event.channel,
-                          event.metric, event.value, event.threshold)  # fmt: skip
-            await p.topics.alerts.send(key=event.queue.encode(), value=event.to_json())
-        state.alerts = active
-        queues[key] = state
+        if events:
+            state.alerts = active
+            queues[key] = state
+            published += events
+    for event in published:
+        p.log.warning("alert %s: %s/%s %s=%s (threshold %s)", event.state, event.queue, event.channel,
+                      event.metric, event.value, event.threshold)  # fmt: skip
+        await p.topics.alerts.send(key=event.queue.encode(), value=event.to_json())
 
 
 def expire_state(p: Pipeline) -> None:

@@ -127,6 +127,7 @@ def contact_kpis(totals: ContactTotals) -> dict[str, float | None]:
         "contacts_offered": totals.offered,
         "contacts_answered": totals.answered,
         "contacts_abandoned": totals.abandoned,
+        "contacts_completed": completed,
         "average_wait_seconds": _ratio(totals.answered_wait_sum, totals.answered),
         "max_wait_seconds": totals.wait_max,
         "service_level_ratio": _ratio(totals.answered_in_service_level, completed),

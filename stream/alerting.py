@@ -56,7 +56,8 @@ class Reading:
             return True
         if self.direction is Direction.LOWER_IS_BETTER:
             return self.value <= _level(self.threshold * (1 - hysteresis))
-        return self.value >= _level(self.threshold * (1 + hysteresis))
+        # A ratio cannot pass 1: for a high target, recovery is at most halfway from it to 100 %.
+        return self.value >= _level(min(self.threshold * (1 + hysteresis), (self.threshold + 1) / 2))
 
 
 def _level(value: float) -> float:
@@ -96,7 +97,8 @@ class AlertEvent:
 def readings(report: QueueReport, policy: AlertPolicy) -> list[Reading]:
     """The values of ``report`` that raise alerts: oldest waiting, and the service level."""
     kpis = report.windows.get(policy.window, {})
-    completed = (kpis.get("contacts_answered") or 0) + (kpis.get("contacts_abandoned") or 0)
+    # The waits the service level is computed over: short abandons are left out of it.
+    completed = kpis.get("contacts_completed") or 0
     return [
         Reading(
             "oldest_waiting_seconds", None, report.waiting.oldest_waiting_seconds,

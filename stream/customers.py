@@ -9,11 +9,16 @@ customer's visits, so an earlier contact arriving late corrects a later one's fa
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from schemas.events import TICKET
 from stream.facts import Fact, changed_facts
+
+#: Visits kept per customer. A real customer has a handful within the lookback; a placeholder id
+#: shared by many contacts ("anonymous") must not grow one table value without bound.
+MAX_VISITS_PER_CUSTOMER = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +66,16 @@ def apply_visit(state: CustomerState, visit: Visit, lookback: float) -> list[Fac
         return []
     before = derive_facts(state, lookback)
     state.visits[visit.contact_id] = visit
-    return changed_facts(before, derive_facts(state, lookback))
+    after = derive_facts(state, lookback)
+    if len(state.visits) > MAX_VISITS_PER_CUSTOMER:
+        # The oldest visit is forgotten, not retracted; facts are derived before it goes, so
+        # the visits it made repeats stay as they were measured.
+        oldest = min(state.visits.values(), key=lambda v: v.started).contact_id
+        del state.visits[oldest]
+        for facts in (before, after):
+            facts.pop(f"{oldest}/repeat", None)
+            facts.pop(f"{oldest}/fcr", None)
+    return changed_facts(before, after)
 
 
 def derive_facts(state: CustomerState, lookback: float) -> dict[str, Fact]:
@@ -80,8 +94,9 @@ def derive_facts(state: CustomerState, lookback: float) -> dict[str, Fact]:
 
 
 def _has_earlier(starts: list[float], started: float, lookback: float) -> bool:
-    """Whether any start lies in [started - lookback, started)."""
-    return any(started - lookback <= other < started for other in starts)
+    """Whether any of the sorted ``starts`` lies in [started - lookback, started)."""
+    before = bisect_left(starts, started)
+    return before > 0 and starts[before - 1] >= started - lookback
 
 
 def expire_visits(state: CustomerState, now: float, retention: float) -> bool:

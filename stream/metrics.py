@@ -93,6 +93,7 @@ _WINDOWED = {
     "contacts_offered": "Contacts offered in the window (calls and chats queued, tickets created).",
     "contacts_answered": "Waits ended by an answer in the window.",
     "contacts_abandoned": "Waits ended by an abandon in the window (short abandons included).",
+    "contacts_completed": "Answered + abandoned - short abandons: the waits service level and abandon rate are over.",
     "average_wait_seconds": "Mean wait of answered contacts (ASA).",
     "max_wait_seconds": "Longest completed wait, answered or abandoned.",
     "service_level_ratio": "Answered within the service-level time / (answered + abandoned - short abandons).",

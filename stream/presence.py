@@ -51,12 +51,10 @@ class Presence:
 
 
 def apply_agent_update(latest: AgentUpdate | None, update: AgentUpdate) -> list[Presence] | None:
-    """What the queues must learn from ``update``: ``None`` for a duplicate, ``[]`` when a newer
-    update is already known."""
-    if latest == update:
-        return None
+    """What the queues must learn from ``update``; ``None`` when it is not newer than ``latest``
+    (a duplicate, or superseded), in which case it must not be stored either."""
     if latest is not None and update.ts <= latest.ts:
-        return []
+        return None
     serves = dict.fromkeys(update.queues)  # ordered, without repeats
     left = [queue for queue in (latest.queues if latest else ()) if queue not in serves]
     return [Presence(queue, update.agent_id, update.state, update.ts) for queue in serves] + [

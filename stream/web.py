@@ -1,7 +1,8 @@
-"""HTTP views on the worker's web server: /metrics, /api/kpis and /healthz."""
+"""HTTP views on the worker's web server: /metrics, /api/kpis, /wallboard and /healthz."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from faust.web import Request, Response, View
@@ -11,6 +12,9 @@ from stream.report import reports_to_json
 
 if TYPE_CHECKING:
     from stream.app import Pipeline
+
+#: The wallboard page: one self-contained file that polls /api/kpis.
+WALLBOARD = Path(__file__).with_name("wallboard.html")
 
 
 def register_views(p: Pipeline) -> None:
@@ -24,6 +28,12 @@ def register_views(p: Pipeline) -> None:
     @app.page("/api/kpis")
     async def kpis(self: View, request: Request) -> Response:
         return self.json(reports_to_json(p.reports(), p.presence_reports(), p.clock()))
+
+    wallboard_page = WALLBOARD.read_bytes()
+
+    @app.page("/wallboard")
+    async def wallboard(self: View, request: Request) -> Response:
+        return self.bytes(wallboard_page, headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"})
 
     @app.page("/healthz")
     async def healthz(self: View, request: Request) -> Response:

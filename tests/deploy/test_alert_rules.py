@@ -41,6 +41,7 @@ def test_alertmanager_config_is_valid() -> None:
         (["alertname=ContactCentreWaitThresholdBreached", "severity=page", "queue=sales"], "on-call"),
         (["alertname=ContactCentreAbandonRateHigh", "severity=warning", "queue=sales"], "supervisors"),
         (["alertname=ContactCentreNoEventsProcessed", "severity=warning"], "supervisors"),
+        (["alertname=SomethingNew"], "on-call"),  # no severity: the root route pages
         (["alertname=ContactCentreKpiOffTarget", "severity=warning", "kpi=csat_score"], "supervisors"),
     ],
 )

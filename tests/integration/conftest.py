@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +26,20 @@ defaults:
   service_level_seconds: 20
   short_abandon_seconds: 5
   wait_alert_seconds: 60
-  targets:
+  targets:  # one per KPI that takes a target, so every dashboard target line has data
     average_wait_seconds: 30
+    max_wait_seconds: 120
+    abandon_ratio: 0.2
+    average_handle_seconds: 300
+    fcr_ratio: 0.5
+    repeat_contact_ratio: 0.3
+    average_first_response_seconds: 120
+    average_resolution_seconds: 600
+    csat_score: 4.0
+    csat_satisfied_ratio: 0.8
+    nps_score: 20
+    ces_score: 5
+    employee_nps_score: 10
 queues:
   it-sales:
     service_level_seconds: 30
@@ -52,6 +65,7 @@ class Worker:
     bootstrap: str
     topics: dict[str, str]
     log_path: Path
+    process: subprocess.Popen[bytes]
 
     def get(self, path: str) -> tuple[int, bytes]:
         try:
@@ -68,21 +82,24 @@ class Worker:
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
-@pytest.fixture(scope="session")
-def broker() -> Iterator[EmbeddedBroker]:
-    embedded = start_embedded_broker()
-    yield embedded
-    embedded.stop()
 
-
-@pytest.fixture(scope="session")
-def worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
-    workdir = tmp_path_factory.mktemp("worker")
+@contextmanager
+def running_worker(broker: EmbeddedBroker, workdir: Path) -> Iterator[Worker]:
+    """A worker process with an app id and topics of its own, healthy when this yields."""
     config = workdir / "queues.yaml"
     config.write_text(QUEUE_CONFIG)
     run = uuid.uuid4().hex[:8]
-    topics = {name: f"it-{run}.{name}" for name in ("calls", "chats", "tickets", "surveys", "agents", "deadletter", "alerts")}
+    names = ("calls", "chats", "tickets", "surveys", "agents", "deadletter", "alerts")
+    topics = {name: f"it-{run}.{name}" for name in names}
     port = free_port()
     env = {
         **os.environ,
@@ -99,8 +116,9 @@ def worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> 
     }
     log_path = workdir / "worker.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "stream", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    running = Worker(f"http://127.0.0.1:{port}", broker.bootstrap, topics, log_path)
+        process = subprocess.Popen([sys.executable, "-m", "stream", "worker"], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)  # fmt: skip
+    running = Worker(f"http://127.0.0.1:{port}", broker.bootstrap, topics, log_path, process)
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -116,11 +134,20 @@ def worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> 
             time.sleep(0.5)
         yield running
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    embedded = start_embedded_broker()
+    yield embedded
+    embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    with running_worker(broker, tmp_path_factory.mktemp("worker")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,17 @@ from typing import Any
 from kafka import KafkaProducer
 
 
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def make_event(kind: str, contact_id: str, ts: float, **fields: Any) -> dict[str, Any]:
-    iso = datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return {"event_id": uuid.uuid4().hex, "type": kind, "ts": iso, "contact_id": contact_id, **fields}
+    return {"event_id": uuid.uuid4().hex, "type": kind, "ts": iso(ts), "contact_id": contact_id, **fields}
+
+
+def make_agent_state(agent_id: str, ts: float, state: str, *queues: str) -> dict[str, Any]:
+    return {"event_id": uuid.uuid4().hex, "type": "agent.state", "ts": iso(ts), "agent_id": agent_id,
+            "queues": list(queues), "state": state}  # fmt: skip
 
 
 def produce(producer: KafkaProducer, topic: str, message: dict[str, Any], key: bytes | None) -> None:

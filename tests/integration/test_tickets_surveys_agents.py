@@ -11,7 +11,7 @@ import pytest
 from kafka import KafkaProducer
 
 from tests.integration.conftest import Worker, wait_for
-from tests.integration.events import make_event, produce
+from tests.integration.events import iso, make_agent_state, make_event, produce
 from tests.integration.scrape import series
 
 pytestmark = pytest.mark.integration
@@ -20,14 +20,7 @@ QUEUE, OTHER = "it-support", "it-other"
 
 
 def survey(kind: str, score: int, event_id: str, ts: float, **fields: Any) -> dict[str, Any]:
-    return {"event_id": event_id, "type": f"survey.{kind}", "ts": make_event("x", "x", ts)["ts"], "queue": QUEUE,
-            "score": score, **fields}  # fmt: skip
-
-
-def agent_state(agent: str, ts: float, state: str, *queues: str) -> dict[str, Any]:
-    event = make_event("agent.state", "unused", ts, agent_id=agent, queues=list(queues), state=state)
-    del event["contact_id"]
-    return event
+    return {"event_id": event_id, "type": f"survey.{kind}", "ts": iso(ts), "queue": QUEUE, "score": score, **fields}
 
 
 def test_tickets_fcr_surveys_and_agents(worker: Worker, producer: KafkaProducer) -> None:
@@ -78,10 +71,10 @@ def test_tickets_fcr_surveys_and_agents(worker: Worker, producer: KafkaProducer)
     for answer in answers:
         produce(producer, topics["surveys"], answer, None)
     states = [
-        agent_state("ia1", b, "available", QUEUE, OTHER),
-        agent_state("ia1", b + 50, "busy", QUEUE),  # leaves it-other
-        agent_state("ia2", b + 20, "away", QUEUE),
-        agent_state("ia2", b + 10, "available", QUEUE),  # older, arriving later: changes nothing
+        make_agent_state("ia1", b, "available", QUEUE, OTHER),
+        make_agent_state("ia1", b + 50, "busy", QUEUE),  # leaves it-other
+        make_agent_state("ia2", b + 20, "away", QUEUE),
+        make_agent_state("ia2", b + 10, "available", QUEUE),  # older, arriving later: changes nothing
     ]
     for state in states:
         produce(producer, topics["agents"], state, state["agent_id"].encode())

@@ -50,6 +50,7 @@ EMPTY_KPIS = {
     "contacts_offered": 0,
     "contacts_answered": 0,
     "contacts_abandoned": 0,
+    "contacts_completed": 0,
     "average_wait_seconds": None,
     "max_wait_seconds": None,
     "service_level_ratio": None,
@@ -167,6 +168,7 @@ def test_kpis_of_a_mixed_window() -> None:
         "contacts_offered": 8,
         "contacts_answered": 6,
         "contacts_abandoned": 3,
+        "contacts_completed": 8,  # 6 + 3 - 1 short
         "average_wait_seconds": 20.0,
         "max_wait_seconds": 95.0,
         "service_level_ratio": 0.375,
@@ -630,6 +632,7 @@ def test_end_to_end_from_lifecycle_events() -> None:
         "contacts_offered": 5,
         "contacts_answered": 2,
         "contacts_abandoned": 2,
+        "contacts_completed": 3,  # 2 + 2 - 1 short
         "average_wait_seconds": 15.0,
         "max_wait_seconds": 60.0,
         "service_level_ratio": pytest.approx(0.6666666667),

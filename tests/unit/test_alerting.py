@@ -20,14 +20,11 @@ SETTINGS = QueueSettings(wait_alert_seconds=60, service_level_target=0.8)
 WAIT, SL = "oldest_waiting_seconds", "service_level_ratio"
 
 
-def report(oldest: float = 0.0, service_level: float | None = None, answered: int = 20, abandoned: int = 0) -> QueueReport:
-    kpis: dict[str, float | None] = {
-        "contacts_answered": answered,
-        "contacts_abandoned": abandoned,
-        "service_level_ratio": service_level,
-    }
+def report(oldest: float = 0.0, service_level: float | None = None, completed: int = 20,
+           settings: QueueSettings = SETTINGS) -> QueueReport:  # fmt: skip
+    kpis: dict[str, float | None] = {"contacts_completed": completed, "service_level_ratio": service_level}
     waiting = WaitingNow(1 if oldest else 0, oldest)
-    return QueueReport("sales", "voice", SETTINGS, waiting, {"15m": kpis, "1h": {"service_level_ratio": 0.1}})
+    return QueueReport("sales", "voice", settings, waiting, {"15m": kpis, "1h": {"service_level_ratio": 0.1}})
 
 
 def states(events: list[AlertEvent]) -> list[tuple[str, str]]:
@@ -65,20 +62,19 @@ def test_a_value_hovering_at_the_threshold_raises_one_breach() -> None:
 
 
 @pytest.mark.parametrize(
-    ("service_level", "answered", "abandoned", "breaches"),
+    ("service_level", "completed", "breaches"),
     [
-        (0.79, 15, 5, True),
-        (0.8, 15, 5, False),  # exactly on target
-        (0.5, 5, 5, True),  # exactly the minimum volume
-        (0.5, 5, 4, False),  # 9 completed waits: too few to judge
-        (None, 0, 0, False),  # no data
+        (0.79, 20, True),
+        (0.8, 20, False),  # exactly on target
+        (0.5, 10, True),  # exactly the minimum volume
+        (0.5, 9, False),  # 9 completed waits (short abandons are not completed): too few to judge
+        (None, 0, False),  # no data
     ],
 )
 def test_service_level_breaches_below_target_with_enough_contacts(
-    service_level: float | None, answered: int, abandoned: int, breaches: bool
+    service_level: float | None, completed: int, breaches: bool
 ) -> None:
-    active, events = evaluate(report(service_level=service_level, answered=answered, abandoned=abandoned),
-                              frozenset(), POLICY, NOW)  # fmt: skip
+    active, events = evaluate(report(service_level=service_level, completed=completed), frozenset(), POLICY, NOW)
     assert (SL in active) is breaches
     if breaches:
         assert events[0].window == "15m"
@@ -94,9 +90,25 @@ def test_service_level_recovers_above_target_plus_hysteresis_or_without_data(
     service_level: float | None, recovers: bool
 ) -> None:
     # Falling below the minimum volume does not end the alert; only the value does.
-    active, events = evaluate(report(service_level=service_level, answered=3), frozenset({SL}), POLICY, NOW)
+    active, events = evaluate(report(service_level=service_level, completed=3), frozenset({SL}), POLICY, NOW)
     assert (SL in active) is not recovers
     assert states(events) == ([(SL, "recovery")] if recovers else [])
+
+
+@pytest.mark.parametrize(
+    ("target", "recovers_at", "still_breached_at"),
+    [
+        (0.95, 0.975, 0.974),  # 0.95 x 1.1 would be 1.045, out of reach: halfway to 100 % instead
+        (1.0, 1.0, 0.999),
+        (0.5, 0.55, 0.549),  # 0.5 x 1.1 = 0.55 is below halfway (0.75)
+    ],
+)
+def test_a_high_service_level_target_can_recover(target: float, recovers_at: float, still_breached_at: float) -> None:
+    settings = QueueSettings(wait_alert_seconds=60, service_level_target=target)
+    active, _ = evaluate(report(service_level=still_breached_at, settings=settings), frozenset({SL}), POLICY, NOW)
+    assert SL in active
+    active, events = evaluate(report(service_level=recovers_at, settings=settings), frozenset({SL}), POLICY, NOW)
+    assert states(events) == [(SL, "recovery")]
 
 
 def test_both_alerts_are_independent() -> None:

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from stream.customers import CustomerState, Visit, apply_visit, derive_facts, expire_visits
+from stream.customers import MAX_VISITS_PER_CUSTOMER, CustomerState, Visit, apply_visit, derive_facts, expire_visits
 from stream.facts import Fact
 
 #: 2026-11-22T10:00:00Z
@@ -127,3 +127,17 @@ def test_expiry_forgets_old_visits_without_retracting() -> None:
 def test_wire_round_trip() -> None:
     state, _ = feed([call("c1", T0, T0 + 60, resolved=True), call("t1", T0 + 5, channel="ticket")])
     assert CustomerState.from_wire(state.to_wire()) == state
+
+
+def test_a_placeholder_customer_keeps_a_bounded_history() -> None:
+    """A customer id shared by thousands of contacts keeps the latest MAX_VISITS_PER_CUSTOMER;
+    forgetting the oldest retracts nothing."""
+    state = CustomerState()
+    sent: list[Fact] = []
+    for n in range(MAX_VISITS_PER_CUSTOMER + 50):
+        sent += apply_visit(state, Visit("anonymous", f"c{n}", "sales", "voice", T0 + n), LOOKBACK)
+    assert len(state.visits) == MAX_VISITS_PER_CUSTOMER
+    assert min(v.started for v in state.visits.values()) == T0 + 50
+    assert not any(f.retraction for f in sent)
+    # Every contact after the first is a repeat: 1 first contact, the rest repeats.
+    assert sorted(f.value for f in sent) == [0.0] + [1.0] * (MAX_VISITS_PER_CUSTOMER + 49)

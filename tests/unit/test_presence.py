@@ -30,9 +30,10 @@ def run(updates: list[AgentUpdate]) -> dict[str, QueuePresence]:
     queues: dict[str, QueuePresence] = {}
     for u in updates:
         presences = apply_agent_update(latest.get(u.agent_id), u)
-        if presences:
-            latest[u.agent_id] = u
-        for presence in presences or []:
+        if presences is None:
+            continue
+        latest[u.agent_id] = u
+        for presence in presences:
             apply_presence(queues.setdefault(presence.queue, QueuePresence()), presence)
     return queues
 
@@ -75,10 +76,19 @@ def test_an_older_update_cannot_bring_a_departed_agent_back() -> None:
     assert agents_by_state(sales) == ZERO
 
 
-def test_duplicates_and_superseded_updates() -> None:
+def test_duplicates_and_superseded_updates_are_not_newer() -> None:
     first = update("a1", T0, "available", "sales")
     assert apply_agent_update(first, first) is None  # the same update again
-    assert apply_agent_update(update("a1", T0 + 60, "busy", "sales"), first) == []  # a newer one is known
+    assert apply_agent_update(update("a1", T0 + 60, "busy", "sales"), first) is None  # a newer one is known
+
+
+def test_an_update_serving_no_queue_still_supersedes_older_ones() -> None:
+    """Signed off from every queue at T0 + 100; an update from T0 + 50 arriving later changes nothing."""
+    assert apply_agent_update(None, update("a1", T0 + 100, "offline")) == []
+    queues = run([update("a1", T0 + 100, "offline"), update("a1", T0 + 50, "available", "sales")])
+    assert counts(queues) == {}
+    queues = run([update("a1", T0 + 50, "available", "sales"), update("a1", T0 + 100, "offline")])
+    assert counts(queues) == {"sales": {}}
 
 
 def test_repeated_queue_names_count_once() -> None:

@@ -63,6 +63,7 @@ SALES_KPIS = {
     "contacts_offered": 5,
     "contacts_answered": 3,
     "contacts_abandoned": 2,
+    "contacts_completed": 4,  # 3 + 2 - 1 short
     "average_wait_seconds": 25.0,
     "max_wait_seconds": 70.0,
     "service_level_ratio": 0.75,
@@ -107,6 +108,7 @@ def test_support_chat_in_1h_only() -> None:
         "contacts_offered": 2,
         "contacts_answered": 2,
         "contacts_abandoned": 0,
+        "contacts_completed": 2,
         "average_wait_seconds": 10.0,  # (5 + 15) / 2
         "max_wait_seconds": 15.0,
         "service_level_ratio": 1.0,  # 2 / 2
@@ -218,6 +220,7 @@ def test_report_at_a_later_instant_drops_expired_buckets() -> None:
         "contacts_offered": 2,
         "contacts_answered": 1,
         "contacts_abandoned": 1,
+        "contacts_completed": 2,
         "average_wait_seconds": 40.0,
         "max_wait_seconds": 70.0,
         "service_level_ratio": 0.5,

@@ -1,0 +1,140 @@
+"""/wallboard in a real headless Chromium (Debian's chromium, driven by Playwright): the tiles
+show what /api/kpis says, a wait breach turns a tile red, and the page says so when the worker
+stops answering."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaProducer
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from stream.broker import EmbeddedBroker
+from tests.integration.conftest import Worker, running_worker, wait_for
+from tests.integration.events import make_event, produce
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps dialling out of a closed network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing; `make test` installs it (Debian package chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture()
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+# The page's formatting, restated: a tile must show what the API says, as a person reads it.
+def ratio(value: float | None) -> str:
+    return "\u2013" if value is None else f"{round(value * 100)}%"
+
+
+def duration(value: float | None) -> str:
+    if value is None:
+        return "\u2013"
+    seconds = round(value)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def shown(page: Page, queue: str, channel: str, kpi: str) -> str:
+    return page.locator(f'section[data-queue="{queue}"][data-channel="{channel}"] [data-kpi="{kpi}"] dd').inner_text()
+
+
+def api_entry(worker: Worker, queue: str, channel: str) -> dict[str, Any]:
+    status, body = worker.get("/api/kpis")
+    assert status == 200
+    return next(q for q in json.loads(body)["queues"] if (q["queue"], q["channel"]) == (queue, channel))
+
+
+def test_tiles_match_the_api_and_a_breach_turns_red(worker: Worker, producer: KafkaProducer, page: Page) -> None:
+    queue = "it-wall"  # default thresholds: wait alert 60 s, service level 20 s for 80 %
+    calls = worker.topics["calls"]
+    now = time.time()
+    events = [
+        make_event("contact.queued", "wb-1", now - 200, queue=queue),
+        make_event("contact.answered", "wb-1", now - 188, agent_id="a1"),  # wait 12 s
+        make_event("contact.wrapped", "wb-1", now - 60, resolved=True),  # handle 128 s
+        make_event("contact.queued", "wb-2", now - 150, queue=queue),
+        make_event("contact.answered", "wb-2", now - 120, agent_id="a2"),  # wait 30 s: outside 20 s
+        make_event("contact.queued", "wb-3", now - 100, queue=queue),
+        make_event("contact.abandoned", "wb-3", now - 80),  # abandoned after 20 s
+        make_event("contact.queued", "wb-4", now - 20, queue=queue),  # waiting 20 s: under 45 (75 % of 60)
+    ]
+    for event in events:
+        produce(producer, calls, event, event["contact_id"].encode())
+    producer.flush()
+    wait_for(lambda: worker.metrics().get(("contact_centre_contacts_offered", frozenset(
+        {("queue", queue), ("channel", "voice"), ("window", "15m")}))) == 4)  # fmt: skip
+
+    page.goto(worker.base_url + "/wallboard")
+    tile = page.locator(f'section[data-queue="{queue}"][data-channel="voice"]')
+    expect(tile).to_be_visible(timeout=10_000)
+    entry = api_entry(worker, queue, "voice")
+    kpis = entry["windows"]["15m"]["kpis"]
+    # SL 1/3, ASA (12 + 30) / 2 = 21 s, abandoned 1/3, AHT 128 s: as the API says, as the page shows.
+    assert (kpis["service_level_ratio"], kpis["average_wait_seconds"], kpis["average_handle_seconds"]) == pytest.approx(
+        (1 / 3, 21.0, 128.0), abs=0.01
+    )
+    assert shown(page, queue, "voice", "service_level_ratio") == ratio(kpis["service_level_ratio"]) == "33%"
+    assert shown(page, queue, "voice", "average_wait_seconds") == duration(kpis["average_wait_seconds"]) == "0:21"
+    assert shown(page, queue, "voice", "abandon_ratio") == ratio(kpis["abandon_ratio"]) == "33%"
+    assert shown(page, queue, "voice", "average_handle_seconds") == duration(kpis["average_handle_seconds"]) == "2:08"
+    assert shown(page, queue, "voice", "contacts_waiting") == str(entry["contacts_waiting"]) == "1"
+    assert shown(page, queue, "voice", "csat_score") == "\u2013"  # no survey: absent, not 0
+    oldest_seconds = int(shown(page, queue, "voice", "oldest_waiting_seconds").split(":")[1])
+    assert abs(oldest_seconds - entry["oldest_waiting_seconds"]) <= 2
+    # The service level misses its 80 % target (red); the wait is under its amber level.
+    expect(tile.locator('[data-kpi="service_level_ratio"]')).to_have_attribute("data-state", "red")
+    expect(tile.locator('[data-kpi="oldest_waiting_seconds"]')).to_have_attribute("data-state", "green")
+
+    # Window switch: 'today' holds the same contacts, and the choice is kept in the address.
+    page.get_by_role("button", name="Today").click()
+    expect(page.get_by_role("button", name="Today")).to_have_attribute("aria-pressed", "true")
+    assert "window=today" in page.url
+    expect(tile.locator('[data-kpi="average_handle_seconds"] dd')).to_have_text("2:08")
+
+    # A breach: someone has waited 70 s in a queue whose tile was green.
+    calm = "it-wall-calm"
+    produce(producer, calls, make_event("contact.queued", "wb-5", time.time() - 5, queue=calm), b"wb-5")
+    producer.flush()
+    calm_tile = page.locator(f'section[data-queue="{calm}"][data-channel="voice"]')
+    expect(calm_tile).to_have_attribute("data-state", "green", timeout=15_000)
+    produce(producer, calls, make_event("contact.queued", "wb-6", time.time() - 70, queue=calm), b"wb-6")
+    producer.flush()
+    expect(calm_tile).to_have_attribute("data-state", "red", timeout=15_000)
+    expect(calm_tile.locator('[data-kpi="oldest_waiting_seconds"]')).to_have_attribute("data-state", "red")
+    expect(page.locator("#stale")).to_be_hidden()
+
+
+def test_stale_warning_when_the_worker_stops(broker: EmbeddedBroker, page: Page,
+                                             tmp_path_factory: pytest.TempPathFactory) -> None:  # fmt: skip
+    """A worker of its own, so stopping it leaves the session's worker alone."""
+    with running_worker(broker, tmp_path_factory.mktemp("wallboard-worker")) as own:
+        page.goto(own.base_url + "/wallboard")
+        expect(page.locator("#empty")).to_be_visible(timeout=10_000)  # polled: no queues yet
+        expect(page.locator("#stale")).to_be_hidden()
+        own.stop()
+        stale = page.locator("#stale")
+        expect(stale).to_be_visible(timeout=15_000)
+        expect(stale).to_contain_text("No data since")
+        assert "stale" in (page.locator("body").get_attribute("class") or "")
