@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
 
@@ -106,15 +107,18 @@ def _ingest(p: Pipeline, source: Source) -> Callable[[faust.StreamT[bytes]], Cor
 
 async def ingest_batch(p: Pipeline, source: Source, events: Sequence[faust.EventT]) -> None:
     now = p.clock()
+    wall_now = time.time() if p.event_clock is not None else now
     topics = p.topics
     outbox = Outbox(p.settings.partitions)
     for event in events:
         message = event.message
-        outcome = decode(message.value, source, now, p.settings.lateness_seconds)
+        outcome = decode(message.value, source, now, p.settings.lateness_seconds, wall_now)
         if isinstance(outcome, Rejected):
             await dead_letter(p, message, outcome)
             continue
         p.metrics.processed.labels(message.topic).inc()
+        if p.event_clock is not None and not isinstance(outcome, (Late, Ignored)):
+            p.event_clock.observe(outcome.ts)
         if isinstance(outcome, Late):
             p.metrics.late.labels(message.topic).inc()
         elif isinstance(outcome, Lifecycle):

@@ -10,6 +10,7 @@ from typing import Callable
 import faust
 
 from stream.agents import register_agents
+from stream.clock import EventClock
 from stream.aggregates import WindowSet
 from stream.metrics import Metrics
 from stream.partitioning import partition_for
@@ -33,6 +34,8 @@ class Pipeline:
     metrics: Metrics
     clock: Clock
     window_set: WindowSet
+    #: Set when now is event time (KPI_CLOCK=event); ingest advances it.
+    event_clock: EventClock | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("stream"))
 
     @property
@@ -74,7 +77,9 @@ class Pipeline:
         return None
 
 
-def create_pipeline(settings: Settings, clock: Clock = time.time) -> Pipeline:
+def create_pipeline(settings: Settings, clock: Clock | None = None) -> Pipeline:
+    """The worker's pipeline; ``clock`` overrides what KPI_CLOCK chooses (for tests)."""
+    event_clock = EventClock() if settings.clock == "event" and clock is None else None
     app = faust.App(
         settings.app_id,
         broker=settings.broker or "kafka://127.0.0.1:9092",
@@ -97,8 +102,9 @@ def create_pipeline(settings: Settings, clock: Clock = time.time) -> Pipeline:
         topics=declare_topics(app, settings),
         tables=declare_tables(app, settings),
         metrics=Metrics(settings.queue_config),
-        clock=clock,
+        clock=clock or event_clock or time.time,
         window_set=WindowSet(settings.window_list, settings.tz),
+        event_clock=event_clock,
     )
     pipeline.metrics.add_kpi_collector(pipeline.reports, pipeline.presence_reports)
     pipeline.metrics.add_health(pipeline.health_problem)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m stream worker | demo | simulate``."""
+"""Command line: ``python -m stream worker | demo | simulate | replay``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn, Sequence
 
+from stream.replay import Format
 from stream.settings import ConfigError, Settings, load_settings
 from stream.simulator import SimulationConfig
 
@@ -80,6 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _add_simulation_options(simulate)
     simulate.add_argument("--duration", type=_positive_float, default=None, help="stop after this many seconds")
+    replay = commands.add_parser(
+        "replay", help="load a file of historical events into the topics",
+        description="Produce the events of a JSON-lines or CSV file to their topics (KPI_BROKER), at full speed or "
+        "at a multiple of their own pace. Invalid lines are reported with their line number and not sent.",
+    )  # fmt: skip
+    replay.add_argument("file", type=Path, help="events, one per line (.jsonl) or per row (.csv, with a header)")
+    replay.add_argument("--format", choices=("jsonl", "csv"), default=None, help="default: from the file name")
+    replay.add_argument("--speed", type=_positive_float, default=None,
+                        help="replay at this multiple of the events' own pace (default: as fast as possible)")  # fmt: skip
     return parser
 
 
@@ -103,10 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         assert simulation is not None
         return run_demo(settings, simulation, args.seed)
-    assert simulation is not None
     if settings.broker is None:
-        print("python -m stream simulate: error: KPI_BROKER is not set (e.g. kafka://localhost:9092)", file=sys.stderr)
+        print(f"python -m stream {args.command}: error: KPI_BROKER is not set (e.g. kafka://localhost:9092)",
+              file=sys.stderr)  # fmt: skip
         return 2
+    if args.command == "replay":
+        fmt = args.format or ("csv" if args.file.suffix.lower() == ".csv" else "jsonl")
+        return run_replay(settings, args.file, fmt, args.speed)
+    assert simulation is not None
     return run_simulator(settings, simulation, args.seed, args.duration)
 
 
@@ -224,6 +238,90 @@ def run_simulator(settings: Settings, config: SimulationConfig, seed: int | None
         producer.close(timeout=10)
         log.info("simulator stopped after %d events", sent)
     return 0
+
+
+def run_replay(settings: Settings, path: Path, fmt: Format, speed: float | None) -> int:
+    """Produce the file's events to their topics; 0 when every line was sent, 1 if some were invalid."""
+    from kafka import KafkaProducer
+
+    from stream.admin import bootstrap_of, create_topics
+    from stream.replay import BadLine, read
+    from stream.topics import input_topic_of, required_topics
+
+    assert settings.broker is not None
+    try:
+        total = sum(1 for _ in path.open("rb"))
+        lines = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        print(f"python -m stream replay: error: {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    bootstrap = bootstrap_of(settings.broker)
+    create_topics(bootstrap, required_topics(settings), settings.partitions)
+    topic_of = input_topic_of(settings)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=262_144)
+    progress = Progress(path.name, total)
+    sent: dict[str, int] = dict.fromkeys(topic_of, 0)
+    invalid = 0
+    first_ts: float | None = None
+    started = time.monotonic()
+    interrupted = False
+    try:
+        with lines:
+            for item in read(lines, fmt):
+                if isinstance(item, BadLine):
+                    invalid += 1
+                    progress.note(f"{path}:{item.line}: {item.reason}")
+                else:
+                    if speed is not None:
+                        first_ts = item.ts if first_ts is None else first_ts
+                        time.sleep(max(0.0, (item.ts - first_ts) / speed - (time.monotonic() - started)))
+                    producer.send(topic_of[item.source], key=item.key, value=item.value)
+                    sent[item.source] += 1
+                progress.show(item.line)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        producer.flush(timeout=60)
+        producer.close(timeout=10)
+    elapsed = time.monotonic() - started
+    count = sum(sent.values())
+    by_source = ", ".join(f"{source} {n}" for source, n in sent.items() if n)
+    progress.done(
+        f"{'interrupted: ' if interrupted else ''}replayed {count} events from {path} in {elapsed:.1f} s "
+        f"({count / max(elapsed, 1e-9):.0f}/s){': ' + by_source if by_source else ''}; "
+        f"{invalid} invalid line{'s' if invalid != 1 else ''} not sent"
+    )
+    return 130 if interrupted else (1 if invalid else 0)
+
+
+class Progress:
+    """A progress bar on stderr when it is a terminal, else a line every 10 %."""
+
+    def __init__(self, name: str, total: int) -> None:
+        self._name, self._total = name, max(total, 1)
+        self._tty = sys.stderr.isatty()
+        self._shown_at = 0.0
+        self._tenth = 0
+
+    def show(self, line: int) -> None:
+        share = min(line / self._total, 1.0)
+        if self._tty:
+            if time.monotonic() - self._shown_at >= 0.2:
+                self._shown_at = time.monotonic()
+                bar = "#" * int(share * 30)
+                print(f"\r{self._name} [{bar:<30}] {share:4.0%} {line}/{self._total} lines", end="", file=sys.stderr)
+        elif int(share * 10) > self._tenth:
+            self._tenth = int(share * 10)
+            print(f"{self._name}: {share:.0%} ({line}/{self._total} lines)", file=sys.stderr)
+
+    def note(self, message: str) -> None:
+        print(("\r\033[K" if self._tty else "") + message, file=sys.stderr)
+
+    def done(self, summary: str) -> None:
+        print(("\r\033[K" if self._tty else "") + summary, file=sys.stderr)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:

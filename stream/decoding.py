@@ -97,8 +97,14 @@ class Ignored:
 Decoded = Lifecycle | Fact | AgentUpdate
 
 
-def decode(raw: bytes, source: Source, now: float, lateness: float) -> Decoded | Ignored | Rejected | Late:
-    """Validate a message from the input topic of ``source``."""
+def decode(
+    raw: bytes, source: Source, now: float, lateness: float, wall_now: float | None = None
+) -> Decoded | Ignored | Rejected | Late:
+    """Validate a message from the input topic of ``source``.
+
+    Lateness is judged against ``now``; the future, against ``wall_now`` (default ``now``),
+    which differs from ``now`` only when now is event time.
+    """
     try:
         event = decode_event(raw)
     except ValidationError as exc:
@@ -106,7 +112,7 @@ def decode(raw: bytes, source: Source, now: float, lateness: float) -> Decoded |
     if not isinstance(event, _ACCEPTED[source]):
         return Rejected("wrong_topic", f"type {event.type!r} does not belong on the {source} topic")
     ts = event.ts.timestamp()
-    if ts > now + MAX_FUTURE_SECONDS:
+    if ts > (now if wall_now is None else wall_now) + MAX_FUTURE_SECONDS:
         return Rejected("future_timestamp", f"ts {event.ts.isoformat()} is more than a day ahead")
     if ts < now - lateness:
         return Late(now - ts)

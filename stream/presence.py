@@ -51,9 +51,10 @@ class Presence:
 
 
 def apply_agent_update(latest: AgentUpdate | None, update: AgentUpdate) -> list[Presence] | None:
-    """What the queues must learn from ``update``; ``None`` when it is not newer than ``latest``
-    (a duplicate, or superseded), in which case it must not be stored either."""
-    if latest is not None and update.ts <= latest.ts:
+    """What the queues must learn from ``update``; ``None`` when it is a duplicate or older than
+    ``latest``, in which case it must not be stored either. Of two different updates at the same
+    instant (available, then busy at once), the later to arrive wins."""
+    if latest is not None and (update == latest or update.ts < latest.ts):
         return None
     serves = dict.fromkeys(update.queues)  # ordered, without repeats
     left = [queue for queue in (latest.queues if latest else ()) if queue not in serves]
@@ -77,9 +78,9 @@ class QueuePresence:
 
 
 def apply_presence(state: QueuePresence, presence: Presence) -> bool:
-    """Keep ``presence`` if it is newer than what is known of the agent; True if kept."""
+    """Keep ``presence`` unless what is known of the agent is newer (or the same); True if kept."""
     known = state.agents.get(presence.agent_id)
-    if known is not None and known[1] >= presence.ts:
+    if known is not None and (known[1] > presence.ts or known == (presence.state, presence.ts)):
         return False
     state.agents[presence.agent_id] = (presence.state, presence.ts)
     return True

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from stream.aggregates import WaitRules
 from stream.alerting import AlertPolicy
 from stream.kpis import TARGET_DIRECTIONS
-from stream.windows import Window, parse_duration, parse_windows
+from stream.windows import Window, parse_duration, parse_time_of_day, parse_windows
 
 
 class ConfigError(Exception):
@@ -130,6 +130,8 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     config: Path | None = None
     windows: str = "15m,1h,today"
+    day_start: str = Field(default="00:00", description="local time at which 'today' starts")
+    clock: Literal["wall", "event"] = Field(default="wall", description="'event': now is the latest event time (replay)")
     data_dir: Path = Path("data")
     partitions: int = Field(default=8, ge=1, le=1024, description="partitions of internal topics and tables")
     lateness_seconds: float = Field(default=300.0, ge=0)
@@ -167,6 +169,12 @@ class Settings(BaseSettings):
         parse_windows(value)
         return value
 
+    @field_validator("day_start")
+    @classmethod
+    def _valid_day_start(cls, value: str) -> str:
+        parse_time_of_day(value)
+        return value
+
     @field_validator("fcr_lookback")
     @classmethod
     def _valid_duration(cls, value: str) -> str:
@@ -187,7 +195,7 @@ class Settings(BaseSettings):
 
     @cached_property
     def window_list(self) -> tuple[Window, ...]:
-        return parse_windows(self.windows)
+        return parse_windows(self.windows, parse_time_of_day(self.day_start))
 
     @cached_property
     def fcr_lookback_seconds(self) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 #: A rolling window is approximated by this many buckets (SPEC §4: no coarser than 1/15).
@@ -22,6 +22,8 @@ class Window:
     name: str
     length: int | None
     bucket: int
+    #: Calendar windows only: seconds after local midnight at which the day starts.
+    day_start: int = 0
 
     @property
     def is_calendar_day(self) -> bool:
@@ -30,13 +32,13 @@ class Window:
     def bucket_of(self, ts: float, tz: ZoneInfo) -> int:
         """Start (epoch seconds) of the bucket that holds ``ts``."""
         if self.length is None:
-            return local_midnight(ts, tz)
+            return local_day_start(ts, tz, self.day_start)
         return int(ts // self.bucket) * self.bucket
 
     def oldest_live_bucket(self, now: float, tz: ZoneInfo) -> int:
         """Buckets starting at or after this instant are inside the window at ``now``."""
         if self.length is None:
-            return local_midnight(now, tz)
+            return local_day_start(now, tz, self.day_start)
         # Only buckets wholly inside [now - length, now] count (plus the open one),
         # so the window is never longer than its name and at most one bucket shorter.
         return int(-(-(now - self.length) // self.bucket)) * self.bucket
@@ -44,14 +46,24 @@ class Window:
 
 def local_midnight(ts: float, tz: ZoneInfo) -> int:
     """Epoch seconds of the midnight that starts the local day holding ``ts``."""
+    return local_day_start(ts, tz, 0)
+
+
+def local_day_start(ts: float, tz: ZoneInfo, day_start: int) -> int:
+    """Epoch seconds of the start (local midnight + ``day_start`` seconds of wall-clock time)
+    of the business day holding ``ts``. Days are 23 or 25 hours long across DST changes."""
     local = datetime.fromtimestamp(ts, tz)
-    midnight = datetime(local.year, local.month, local.day, tzinfo=tz)
-    # A day that starts inside a DST gap has no 00:00; fromtimestamp/fold handle
-    # the common case, and the guard keeps the bucket from landing after ts.
-    start = midnight.timestamp()
+    start = _wall_time(local.date(), day_start, tz)
+    # A day that starts inside a DST gap has no such wall-clock time; fold=0 resolves it, and
+    # the guard keeps the start from landing after ts.
     if start > ts:
-        start = (midnight - timedelta(days=1)).timestamp()
+        start = _wall_time(local.date() - timedelta(days=1), day_start, tz)
     return int(start)
+
+
+def _wall_time(day: date, seconds: int, tz: ZoneInfo) -> float:
+    hours, rest = divmod(seconds, 3600)
+    return datetime(day.year, day.month, day.day, hours, rest // 60, rest % 60, tzinfo=tz).timestamp()
 
 
 def parse_duration(text: str) -> int:
@@ -62,11 +74,12 @@ def parse_duration(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
-def parse_window(name: str) -> Window:
-    """Parse ``today`` or ``<n><s|m|h|d>`` (e.g. ``15m``, ``7d``)."""
+def parse_window(name: str, day_start: int = 0) -> Window:
+    """Parse ``today`` (from ``day_start`` seconds after local midnight) or ``<n><s|m|h|d>``
+    (e.g. ``15m``, ``7d``)."""
     name = name.strip()
     if name == TODAY:
-        return Window(name=TODAY, length=None, bucket=0)
+        return Window(name=TODAY, length=None, bucket=0, day_start=day_start)
     if _ROLLING.match(name) is None:
         raise ValueError(f"window {name!r} is neither 'today' nor a length like 15m, 1h or 7d")
     length = parse_duration(name)
@@ -75,12 +88,20 @@ def parse_window(name: str) -> Window:
     return Window(name=name, length=length, bucket=length // BUCKETS_PER_WINDOW)
 
 
-def parse_windows(spec: str) -> tuple[Window, ...]:
+def parse_windows(spec: str, day_start: int = 0) -> tuple[Window, ...]:
     """Parse a comma-separated list of window names; names must be unique."""
-    windows = tuple(parse_window(part) for part in spec.split(",") if part.strip())
+    windows = tuple(parse_window(part, day_start) for part in spec.split(",") if part.strip())
     if not windows:
         raise ValueError("at least one window is required")
     names = [w.name for w in windows]
     if len(set(names)) != len(names):
         raise ValueError(f"window names repeat: {spec!r}")
     return windows
+
+
+def parse_time_of_day(text: str) -> int:
+    """Seconds after midnight of ``HH:MM``."""
+    match = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])", text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a time of day like 00:00 or 06:30")
+    return int(match.group(1)) * 3600 + int(match.group(2)) * 60

@@ -66,6 +66,7 @@ class Worker:
     topics: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes]
+    env: dict[str, str]  # the worker's environment: broker, app id and topics
 
     def get(self, path: str) -> tuple[int, bytes]:
         try:
@@ -93,8 +94,9 @@ class Worker:
 
 
 @contextmanager
-def running_worker(broker: EmbeddedBroker, workdir: Path) -> Iterator[Worker]:
-    """A worker process with an app id and topics of its own, healthy when this yields."""
+def running_worker(broker: EmbeddedBroker, workdir: Path, **settings: str) -> Iterator[Worker]:
+    """A worker process with an app id and topics of its own, healthy when this yields;
+    ``settings`` are extra KPI_* variables."""
     config = workdir / "queues.yaml"
     config.write_text(QUEUE_CONFIG)
     run = uuid.uuid4().hex[:8]
@@ -113,12 +115,13 @@ def running_worker(broker: EmbeddedBroker, workdir: Path) -> Iterator[Worker]:
         # A first group join takes about half the session timeout on the embedded broker.
         "KPI_SESSION_TIMEOUT_SECONDS": "10",
         **{f"KPI_TOPIC_{name.upper()}": topic for name, topic in topics.items()},
+        **settings,
     }
     log_path = workdir / "worker.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "stream", "worker"], env=env, stdout=log,
                                    stderr=subprocess.STDOUT)  # fmt: skip
-    running = Worker(f"http://127.0.0.1:{port}", broker.bootstrap, topics, log_path, process)
+    running = Worker(f"http://127.0.0.1:{port}", broker.bootstrap, topics, log_path, process, env)
     try:
         deadline = time.monotonic() + 90
         while True:

@@ -109,3 +109,9 @@ def test_wire_round_trips() -> None:
     assert Presence.from_wire(p.to_wire()) == p
     q = QueuePresence({"a1": ("busy", T0), "a2": (None, T0 + 1)})
     assert QueuePresence.from_wire(q.to_wire()) == q
+
+
+def test_of_two_states_at_the_same_instant_the_later_to_arrive_wins() -> None:
+    """Made available and handed a contact in the same millisecond: the agent is busy."""
+    queues = run([update("a1", T0, "available", "sales"), update("a1", T0, "busy", "sales")])
+    assert counts(queues) == {"sales": {"busy": 1}}

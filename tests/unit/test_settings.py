@@ -310,6 +310,9 @@ def test_alert_window_may_be_any_configured_window(monkeypatch: pytest.MonkeyPat
         ("KPI_ALERT_HYSTERESIS", "1"),
         ("KPI_ALERT_HYSTERESIS", "-0.1"),
         ("KPI_ALERT_MIN_CONTACTS", "0"),
+        ("KPI_DAY_START", "25:00"),
+        ("KPI_CLOCK", "sundial"),
+        ("KPI_FCR_LOOKBACK", "a week"),
     ],
 )
 def test_environment_error_names_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:

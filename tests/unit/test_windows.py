@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from stream.windows import Window, local_midnight, parse_window, parse_windows
+from stream.windows import Window, local_day_start, local_midnight, parse_time_of_day, parse_window, parse_windows
 
 UTC = ZoneInfo("UTC")
 WARSAW = ZoneInfo("Europe/Warsaw")
@@ -287,3 +287,55 @@ def test_local_midnight_when_midnight_falls_in_a_dst_gap() -> None:
 
 def test_local_midnight_returns_int() -> None:
     assert isinstance(local_midnight(T0 + 0.5, WARSAW), int)
+
+
+# --------------------------------------------------------------------------- business day start
+
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+
+
+def utc(*args: int) -> float:
+    return datetime(*args, tzinfo=timezone.utc).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("ts", "day_start", "expected"),
+    [
+        # 25 Oct 2026, summer time ends at 03:00 CEST -> 02:00 CET.
+        (utc(2026, 10, 25, 5, 30), 6 * 3600, utc(2026, 10, 25, 5, 0)),  # 06:30 CET: day began 06:00 CET
+        (utc(2026, 10, 25, 4, 30), 6 * 3600, utc(2026, 10, 24, 4, 0)),  # 05:30 CET: still the day that began 06:00 CEST
+        (utc(2026, 10, 25, 22, 59), 0, utc(2026, 10, 24, 22, 0)),  # 23:59 CET: midnight was 00:00 CEST
+        (utc(2026, 10, 25, 23, 0), 0, utc(2026, 10, 25, 23, 0)),  # 00:00 CET on the 26th: 25 hours later
+        # 29 Mar 2026, 02:00 CET -> 03:00 CEST: a 23-hour day.
+        (utc(2026, 3, 29, 21, 59), 0, utc(2026, 3, 28, 23, 0)),
+        (utc(2026, 3, 29, 22, 0), 0, utc(2026, 3, 29, 22, 0)),
+    ],
+)
+def test_local_day_start_across_dst(ts: float, day_start: int, expected: float) -> None:
+    assert local_day_start(ts, WARSAW, day_start) == expected
+
+
+def test_a_day_start_inside_the_spring_gap_is_never_after_the_instant() -> None:
+    """02:30 does not exist on 29 March 2026 in Warsaw; the day still starts at or before ts."""
+    ts = utc(2026, 3, 29, 1, 45)  # 03:45 CEST
+    start = local_day_start(ts, WARSAW, 2 * 3600 + 1800)
+    assert start <= ts
+    assert ts - start < 86400
+
+
+def test_today_window_uses_the_day_start() -> None:
+    [today] = parse_windows("today", day_start=6 * 3600)
+    assert today.day_start == 6 * 3600
+    assert today.oldest_live_bucket(utc(2026, 10, 25, 5, 30), WARSAW) == utc(2026, 10, 25, 5, 0)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("00:00", 0), ("06:30", 23400), ("23:59", 86340)])
+def test_parse_time_of_day(text: str, seconds: int) -> None:
+    assert parse_time_of_day(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["24:00", "6:30", "06:60", "noon", ""])
+def test_parse_time_of_day_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_time_of_day(text)
