@@ -42,25 +42,53 @@ EXPIRY_INTERVAL_SECONDS = 5.0
 ALERT_INTERVAL_SECONDS = 1.0
 
 
+#: Where a message came from, "topic/partition" and offset: facts carry the origin of the message
+#: that produced them, so the queue stage recognises facts it has already counted.
+Origin = tuple[str, int]
+
+
 class Outbox:
     """Rows for internal topics, grouped so each destination partition gets one message per batch."""
 
-    def __init__(self, partitions: int) -> None:
+    def __init__(self, partitions: int, origin: Origin | None = None) -> None:
         self._partitions = partitions
+        self._origin = origin
         self._rows: dict[faust.TopicT, dict[int, list[Any]]] = defaultdict(lambda: defaultdict(list))
+        self._facts_topics: set[faust.TopicT] = set()
 
     def add(self, topic: faust.TopicT, key: str, row: Any) -> None:
         self._rows[topic][partition_for(key, self._partitions)].append(row)
 
     def add_facts(self, topic: faust.TopicT, facts: Sequence[Fact]) -> None:
+        self._facts_topics.add(topic)
         for fact in facts:
             self.add(topic, queue_key(fact.queue, fact.channel), fact.to_wire())
 
     async def send(self) -> None:
+        """Send every message and wait until the broker has them all.
+
+        A stage writes its own table only after this returns: if it crashes in between, the
+        input is processed again and sends the same messages with the same origin, which the
+        queue stage skips; the other way round, a state saved without its output would lose
+        that output for good.
+        """
+        pending = []
         for topic, by_partition in self._rows.items():
             for partition, rows in by_partition.items():
-                await topic.send(value=rows, partition=partition)
+                value = facts_message(rows, self._origin) if topic in self._facts_topics else rows
+                pending.append(await topic.send(value=value, partition=partition))
         self._rows.clear()
+        for delivery in pending:
+            await delivery
+
+
+def facts_message(rows: list[Any], origin: Origin | None) -> dict[str, Any]:
+    return {"origin": list(origin) if origin else None, "facts": rows}
+
+
+def origin_of(event: faust.EventT) -> Origin:
+    message = event.message
+    return f"{message.topic}/{message.partition}", message.offset
 
 
 def register_agents(p: Pipeline) -> None:
@@ -70,10 +98,10 @@ def register_agents(p: Pipeline) -> None:
     for source, topic in topics.inputs.items():
         app.agent(topic, name=f"ingest-{source}")(_ingest(p, source))
 
-    def stage(topic: faust.TopicT, name: str, handle: Callable[[Pipeline, list[Any]], Coroutine[Any, Any, None]]) -> None:
-        async def run(stream: faust.StreamT[list[Any]]) -> None:
-            async for rows in stream:
-                await handle(p, rows)
+    def stage(topic: faust.TopicT, name: str, handle: Callable[[Pipeline, Any, Origin], Coroutine[Any, Any, None]]) -> None:
+        async def run(stream: faust.StreamT[Any]) -> None:
+            async for event in stream.events():
+                await handle(p, event.value, origin_of(event))
 
         app.agent(topic, name=name)(run)
 
@@ -155,12 +183,12 @@ _LIFECYCLES: dict[str, tuple[Callable[[Any, Lifecycle], Any], Callable[[Any, str
 }
 
 
-async def contacts_batch(p: Pipeline, rows: list[Any]) -> None:
+async def contacts_batch(p: Pipeline, rows: list[Any], origin: Origin | None = None) -> None:
     """Calls and chats update the contacts table, tickets the tickets table; both yield facts
     for the queues and, for a known customer, a visit for the customer stage."""
     tables = {"contacts": p.tables.contacts, "tickets": p.tables.tickets}
     touched: dict[str, dict[str, Any]] = {name: {} for name in tables}
-    outbox = Outbox(p.settings.partitions)
+    outbox = Outbox(p.settings.partitions, origin)
     for row in rows:
         event = Lifecycle.from_wire(row)
         name = "tickets" if event.channel == TICKET else "contacts"
@@ -183,10 +211,10 @@ async def contacts_batch(p: Pipeline, rows: list[Any]) -> None:
             tables[name][key] = state
 
 
-async def customers_batch(p: Pipeline, rows: list[Any]) -> None:
+async def customers_batch(p: Pipeline, rows: list[Any], origin: Origin | None = None) -> None:
     table = p.tables.customers
     touched: dict[str, CustomerState] = {}
-    outbox = Outbox(p.settings.partitions)
+    outbox = Outbox(p.settings.partitions, origin)
     for row in rows:
         visit = Visit.from_wire(row)
         state = touched.get(visit.customer_id) or table.get(visit.customer_id) or CustomerState()
@@ -197,7 +225,7 @@ async def customers_batch(p: Pipeline, rows: list[Any]) -> None:
         table[customer_id] = state
 
 
-async def agent_states_batch(p: Pipeline, rows: list[Any]) -> None:
+async def agent_states_batch(p: Pipeline, rows: list[Any], origin: Origin | None = None) -> None:
     table = p.tables.agents
     touched: dict[str, AgentUpdate] = {}
     outbox = Outbox(p.settings.partitions)
@@ -217,17 +245,23 @@ async def agent_states_batch(p: Pipeline, rows: list[Any]) -> None:
         table[agent_id] = update
 
 
-async def queues_batch(p: Pipeline, rows: list[Any]) -> None:
+async def queues_batch(p: Pipeline, message: dict[str, Any], origin: Origin | None = None) -> None:
+    """Apply a message of facts. Facts that carry an origin already counted for a key (the same
+    message of an earlier stage, processed again after a crash or rebalance) are skipped."""
     by_key: dict[str, list[Fact]] = defaultdict(list)
-    for row in rows:
+    for row in message["facts"]:
         fact = Fact.from_wire(row)
         by_key[queue_key(fact.queue, fact.channel)].append(fact)
+    source = message["origin"]
     now = p.clock()
     table = p.tables.queues
     settings = p.settings
     for key, facts in by_key.items():
         queue, channel = facts[0].queue, facts[0].channel
         state = table.get(key) or QueueState()
+        if source is not None and not state.accept_origin(source[0], source[1]):
+            p.metrics.redelivered.labels(p.topics.queue_facts.get_topic_name()).inc(len(facts))
+            continue
         duplicates = apply_facts(state, facts, settings.queue_config.for_queue(queue).wait_rules, p.window_set, now)
         if duplicates:
             p.metrics.duplicate.labels(settings.topic_surveys).inc(duplicates)
@@ -242,7 +276,7 @@ async def queues_batch(p: Pipeline, rows: list[Any]) -> None:
                 p.metrics.observe_handle(queue, channel, fact.value)
 
 
-async def presence_batch(p: Pipeline, rows: list[Any]) -> None:
+async def presence_batch(p: Pipeline, rows: list[Any], origin: Origin | None = None) -> None:
     table = p.tables.presence
     touched: dict[str, QueuePresence] = {}
     for row in rows:

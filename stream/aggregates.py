@@ -170,6 +170,19 @@ class QueueState:
     alerts: frozenset[str] = frozenset()
     #: Survey answers counted, by event id, to recognise a duplicate (answers have no lifecycle).
     answers: dict[str, float] = field(default_factory=dict)
+    #: The highest offset counted per origin ("topic/partition" of the earlier stage's input).
+    origins: dict[str, int] = field(default_factory=dict)
+
+    def accept_origin(self, origin: str, offset: int) -> bool:
+        """Record that facts from ``origin`` up to ``offset`` are counted; False if they already were.
+
+        Facts for one key from one origin partition arrive in offset order, so a message at or
+        below the highest offset seen is a re-delivery.
+        """
+        if self.origins.get(origin, -1) >= offset:
+            return False
+        self.origins[origin] = offset
+        return True
 
     @property
     def is_empty(self) -> bool:
@@ -184,6 +197,7 @@ class QueueState:
             "waiting": self.waiting,
             "alerts": sorted(self.alerts),
             "answers": self.answers,
+            "origins": self.origins,
         }
 
     @classmethod
@@ -196,6 +210,7 @@ class QueueState:
             waiting=dict(data.get("waiting", {})),
             alerts=frozenset(data.get("alerts", ())),
             answers=dict(data.get("answers", {})),
+            origins=dict(data.get("origins", {})),
         )
 
 

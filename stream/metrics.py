@@ -46,6 +46,10 @@ class Metrics:
         )
         self.duplicate = Counter(PREFIX + "events_duplicate_total", "Events that repeated a known one.", ["topic"], registry=r)
         self.late = Counter(PREFIX + "events_late_total", "Events older than the allowed lateness.", ["topic"], registry=r)
+        self.redelivered = Counter(
+            PREFIX + "facts_redelivered_total", "Facts skipped because their origin was already counted (after a crash "
+            "or rebalance).", ["topic"], registry=r,
+        )  # fmt: skip
         self.wait = Histogram(
             PREFIX + "wait_seconds", "Completed waits (answered or abandoned).", ["queue", "channel"],
             buckets=wait_buckets(config), registry=r,

@@ -55,7 +55,7 @@ async def test_contacts_agent_applies_out_of_order_batch_once_and_emits_facts(
         await agent.put([answered.to_wire(), queued.to_wire(), answered.to_wire()])
     state = p.tables.contacts["c1"]
     assert (state.queued, state.answered, state.queue) == (NOW - 60, NOW - 50, "sales")
-    facts = [Fact.from_wire(row) for batch in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for row in batch]
+    facts = [Fact.from_wire(row) for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for row in message["facts"]]
     assert sorted((f.kind, f.value) for f in facts) == [("answered", 10.0), ("offered", 0.0)]
     assert p.metrics.registry.get_sample_value("contact_centre_events_duplicate_total", {"topic": p.settings.topic_calls}) == 1
     # The state's changelog write went to the partition the contact is routed to.
@@ -73,7 +73,7 @@ async def test_queues_agent_aggregates_a_batch_of_facts(pipeline: tuple[Pipeline
         Fact("handled", "sales", "voice", "c1", NOW - 30, 60.0),
     ]
     async with _agent(p, "queues").test_context() as agent:
-        await agent.put([fact.to_wire() for fact in facts])
+        await agent.put({"origin": None, "facts": [fact.to_wire() for fact in facts]})
     assert isinstance(p.tables.queues["sales/voice"], QueueState)
     [report] = p.reports()
     assert report.waiting.contacts_waiting == 1
@@ -97,7 +97,7 @@ async def test_contacts_agent_sends_ticket_facts_and_visits_by_customer(
     async with _agent(p, "contacts").test_context() as agent:
         await agent.put(rows)
     assert p.tables.tickets["t1"].replies == (NOW - 300,)
-    facts = [Fact.from_wire(row) for batch in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for row in batch]
+    facts = [Fact.from_wire(row) for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for row in message["facts"]]
     assert sorted((f.kind, f.channel, f.value) for f in facts) == [
         ("first_response", "ticket", 300.0), ("offered", "ticket", 0.0), ("offered", "voice", 0.0), ("waiting", "voice", 0.0),
     ]  # fmt: skip
@@ -112,7 +112,7 @@ async def test_customers_agent_decides_first_contact_resolution(pipeline: tuple[
     visits = [Visit("k1", "t1", "billing", "ticket", NOW - 3600), Visit("k1", "c2", "sales", "voice", NOW - 60, NOW - 10, True)]
     async with _agent(p, "customers").test_context() as agent:
         await agent.put([visit.to_wire() for visit in visits])
-    facts = [Fact.from_wire(row) for batch in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for row in batch]
+    facts = [Fact.from_wire(row) for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for row in message["facts"]]
     assert sorted((f.kind, f.contact_id, f.value) for f in facts) == [("fcr", "c2", 0.0), ("repeat", "c2", 1.0), ("repeat", "t1", 0.0)]
     assert set(p.tables.customers["k1"].visits) == {"t1", "c2"}
 
@@ -145,7 +145,39 @@ async def test_ingest_routes_surveys_to_queues_and_agent_states_to_agents(
         await agent.put(state)
     [fact_batch] = [s for s in producer.sent if s.topic == p.topics.queue_facts.get_topic_name()]
     assert fact_batch.partition == partition_for("sales/unknown", 4)
-    assert [Fact.from_wire(row) for row in json.loads(fact_batch.value)] == [Fact("csat", "sales", "unknown", "s1", NOW - 5, 5.0)]
+    assert json.loads(fact_batch.value)["origin"] is None  # survey answers are deduplicated by event id
+    assert [Fact.from_wire(row) for row in json.loads(fact_batch.value)["facts"]] == [
+        Fact("csat", "sales", "unknown", "s1", NOW - 5, 5.0)
+    ]
     [agent_batch] = [s for s in producer.sent if s.topic == p.topics.agent_events.get_topic_name()]
     assert agent_batch.partition == partition_for("a7", 4)
     assert [AgentUpdate.from_wire(row) for row in json.loads(agent_batch.value)] == [AgentUpdate("a7", NOW - 5, "away", ("sales",))]
+
+
+async def test_queues_agent_counts_a_redelivered_origin_once(pipeline: tuple[Pipeline, RecordingProducer]) -> None:
+    """The contact stage processed the same input message twice (a crash before its commit): the
+    second copy of its facts carries the same origin and is skipped."""
+    p, _ = pipeline
+    message = {"origin": ["contact-events/2", 7], "facts": [
+        Fact("offered", "sales", "voice", "c1", NOW - 100).to_wire(),
+        Fact("answered", "sales", "voice", "c1", NOW - 90, 10.0).to_wire(),
+    ]}  # fmt: skip
+    later = {"origin": ["contact-events/2", 8], "facts": [Fact("offered", "sales", "voice", "c2", NOW - 50).to_wire()]}
+    async with _agent(p, "queues").test_context() as agent:
+        for value in (message, message, later, message):
+            await agent.put(value)
+    [report] = p.reports()
+    assert (report.windows["15m"]["contacts_offered"], report.windows["15m"]["contacts_answered"]) == (2, 1)
+    redelivered = p.metrics.registry.get_sample_value(
+        "contact_centre_facts_redelivered_total", {"topic": p.topics.queue_facts.get_topic_name()}
+    )
+    assert redelivered == 4  # two facts, skipped twice
+
+
+async def test_contacts_agent_tags_facts_with_the_input_message(pipeline: tuple[Pipeline, RecordingProducer]) -> None:
+    p, producer = pipeline
+    async with _agent(p, "contacts").test_context() as agent:
+        await agent.put([Lifecycle("queued", NOW - 60, "c9", "voice", queue="sales").to_wire()])
+    [message] = producer.values_sent_to(p.topics.queue_facts.get_topic_name())
+    topic, offset = message["origin"]
+    assert topic.startswith(p.topics.contact_events.get_topic_name() + "/") and isinstance(offset, int)

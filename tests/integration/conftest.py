@@ -83,6 +83,11 @@ class Worker:
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
+    def kill(self) -> None:
+        """kill -9: no shutdown, no commit, no flush."""
+        self.process.kill()
+        self.process.wait()
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -94,19 +99,20 @@ class Worker:
 
 
 @contextmanager
-def running_worker(broker: EmbeddedBroker, workdir: Path, **settings: str) -> Iterator[Worker]:
-    """A worker process with an app id and topics of its own, healthy when this yields;
-    ``settings`` are extra KPI_* variables."""
+def running_worker(broker: EmbeddedBroker, workdir: Path, app_id: str | None = None,
+                   topics: dict[str, str] | None = None, **settings: str) -> Iterator[Worker]:  # fmt: skip
+    """A worker process, healthy when this yields: with an app id and input topics of its own
+    unless given (a restarted worker reuses both, and ``workdir``); ``settings`` are extra KPI_*
+    variables."""
     config = workdir / "queues.yaml"
     config.write_text(QUEUE_CONFIG)
     run = uuid.uuid4().hex[:8]
-    names = ("calls", "chats", "tickets", "surveys", "agents", "deadletter", "alerts")
-    topics = {name: f"it-{run}.{name}" for name in names}
+    topics = topics or new_topics(run)
     port = free_port()
     env = {
         **os.environ,
         "KPI_BROKER": broker.url,
-        "KPI_APP_ID": f"it-{run}",
+        "KPI_APP_ID": app_id or f"it-{run}",
         "KPI_WEB_PORT": str(port),
         "KPI_WEB_HOST": "127.0.0.1",
         "KPI_CONFIG": str(config),
@@ -138,6 +144,11 @@ def running_worker(broker: EmbeddedBroker, workdir: Path, **settings: str) -> It
         yield running
     finally:
         running.stop()
+
+
+def new_topics(run: str) -> dict[str, str]:
+    names = ("calls", "chats", "tickets", "surveys", "agents", "deadletter", "alerts")
+    return {name: f"it-{run}.{name}" for name in names}
 
 
 @pytest.fixture(scope="session")

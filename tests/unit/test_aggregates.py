@@ -554,6 +554,7 @@ def test_queue_state_wire_round_trip() -> None:
     state = bucketed_state()
     state.alerts = frozenset({"service_level_ratio", "oldest_waiting_seconds"})
     state.answers = {"s-1": T0 - 30}
+    state.origins = {"it-contact-events/3": 41}
     wire = state.to_wire()
     assert wire == {
         "buckets": {
@@ -568,6 +569,7 @@ def test_queue_state_wire_round_trip() -> None:
         },
         "waiting": {"old": T0 - 14401, "edge": T0 - 14400, "new": T0 - 10},
         "alerts": ["oldest_waiting_seconds", "service_level_ratio"],
+        "origins": {"it-contact-events/3": 41},
         "answers": {"s-1": T0 - 30},
     }
     restored = QueueState.from_wire(json.loads(json.dumps(wire)))
@@ -583,6 +585,18 @@ def test_queue_state_is_empty_only_without_buckets_waits_alerts_and_answers() ->
     assert not QueueState(alerts=frozenset({"oldest_waiting_seconds"})).is_empty
     # Survey ids seen are kept until pruned, or a late duplicate would count twice.
     assert not QueueState(answers={"s-1": T0}).is_empty
+
+
+def test_origins_accept_each_offset_once() -> None:
+    """Facts from one origin partition arrive in offset order; an offset at or below the highest
+    seen is a re-delivery. Origins are independent of each other."""
+    state = QueueState()
+    assert state.accept_origin("ce/0", 5)
+    assert not state.accept_origin("ce/0", 5)
+    assert not state.accept_origin("ce/0", 4)
+    assert state.accept_origin("ce/1", 2)
+    assert state.accept_origin("ce/0", 6)
+    assert state.origins == {"ce/0": 6, "ce/1": 2}
 
 
 def test_queue_state_from_empty_wire() -> None:
