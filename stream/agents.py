@@ -258,7 +258,12 @@ async def queues_batch(p: Pipeline, message: dict[str, Any], origin: Origin | No
     settings = p.settings
     for key, facts in by_key.items():
         queue, channel = facts[0].queue, facts[0].channel
-        state = table.get(key) or QueueState()
+        state = table.get(key)
+        if state is None:
+            if not p.may_add_queue(table, queue):
+                p.metrics.over_queue_limit.labels("queues").inc(len(facts))
+                continue
+            state = QueueState()
         if source is not None and not state.accept_origin(source[0], source[1]):
             p.metrics.redelivered.labels(p.topics.queue_facts.get_topic_name()).inc(len(facts))
             continue
@@ -281,7 +286,12 @@ async def presence_batch(p: Pipeline, rows: list[Any], origin: Origin | None = N
     touched: dict[str, QueuePresence] = {}
     for row in rows:
         presence = Presence.from_wire(row)
-        state = touched.get(presence.queue) or table.get(presence.queue) or QueuePresence()
+        state = touched.get(presence.queue) or table.get(presence.queue)
+        if state is None:
+            if not p.may_add_queue(table, presence.queue):
+                p.metrics.over_queue_limit.labels("presence").inc()
+                continue
+            state = QueuePresence()
         if apply_presence(state, presence):
             touched[presence.queue] = state
     for queue, state in touched.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from math import inf
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -37,11 +38,24 @@ class Pipeline:
     #: Set when now is event time (KPI_CLOCK=event); ingest advances it.
     event_clock: EventClock | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("stream"))
+    _queue_limit_warned: float = -inf
 
     @property
     def answer_ttl(self) -> float:
         """How long a finished thing is remembered so a duplicate within the lateness still finds it."""
         return 2 * self.settings.lateness_seconds
+
+    def may_add_queue(self, table: faust.TableT, queue: str) -> bool:
+        """Whether a new key for ``queue`` may be added to ``table``: always for a queue named in
+        KPI_CONFIG, otherwise while the table holds fewer than KPI_MAX_QUEUES keys. A flood of
+        made-up queue names thus cannot grow state or label sets without bound."""
+        if queue in self.settings.queue_config.queues or len(table) < self.settings.max_queues:
+            return True
+        if time.monotonic() - self._queue_limit_warned > 60:  # a flood must not flood the log too
+            self._queue_limit_warned = time.monotonic()
+            self.log.warning("queue %r dropped: this worker already keeps %d queues (KPI_MAX_QUEUES); see "
+                             "contact_centre_queue_limit_dropped_total", queue, self.settings.max_queues)  # fmt: skip
+        return False
 
     def owner_of_queues(self) -> Callable[[str], bool]:
         return self.owner(self.topics.queue_facts)

@@ -46,6 +46,10 @@ class Metrics:
         )
         self.duplicate = Counter(PREFIX + "events_duplicate_total", "Events that repeated a known one.", ["topic"], registry=r)
         self.late = Counter(PREFIX + "events_late_total", "Events older than the allowed lateness.", ["topic"], registry=r)
+        self.over_queue_limit = Counter(
+            PREFIX + "queue_limit_dropped_total", "Facts and agent states dropped because their queue is new and the "
+            "worker already keeps KPI_MAX_QUEUES queues.", ["table"], registry=r,
+        )  # fmt: skip
         self.redelivered = Counter(
             PREFIX + "facts_redelivered_total", "Facts skipped because their origin was already counted (after a crash "
             "or rebalance).", ["topic"], registry=r,

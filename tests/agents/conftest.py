@@ -60,8 +60,10 @@ class RecordingProducer:
 
 
 @pytest.fixture()
-def pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Pipeline, RecordingProducer]]:
-    built = create_pipeline(Settings(broker="kafka://127.0.0.1:9", partitions=4), clock=lambda: NOW)
+def pipeline(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[tuple[Pipeline, RecordingProducer]]:
+    """A pipeline on a 4-partition layout; parametrize indirectly with a dict of extra settings."""
+    extra = getattr(request, "param", {})
+    built = create_pipeline(Settings(broker="kafka://127.0.0.1:9", partitions=4, **extra), clock=lambda: NOW)
     built.app.finalize()
     built.app.conf.store = "memory://"
     built.app.flow_control.resume()

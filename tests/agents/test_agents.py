@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from stream.aggregates import QueueState
 from stream.app import Pipeline
 from stream.contacts import Lifecycle
@@ -181,3 +183,19 @@ async def test_contacts_agent_tags_facts_with_the_input_message(pipeline: tuple[
     [message] = producer.values_sent_to(p.topics.queue_facts.get_topic_name())
     topic, offset = message["origin"]
     assert topic.startswith(p.topics.contact_events.get_topic_name() + "/") and isinstance(offset, int)
+
+
+@pytest.mark.parametrize("pipeline", [{"max_queues": 2}], indirect=True)
+async def test_a_flood_of_queue_names_stops_at_the_limit(pipeline: tuple[Pipeline, RecordingProducer]) -> None:
+    """With KPI_MAX_QUEUES=2 the third and later new keys are dropped and counted."""
+    p, _ = pipeline
+    facts = [Fact("offered", f"spam-{n}", "voice", f"c{n}", NOW - 10).to_wire() for n in range(5)]
+    async with _agent(p, "queues").test_context() as agent:
+        for fact in facts:
+            await agent.put({"origin": None, "facts": [fact]})
+        # A queue already kept still takes new facts.
+        await agent.put({"origin": None, "facts": [Fact("offered", "spam-0", "voice", "c9", NOW - 5).to_wire()]})
+    assert sorted(r.queue for r in p.reports()) == ["spam-0", "spam-1"]
+    assert p.reports()[0].windows["15m"]["contacts_offered"] == 2
+    dropped = p.metrics.registry.get_sample_value("contact_centre_queue_limit_dropped_total", {"table": "queues"})
+    assert dropped == 3

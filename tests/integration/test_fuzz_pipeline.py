@@ -1,0 +1,79 @@
+"""Thousands of random and damaged messages into the running worker, mixed with valid ones: the
+worker keeps consuming, and every message is either processed or dead-lettered with a reason."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from tests.fuzz_events import mutate, valid_event
+from tests.integration.conftest import Worker, wait_for
+
+pytestmark = pytest.mark.integration
+
+TOPICS = {"voice": "calls", "ticket": "tickets", "survey": "surveys", "agent": "agents"}
+
+
+def counted(worker: Worker, topics: set[str]) -> tuple[float, float]:
+    """(processed, invalid) summed over ``topics``."""
+    processed = invalid = 0.0
+    for (name, labels), value in worker.metrics().items():
+        if dict(labels).get("topic") in topics:
+            if name == "contact_centre_events_processed_total":
+                processed += value
+            elif name == "contact_centre_events_invalid_total":
+                invalid += value
+    return processed, invalid
+
+
+def test_produced_equals_processed_plus_invalid(worker: Worker, producer: KafkaProducer) -> None:
+    rng = random.Random(20261123)
+    topics = {worker.topics[name] for name in TOPICS.values()}
+    processed_before, invalid_before = counted(worker, topics)
+    damaged: set[bytes] = set()
+    produced = 0
+    for n in range(4000):
+        origin = rng.choice(sorted(TOPICS))
+        topic = worker.topics[TOPICS[rng.choice(sorted(TOPICS)) if n % 10 == 0 else origin]]  # some on the wrong topic
+        kind = n % 3
+        if kind == 0:
+            raw = bytes(rng.randrange(256) for _ in range(rng.randrange(60)))
+        elif kind == 1:
+            raw = mutate(rng, valid_event(rng, origin, time.time() - rng.uniform(0, 200)))
+        else:
+            raw = json.dumps(valid_event(rng, origin, time.time() - rng.uniform(0, 200))).encode()
+        if kind != 2:
+            damaged.add(raw)
+        key = rng.choice([None, b"", bytes(rng.randrange(256) for _ in range(8))])
+        producer.send(topic, key=key, value=raw)
+        produced += 1
+    producer.flush()
+
+    def all_accounted() -> tuple[float, float] | None:
+        processed, invalid = counted(worker, topics)
+        done = (processed - processed_before) + (invalid - invalid_before) == produced
+        return (processed - processed_before, invalid - invalid_before) if done else None
+
+    processed, invalid = wait_for(all_accounted, timeout=120, interval=1)
+    assert processed > 1000 and invalid > 1000  # both paths taken, thousands of times
+    assert worker.get("/healthz")[0] == 200
+    assert worker.process.poll() is None
+
+    # Every invalid message on these topics (this test's and any other's) is in the dead-letter
+    # topic, with its origin and a reason.
+    _, invalid_ever = counted(worker, topics)
+    consumer = KafkaConsumer(worker.topics["deadletter"], bootstrap_servers=worker.bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=10_000)  # fmt: skip
+    try:
+        letters = [m for m in consumer if dict(m.headers)["source_topic"].decode() in topics]
+    finally:
+        consumer.close()
+    assert len(letters) == invalid_ever
+    assert sum(letter.value in damaged for letter in letters) > 1000
+    for letter in letters:
+        headers = dict(letter.headers)
+        assert headers["reason"] and headers["detail"] and int(headers["source_offset"]) >= 0
