@@ -23,10 +23,10 @@ SETTINGS = {"KPI_LATENESS_SECONDS": "7200"}
 INPUTS = {"voice": "calls", "chat": "chats", "ticket": "tickets", "survey": "surveys", "agent": "agents"}
 
 
-def produce_stream(producer: KafkaProducer, topics: dict[str, str]) -> int:
+def produce_stream(producer: KafkaProducer, topics: dict[str, str], rate: float = 4.0) -> int:
     """About 40 simulated minutes of a busy centre, ending now; returns the number of events."""
     start = time.time() - 2400
-    simulation = Simulation(SimulationConfig(rate=4.0, queues=("crash-a", "crash-b", "crash-c"), agents=60,
+    simulation = Simulation(SimulationConfig(rate=rate, queues=("crash-a", "crash-b", "crash-c"), agents=60,
                                              ticket_rate=0.2, customers=400), start=start, seed=4)  # fmt: skip
     sent = 0
     for source, event in simulation.advance(time.time() - 1):
