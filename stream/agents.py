@@ -12,6 +12,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
@@ -20,7 +23,9 @@ import faust
 
 from schemas.events import TICKET
 from stream.aggregates import QueueState, apply_facts, prune
+from stream.admin import bootstrap_of
 from stream.alerting import evaluate
+from stream.brokerwatch import reachable
 from stream.contacts import Lifecycle, apply_event
 from stream.contacts import is_expired as contact_expired
 from stream.contacts import visit_of as contact_visit
@@ -40,6 +45,10 @@ if TYPE_CHECKING:
 EXPIRY_INTERVAL_SECONDS = 5.0
 #: How often thresholds are checked for breach and recovery (SPEC §4: live gauges refresh every second).
 ALERT_INTERVAL_SECONDS = 1.0
+#: How often the broker's reachability is checked.
+BROKER_CHECK_SECONDS = 2.0
+#: Exit status of a worker that gave up on an unreachable broker.
+EXIT_BROKER_UNREACHABLE = 3
 
 
 #: Where a message came from, "topic/partition" and offset: facts carry the origin of the message
@@ -118,6 +127,10 @@ def register_agents(p: Pipeline) -> None:
     @app.timer(interval=ALERT_INTERVAL_SECONDS)
     async def alert() -> None:
         await publish_alerts(p)
+
+    @app.timer(interval=BROKER_CHECK_SECONDS)
+    async def watch_broker() -> None:
+        await check_broker(p)
 
     @app.on_rebalance_complete.connect
     async def drop_revoked_series(sender: faust.App, **kwargs: Any) -> None:
@@ -318,6 +331,30 @@ async def publish_alerts(p: Pipeline) -> None:
         p.log.warning("alert %s: %s/%s %s=%s (threshold %s)", event.state, event.queue, event.channel,
                       event.metric, event.value, event.threshold)  # fmt: skip
         await p.topics.alerts.send(key=event.queue.encode(), value=event.to_json())
+
+
+async def check_broker(p: Pipeline) -> None:
+    """Track the broker's reachability; exit non-zero once it has been gone too long.
+
+    Nothing can be committed without a broker, so exiting loses nothing that a restart (which
+    recovers the tables from their changelogs) does not bring back.
+    """
+    watch = p.broker_watch
+    was_down = watch.down_since is not None
+    watch.record(await reachable(bootstrap_of(p.settings.broker or "")), time.monotonic())
+    down_for = watch.down_for(time.monotonic())
+    if watch.down_since is not None and not was_down:
+        p.log.error("broker %s unreachable; /healthz reports it", p.settings.broker)
+    elif watch.down_since is None and was_down:
+        p.log.warning("broker %s reachable again", p.settings.broker)
+    if down_for > p.settings.broker_outage_exit_seconds:
+        message = (f"broker {p.settings.broker} unreachable for {down_for:.0f} s (KPI_BROKER_OUTAGE_EXIT_SECONDS="
+                   f"{p.settings.broker_outage_exit_seconds:g}); exiting with status {EXIT_BROKER_UNREACHABLE} so a "
+                   "supervisor restarts the worker")  # fmt: skip
+        p.log.critical(message)
+        print(f"python -m stream worker: error: {message}", file=sys.stderr, flush=True)
+        logging.shutdown()
+        os._exit(EXIT_BROKER_UNREACHABLE)
 
 
 def expire_state(p: Pipeline) -> None:

@@ -11,6 +11,7 @@ from typing import Callable
 import faust
 
 from stream.agents import register_agents
+from stream.brokerwatch import BrokerWatch
 from stream.clock import EventClock
 from stream.aggregates import WindowSet
 from stream.metrics import Metrics
@@ -37,6 +38,7 @@ class Pipeline:
     window_set: WindowSet
     #: Set when now is event time (KPI_CLOCK=event); ingest advances it.
     event_clock: EventClock | None = None
+    broker_watch: BrokerWatch = field(default_factory=BrokerWatch)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("stream"))
     _queue_limit_warned: float = -inf
 
@@ -82,6 +84,9 @@ class Pipeline:
 
     def health_problem(self) -> str | None:
         """``None`` when the worker is consuming, else why not."""
+        down_for = self.broker_watch.down_for(time.monotonic())
+        if down_for > 0:
+            return f"broker unreachable for {down_for:.0f} s"
         if not self.app.consumer.started or self.app.should_stop:
             return "consumer not running"
         if self.app.rebalancing:

@@ -142,6 +142,7 @@ class Settings(BaseSettings):
     batch_seconds: float = Field(default=0.05, gt=0)
     session_timeout_seconds: float = Field(default=30.0, gt=0)
     log_level: str = Field(default="info", pattern=r"^(?i:debug|info|warning|error|critical)$")
+    broker_outage_exit_seconds: float = Field(default=60.0, gt=0, description="exit non-zero after the broker has been unreachable this long")
     max_queues: int = Field(default=1000, ge=1, description="queue/channel keys a worker keeps, beyond KPI_CONFIG's")
     alert_window: str = Field(default="15m", description="window whose service level raises alerts")
     alert_hysteresis: float = Field(default=0.1, ge=0, lt=1)
