@@ -10,8 +10,9 @@ import time
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
+from stream.broker import EmbeddedBroker
 from tests.fuzz_events import mutate, valid_event
-from tests.integration.conftest import Worker, wait_for
+from tests.integration.conftest import Worker, running_worker, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -77,3 +78,20 @@ def test_produced_equals_processed_plus_invalid(worker: Worker, producer: KafkaP
     for letter in letters:
         headers = dict(letter.headers)
         assert headers["reason"] and headers["detail"] and int(headers["source_offset"]) >= 0
+
+
+def test_a_flood_of_queue_names_is_capped(broker: EmbeddedBroker, producer: KafkaProducer,
+                                          tmp_path_factory: pytest.TempPathFactory) -> None:  # fmt: skip
+    """KPI_MAX_QUEUES=5: 200 made-up queue names leave at most 5 queue keys (plus those named in
+    KPI_CONFIG) on /metrics; the rest is counted as dropped."""
+    with running_worker(broker, tmp_path_factory.mktemp("capped"), KPI_MAX_QUEUES="5") as capped:
+        for n in range(200):
+            event = valid_event(random.Random(n), "voice", time.time() - 10)
+            event.update(type="contact.queued", queue=f"flood-{n}")
+            producer.send(capped.topics["calls"], value=json.dumps(event).encode())
+        producer.flush()
+        dropped = ("contact_centre_queue_limit_dropped_total", frozenset({("table", "queues")}))
+        wait_for(lambda: capped.metrics().get(dropped, 0.0) >= 195 * 2, timeout=60)  # offered and waiting facts
+        queues = {dict(labels)["queue"] for (name, labels), _ in capped.metrics().items()
+                  if name == "contact_centre_contacts_waiting"}  # fmt: skip
+        assert len(queues) == 5 and all(q.startswith("flood-") for q in queues)

@@ -154,3 +154,15 @@ def test_worker_refuses_a_partition_count_that_differs_from_its_topics(worker: W
     result = subprocess.run([sys.executable, "-m", "stream", "worker"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert f"topic {app_id}-contact-events has 4 partitions but KPI_PARTITIONS is 6" in result.stderr
+
+
+def test_a_late_event_is_counted_and_changes_nothing(worker: Worker, producer: KafkaProducer) -> None:
+    """Older than the 300 s lateness when it arrives: counted in ..._late_total, measured nowhere."""
+    calls = worker.topics["calls"]
+    late = series("contact_centre_events_late_total", topic=calls)
+    before = worker.metrics().get(late, 0.0)
+    produce(producer, calls, make_event("contact.queued", "late-1", time.time() - 301, queue="it-late"), b"late-1")
+    producer.flush()
+    wait_for(lambda: worker.metrics().get(late, 0.0) == before + 1)
+    metrics = worker.metrics()
+    assert not [key for key in metrics if ("queue", "it-late") in key[1]]

@@ -1,0 +1,45 @@
+"""The benchmark runs end to end on a tiny input and writes every figure.
+
+Not a performance test: it checks that ``python -m bench.run --quick`` completes on the embedded
+broker and that bench/results-style JSON has the keys BENCHMARKS.md reads, each a positive number.
+No threshold is asserted (the machine may be busy with other tests).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = (
+    "pipeline_eps", "faust_bare_eps", "faust_naive_eps", "aiokafka_eps", "cpu_s_per_1000_events",
+    "ratio_pipeline_faust_bare", "ratio_pipeline_faust_naive",
+    "latency_p50_ms_500", "latency_p99_ms_500", "latency_max_ms_500",
+    "latency_p50_ms_2000", "latency_p99_ms_2000", "latency_max_ms_2000",
+    "recovery_s", "recovery_healthz_s",
+)  # fmt: skip
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(400)
+def test_quick_benchmark_writes_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "latest.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--no-profile", "--memory-events", "2000",
+         "--recovery-contacts", "200", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=380,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    result = json.loads(out.read_text())
+    for key in KEYS:
+        value = result.get(key)
+        assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, f"{key}: {value!r}"
+    samples = result["rss_mb_samples"]
+    assert samples and all(isinstance(v, (int, float)) and v > 0 for v in samples)
+    assert isinstance(result["recovery_kpis_equal"], bool)
+    assert result["machine"]["nproc"] > 0 and result["machine"]["faust-streaming"]
