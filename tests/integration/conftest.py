@@ -18,6 +18,7 @@ import pytest
 from kafka import KafkaProducer
 
 from stream.broker import EmbeddedBroker, free_port, start_embedded_broker
+from tests.integration.processes import tail, wait_until_ready
 from tests.integration.prometheus_server import Prometheus, running_prometheus
 from tests.integration.scrape import parse_metrics
 
@@ -81,7 +82,7 @@ class Worker:
         return parse_metrics(body.decode())
 
     def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return tail(self.log_path, lines)
 
     def kill(self) -> None:
         """kill -9: no shutdown, no commit, no flush."""
@@ -129,18 +130,7 @@ def running_worker(broker: EmbeddedBroker, workdir: Path, app_id: str | None = N
                                    stderr=subprocess.STDOUT)  # fmt: skip
     running = Worker(f"http://127.0.0.1:{port}", broker.bootstrap, topics, log_path, process, env)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"worker exited with {process.returncode}:\n{running.log_tail()}")
-            try:
-                if running.get("/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"worker not healthy within 90 s:\n{running.log_tail()}")
-            time.sleep(0.5)
+        wait_until_ready(process, running.base_url + "/healthz", log_path, "worker", timeout=90)
         yield running
     finally:
         running.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import pytest
 import yaml
 
 from stream.broker import free_port
+from tests.integration.processes import wait_until_ready
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
 #: The job name the shipped alert rules expect.
@@ -67,19 +67,7 @@ def running_prometheus(target: str, workdir: Path) -> Iterator[Prometheus]:
         )  # fmt: skip
     server = Prometheus(f"http://127.0.0.1:{port}")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"prometheus exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(server.url + "/-/ready", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"prometheus not ready within 60 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
+        wait_until_ready(process, server.url + "/-/ready", log_path, "prometheus", timeout=60)
         yield server
     finally:
         process.terminate()
