@@ -39,3 +39,8 @@ $(STAMP): pyproject.toml
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
+
+# The benchmark (BENCHMARKS.md); phony because bench/ is also a directory.
+.PHONY: bench
+bench: $(STAMP)
+	$(PY) -m bench.run

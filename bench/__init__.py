@@ -1,0 +1,1 @@
+"""The benchmark (see BENCHMARKS.md): python -m bench.run."""

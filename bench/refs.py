@@ -1,0 +1,94 @@
+"""The reference consumers: bare aiokafka (in-process) and the Faust apps of bench/faust_ref.py (subprocess)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from stream.admin import create_topics
+from stream.broker import EmbeddedBroker
+
+
+async def _aiokafka(bootstrap: str, topics: list[str], group: str, expected: int, timeout: float) -> dict[str, Any]:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
+                                enable_auto_commit=False, max_partition_fetch_bytes=4 * 1024 * 1024)  # fmt: skip
+    await consumer.start()
+    seen = 0
+    first: tuple[float, float] | None = None
+    deadline = time.monotonic() + timeout
+    try:
+        while seen < expected and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            for records in batches.values():
+                if first is None and records:
+                    first = (time.time(), time.process_time())
+                for record in records:
+                    try:
+                        json.loads(record.value)
+                    except ValueError:
+                        pass
+                    seen += 1
+        last = (time.time(), time.process_time())
+    finally:
+        await consumer.stop()
+    if first is None or seen < expected:
+        raise RuntimeError(f"aiokafka reference read {seen} of {expected} messages")
+    return {"events": seen, "seconds": last[0] - first[0], "cpu_s": last[1] - first[1]}
+
+
+def run_aiokafka(bootstrap: str, topics: list[str], group: str, expected: int, timeout: float = 300) -> dict[str, Any]:
+    result = asyncio.run(_aiokafka(bootstrap, topics, group, expected, timeout))
+    result["eps"] = result["events"] / result["seconds"]
+    return result
+
+
+def run_faust(mode: str, broker: EmbeddedBroker, topics: list[str], app_id: str, expected: int, workdir: Path,
+              timeout: float = 600) -> dict[str, Any]:  # fmt: skip
+    """Start ``python -m bench.faust_ref`` in ``mode``, wait for its result file, stop it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    if mode == "naive":  # Faust would create it with the broker's default size otherwise
+        create_topics(broker.bootstrap, [f"{app_id}-naive-counts-changelog"], 4)
+    out = workdir / f"faust-{mode}.json"
+    out.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        "BENCH_MODE": mode,
+        "BENCH_EXPECTED": str(expected),
+        "BENCH_OUT": str(out),
+        "BENCH_APP_ID": app_id,
+        "BENCH_BROKER": broker.url,
+        "BENCH_TOPICS": ",".join(topics),
+        "BENCH_DATA_DIR": str(workdir / f"data-{mode}"),
+    }
+    log = (workdir / f"faust-{mode}.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "bench.faust_ref"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    deadline = time.monotonic() + timeout
+    try:
+        while not out.exists():
+            if process.poll() is not None:
+                tail = (workdir / f"faust-{mode}.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"faust {mode} reference exited with {process.returncode}:\n{tail}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"faust {mode} reference did not read {expected} messages within {timeout:.0f} s")
+            time.sleep(0.2)
+        result = json.loads(out.read_text())
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    seconds = result["last_wall"] - result["first_wall"]
+    return {"events": result["events"], "seconds": seconds, "cpu_s": result["cpu_s"],
+            "eps": result["events"] / seconds}  # fmt: skip
