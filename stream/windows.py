@@ -44,11 +44,6 @@ class Window:
         return int(-(-(now - self.length) // self.bucket)) * self.bucket
 
 
-def local_midnight(ts: float, tz: ZoneInfo) -> int:
-    """Epoch seconds of the midnight that starts the local day holding ``ts``."""
-    return local_day_start(ts, tz, 0)
-
-
 def local_day_start(ts: float, tz: ZoneInfo, day_start: int) -> int:
     """Epoch seconds of the start (local midnight + ``day_start`` seconds of wall-clock time)
     of the business day holding ``ts``. Days are 23 or 25 hours long across DST changes."""

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from stream.windows import Window, local_day_start, local_midnight, parse_time_of_day, parse_window, parse_windows
+from stream.windows import Window, local_day_start, parse_time_of_day, parse_window, parse_windows
 
 UTC = ZoneInfo("UTC")
 WARSAW = ZoneInfo("Europe/Warsaw")
@@ -206,7 +206,7 @@ def test_today_oldest_live_bucket_in_warsaw() -> None:
     assert today.oldest_live_bucket(utc(2026, 11, 22, 22, 59, 59), WARSAW) == utc(2026, 11, 21, 23)
 
 
-# --------------------------------------------------------------------------- local_midnight
+# --------------------------------------------------------------------------- local midnight (day start 0)
 
 
 @pytest.mark.parametrize(
@@ -222,7 +222,7 @@ def test_today_oldest_live_bucket_in_warsaw() -> None:
     ],
 )
 def test_local_midnight_utc(ts: float, midnight: float) -> None:
-    assert local_midnight(ts, UTC) == midnight
+    assert local_day_start(ts, UTC, 0) == midnight
 
 
 @pytest.mark.parametrize(
@@ -254,7 +254,7 @@ def test_local_midnight_utc(ts: float, midnight: float) -> None:
     ],
 )
 def test_local_midnight_warsaw(ts: float, midnight: float) -> None:
-    assert local_midnight(ts, WARSAW) == midnight
+    assert local_day_start(ts, WARSAW, 0) == midnight
 
 
 @pytest.mark.parametrize(
@@ -279,24 +279,17 @@ def test_local_midnight_when_midnight_falls_in_a_dst_gap() -> None:
     """Chile springs forward at local midnight (2026-09-06 00:00 -04 -> 01:00 -03): there is no
     00:00 that day, so the local day starts at 01:00 -03 = 04:00Z, never after the instant itself."""
     santiago = ZoneInfo("America/Santiago")
-    assert local_midnight(utc(2026, 9, 6, 13), santiago) == utc(2026, 9, 6, 4)
-    assert local_midnight(utc(2026, 9, 6, 4), santiago) == utc(2026, 9, 6, 4)
+    assert local_day_start(utc(2026, 9, 6, 13), santiago, 0) == utc(2026, 9, 6, 4)
+    assert local_day_start(utc(2026, 9, 6, 4), santiago, 0) == utc(2026, 9, 6, 4)
     # The last second before the jump still belongs to 5 September (which started at 00:00 -04).
-    assert local_midnight(utc(2026, 9, 6, 3, 59, 59), santiago) == utc(2026, 9, 5, 4)
+    assert local_day_start(utc(2026, 9, 6, 3, 59, 59), santiago, 0) == utc(2026, 9, 5, 4)
 
 
 def test_local_midnight_returns_int() -> None:
-    assert isinstance(local_midnight(T0 + 0.5, WARSAW), int)
+    assert isinstance(local_day_start(T0 + 0.5, WARSAW, 0), int)
 
 
 # --------------------------------------------------------------------------- business day start
-
-
-WARSAW = ZoneInfo("Europe/Warsaw")
-
-
-def utc(*args: int) -> float:
-    return datetime(*args, tzinfo=timezone.utc).timestamp()
 
 
 @pytest.mark.parametrize(
