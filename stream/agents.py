@@ -301,7 +301,9 @@ async def presence_batch(p: Pipeline, rows: list[Any], origin: Origin | None = N
         presence = Presence.from_wire(row)
         state = touched.get(presence.queue) or table.get(presence.queue)
         if state is None:
-            if not p.may_add_queue(table, presence.queue):
+            # New keys of this batch are written at its end: count them against the limit now.
+            pending = sum(1 for queue in touched if queue not in table)
+            if not p.may_add_queue(table, presence.queue, pending):
                 p.metrics.over_queue_limit.labels("presence").inc()
                 continue
             state = QueuePresence()

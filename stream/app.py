@@ -47,11 +47,12 @@ class Pipeline:
         """How long a finished thing is remembered so a duplicate within the lateness still finds it."""
         return 2 * self.settings.lateness_seconds
 
-    def may_add_queue(self, table: faust.TableT, queue: str) -> bool:
-        """Whether a new key for ``queue`` may be added to ``table``: always for a queue named in
-        KPI_CONFIG, otherwise while the table holds fewer than KPI_MAX_QUEUES keys. A flood of
-        made-up queue names thus cannot grow state or label sets without bound."""
-        if queue in self.settings.queue_config.queues or len(table) < self.settings.max_queues:
+    def may_add_queue(self, table: faust.TableT, queue: str, pending: int = 0) -> bool:
+        """Whether a new key for ``queue`` may be added to ``table``, which gets ``pending`` new keys
+        not written yet: always for a queue named in KPI_CONFIG, otherwise while the table would
+        hold no more than KPI_MAX_QUEUES keys. A flood of made-up queue names thus cannot grow
+        state or label sets without bound."""
+        if queue in self.settings.queue_config.queues or len(table) + pending < self.settings.max_queues:
             return True
         if time.monotonic() - self._queue_limit_warned > 60:  # a flood must not flood the log too
             self._queue_limit_warned = time.monotonic()

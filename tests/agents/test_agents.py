@@ -13,7 +13,7 @@ from stream.contacts import Lifecycle
 from stream.customers import Visit
 from stream.facts import Fact
 from stream.partitioning import partition_for
-from stream.presence import AgentUpdate
+from stream.presence import AgentUpdate, Presence
 from tests.agents.conftest import NOW, RecordingProducer
 
 
@@ -198,4 +198,18 @@ async def test_a_flood_of_queue_names_stops_at_the_limit(pipeline: tuple[Pipelin
     assert sorted(r.queue for r in p.reports()) == ["spam-0", "spam-1"]
     assert p.reports()[0].windows["15m"]["contacts_offered"] == 2
     dropped = p.metrics.registry.get_sample_value("contact_centre_queue_limit_dropped_total", {"table": "queues"})
+    assert dropped == 3
+
+
+@pytest.mark.parametrize("pipeline", [{"max_queues": 2}], indirect=True)
+async def test_agent_presence_stops_at_the_queue_limit_within_one_batch(
+    pipeline: tuple[Pipeline, RecordingProducer],
+) -> None:
+    """Presence keys are written at the end of a batch; the limit still holds inside it."""
+    p, _ = pipeline
+    rows = [Presence(f"spam-{n}", "a1", "busy", NOW - 10).to_wire() for n in range(5)]
+    async with _agent(p, "presence").test_context() as agent:
+        await agent.put(rows)
+    assert sorted(r.queue for r in p.presence_reports()) == ["spam-0", "spam-1"]
+    dropped = p.metrics.registry.get_sample_value("contact_centre_queue_limit_dropped_total", {"table": "presence"})
     assert dropped == 3
