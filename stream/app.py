@@ -6,13 +6,15 @@ import logging
 import time
 from math import inf
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import faust
+from faust.types import TransportT
 
 from stream.agents import register_agents
 from stream.brokerwatch import BrokerWatch
 from stream.clock import EventClock
+from stream.consumer import transport_class
 from stream.aggregates import WindowSet
 from stream.metrics import Metrics
 from stream.partitioning import partition_for
@@ -97,10 +99,21 @@ class Pipeline:
         return None
 
 
+class KpiApp(faust.App):
+    """A Faust app whose consumer is :mod:`stream.consumer`'s."""
+
+    def __init__(self, *args: Any, fetch_wait_ms: int, **kwargs: Any) -> None:
+        self._transport_class = transport_class(fetch_wait_ms)
+        super().__init__(*args, **kwargs)
+
+    def _new_transport(self) -> TransportT:
+        return self._transport_class(self.conf.broker_consumer, self)
+
+
 def create_pipeline(settings: Settings, clock: Clock | None = None) -> Pipeline:
     """The worker's pipeline; ``clock`` overrides what KPI_CLOCK chooses (for tests)."""
     event_clock = EventClock() if settings.clock == "event" and clock is None else None
-    app = faust.App(
+    app = KpiApp(
         settings.app_id,
         broker=settings.broker or "kafka://127.0.0.1:9092",
         store="memory://",
@@ -115,6 +128,7 @@ def create_pipeline(settings: Settings, clock: Clock | None = None) -> Pipeline:
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         broker_request_timeout=max(90.0, settings.session_timeout_seconds * 2),
+        fetch_wait_ms=settings.fetch_wait_ms,
     )
     pipeline = Pipeline(
         app=app,

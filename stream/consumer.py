@@ -1,0 +1,129 @@
+"""Faust's Kafka consumer with a cheaper hand-off of each message and a configurable fetch wait.
+
+Faust's ``Consumer._drain_messages`` hands every fetched message to the topic conductor with
+``self.wait_first(callback(message), self.suspend_flow.wait())``. ``wait_first`` wraps each of
+those, plus the consumer's stopped and crashed events, in a task: four tasks per message, which
+is most of Faust's own per-message cost. The race exists so a rebalance (which sets
+``suspend_flow``) can abandon a callback blocked on a full stream buffer.
+
+Nearly every callback finishes without waiting. :class:`InlineHandoff` runs it inline; only when
+it has to wait does the rest of it go through Faust's original race, so a rebalance interrupts it
+exactly as before. The override relies on the shape of that one call, so it is enabled only for
+the Faust versions it was checked against (:data:`CHECKED_FAUST_VERSIONS`); with any other
+version the worker logs a warning and keeps Faust's own consumer.
+
+Faust also fetches with a fixed ``fetch_max_wait_ms=1500``: at low rates each fetch then waits
+up to 1.5 s for data, which is what an event takes to reach the gauges. :func:`consumer_class`
+takes the wait from ``KPI_FETCH_WAIT_MS``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Coroutine, Generator
+from typing import Any
+
+import aiokafka
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.utils.locks import Event
+from mode.services import WaitResults
+
+log = logging.getLogger(__name__)
+
+#: Faust versions whose ``Consumer._drain_messages`` was read and tested with :class:`InlineHandoff`.
+CHECKED_FAUST_VERSIONS = frozenset({"0.15.3"})
+
+_EVENT_WAIT = Event.wait.__code__
+
+
+class InlineHandoff:
+    """Runs the per-message callback of ``_drain_messages`` inline while it does not wait."""
+
+    suspend_flow: Event
+
+    async def wait_first(self, *coros: Any, timeout: float | None = None) -> WaitResults:
+        if not self._is_message_handoff(coros, timeout):
+            return await super().wait_first(*coros, timeout=timeout)  # type: ignore[misc]
+        callback, suspended = coros
+        try:
+            waiting_on = callback.send(None)
+        except StopIteration as done:
+            suspended.close()
+            return WaitResults([callback], [done.value], False)
+        except BaseException:
+            suspended.close()
+            raise
+        # The callback has to wait (full buffer, paused flow, busy producer): from here on, race
+        # it against a suspended flow as Faust does, so a rebalance can still interrupt it.
+        return await super().wait_first(_Resumed(callback, waiting_on).run(), suspended)  # type: ignore[misc]
+
+    def _is_message_handoff(self, coros: tuple[Any, ...], timeout: float | None) -> bool:
+        """The call ``wait_first(callback(message), self.suspend_flow.wait())``, while the flow runs."""
+        return (
+            timeout is None
+            and len(coros) == 2
+            and getattr(coros[1], "cr_code", None) is _EVENT_WAIT
+            and isinstance(coros[0], Coroutine)
+            and not self.suspend_flow.is_set()
+        )
+
+
+class _Resumed:
+    """A coroutine that has already run up to its first wait, made awaitable again."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
+        self._coro = coro
+        self._waiting_on = waiting_on
+
+    async def run(self) -> Any:
+        return await self
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        # What ``yield from`` does for a coroutine, starting after its first yield.
+        waiting_on = self._waiting_on
+        while True:
+            try:
+                sent = yield waiting_on
+            except GeneratorExit:
+                self._coro.close()
+                raise
+            except BaseException as exc:  # cancellation included: it goes to the callback
+                try:
+                    waiting_on = self._coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    waiting_on = self._coro.send(sent)
+                except StopIteration as done:
+                    return done.value
+
+
+def consumer_class(fetch_wait_ms: int) -> type[faust_aiokafka.Consumer]:
+    """Faust's aiokafka consumer with ``fetch_wait_ms``, and the inline hand-off where checked."""
+
+    class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+        def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> aiokafka.AIOKafkaConsumer:
+            consumer = super()._create_worker_consumer(transport)
+            if not hasattr(consumer, "_fetch_max_wait_ms"):
+                log.warning("aiokafka %s has no _fetch_max_wait_ms: KPI_FETCH_WAIT_MS not applied", aiokafka.__version__)
+            consumer._fetch_max_wait_ms = fetch_wait_ms  # read when the consumer starts its fetcher
+            return consumer
+
+    bases: tuple[type, ...] = (faust_aiokafka.Consumer,)
+    if faust.__version__ in CHECKED_FAUST_VERSIONS:
+        bases = (InlineHandoff, *bases)
+    else:
+        log.warning("faust-streaming %s is not one of %s: using Faust's own per-message hand-off (slower)",
+                    faust.__version__, ", ".join(sorted(CHECKED_FAUST_VERSIONS)))  # fmt: skip
+
+    def _new_consumer_thread(self: faust_aiokafka.Consumer) -> ConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    return type("Consumer", bases, {"_new_consumer_thread": _new_consumer_thread})
+
+
+def transport_class(fetch_wait_ms: int) -> type[faust_aiokafka.Transport]:
+    """Faust's aiokafka transport with the consumer of :func:`consumer_class`."""
+    return type("Transport", (faust_aiokafka.Transport,), {"Consumer": consumer_class(fetch_wait_ms)})

@@ -1,0 +1,156 @@
+"""stream.consumer: the inline hand-off keeps what Faust's race guarantees, without its tasks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import faust
+import mode
+import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.utils.locks import Event
+
+from stream.consumer import CHECKED_FAUST_VERSIONS, InlineHandoff, consumer_class
+
+
+class Drainer(InlineHandoff, mode.Service):
+    """The two things the hand-off uses from Faust's consumer: ``suspend_flow`` and ``wait_first``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.suspend_flow = Event()
+
+    async def hand_off(self, callback: Any) -> Any:
+        # The exact call of Consumer._drain_messages.
+        return await self.wait_first(callback, self.suspend_flow.wait())
+
+
+@contextmanager
+def counting_tasks() -> Iterator[list[asyncio.Task[Any]]]:
+    loop = asyncio.get_running_loop()
+    created: list[asyncio.Task[Any]] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        created.append(task)
+        return task
+
+    loop.set_task_factory(factory)
+    try:
+        yield created
+    finally:
+        loop.set_task_factory(None)
+
+
+async def test_a_callback_that_does_not_wait_runs_inline_without_tasks() -> None:
+    drainer = Drainer()
+    handled = []
+
+    async def on_message() -> str:
+        handled.append("m1")
+        return "done"
+
+    with counting_tasks() as tasks:
+        results = await drainer.hand_off(on_message())
+    assert handled == ["m1"] and results.results == ["done"] and not results.stopped
+    assert tasks == []
+
+
+async def test_a_callback_blocked_on_a_full_buffer_finishes_once_there_is_room() -> None:
+    drainer = Drainer()
+    buffer: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
+    buffer.put_nowait("m1")
+
+    async def on_message() -> None:
+        await buffer.put("m2")
+
+    async def agent() -> list[str]:
+        await asyncio.sleep(0.05)
+        return [await buffer.get(), await buffer.get()]
+
+    consumed = asyncio.ensure_future(agent())
+    with counting_tasks() as tasks:
+        await drainer.hand_off(on_message())
+    assert await consumed == ["m1", "m2"]
+    assert tasks, "the waiting callback goes through Faust's race"
+
+
+async def test_a_rebalance_interrupts_a_callback_blocked_on_a_full_buffer() -> None:
+    drainer = Drainer()
+    buffer: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
+    buffer.put_nowait("m1")
+    outcome = []
+
+    async def on_message() -> None:
+        try:
+            await buffer.put("m2")
+            outcome.append("delivered")
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+
+    async def rebalance() -> None:
+        await asyncio.sleep(0.05)
+        drainer.suspend_flow.set()
+
+    asyncio.ensure_future(rebalance())
+    results = await asyncio.wait_for(drainer.hand_off(on_message()), timeout=5)
+    await asyncio.sleep(0)  # let the cancellation reach the callback
+    assert results.results == [True]  # the suspended flow won the race
+    assert outcome == ["cancelled"] and buffer.qsize() == 1
+
+
+async def test_a_resumed_callback_gets_the_results_and_errors_of_what_it_awaits() -> None:
+    drainer = Drainer()
+
+    async def on_message() -> int:
+        value = await asyncio.sleep(0.01, result=20)
+        try:
+            await asyncio.sleep(0.01)
+            raise KeyError("bad")
+        except KeyError:
+            return value + 1
+
+    assert (await drainer.hand_off(on_message())).results == [21]
+
+
+async def test_an_error_of_an_inline_callback_reaches_the_drain_loop() -> None:
+    drainer = Drainer()
+
+    async def on_message() -> None:
+        raise ValueError("cannot decode")
+
+    with pytest.raises(ValueError, match="cannot decode"):
+        await drainer.hand_off(on_message())
+
+
+async def test_while_the_flow_is_suspended_the_message_goes_through_fausts_race() -> None:
+    drainer = Drainer()
+    drainer.suspend_flow.set()
+    ran = []
+
+    async def on_message() -> None:
+        await asyncio.sleep(0.2)
+        ran.append(True)
+
+    with counting_tasks() as tasks:
+        await drainer.hand_off(on_message())
+    assert tasks and ran == []
+
+
+async def test_other_calls_of_wait_first_are_fausts_own() -> None:
+    drainer = Drainer()
+    never = Event()
+    results = await drainer.wait_first(never.wait(), timeout=0.01)
+    assert results.results == []  # Faust's wait_first honoured the timeout
+
+
+def test_the_consumer_uses_the_inline_hand_off_on_checked_faust_versions_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert faust.__version__ in CHECKED_FAUST_VERSIONS, "re-read Consumer._drain_messages for this Faust"
+    assert issubclass(consumer_class(100), InlineHandoff)
+    monkeypatch.setattr(faust, "__version__", "99.0.0")
+    unchecked = consumer_class(100)
+    assert issubclass(unchecked, faust_aiokafka.Consumer) and not issubclass(unchecked, InlineHandoff)
