@@ -54,45 +54,54 @@ EXIT_BROKER_UNREACHABLE = 3
 #: Where a message came from, "topic/partition" and offset: facts carry the origin of the message
 #: that produced them, so the queue stage recognises facts it has already counted.
 Origin = tuple[str, int]
+#: A message of an internal topic: its value and its origin.
+Delivery = tuple[Any, Origin]
 
 
 class Outbox:
-    """Rows for internal topics, grouped so each destination partition gets one message per batch."""
+    """Rows for internal topics, grouped so each destination partition gets one message per batch.
 
-    def __init__(self, partitions: int, origin: Origin | None = None) -> None:
+    Facts are kept in sections, one per origin, so a batch of several input messages still tells
+    the queue stage which input message each fact came from.
+    """
+
+    def __init__(self, partitions: int) -> None:
         self._partitions = partitions
-        self._origin = origin
         self._rows: dict[faust.TopicT, dict[int, list[Any]]] = defaultdict(lambda: defaultdict(list))
-        self._facts_topics: set[faust.TopicT] = set()
+        self._sections: dict[faust.TopicT, dict[int, dict[Origin | None, list[Any]]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(list)))  # fmt: skip
 
     def add(self, topic: faust.TopicT, key: str, row: Any) -> None:
         self._rows[topic][partition_for(key, self._partitions)].append(row)
 
-    def add_facts(self, topic: faust.TopicT, facts: Sequence[Fact]) -> None:
-        self._facts_topics.add(topic)
+    def add_facts(self, topic: faust.TopicT, facts: Sequence[Fact], origin: Origin | None = None) -> None:
+        by_partition = self._sections[topic]
         for fact in facts:
-            self.add(topic, queue_key(fact.queue, fact.channel), fact.to_wire())
+            by_partition[partition_for(queue_key(fact.queue, fact.channel), self._partitions)][origin].append(
+                fact.to_wire())  # fmt: skip
 
     async def send(self) -> None:
         """Send every message and wait until the broker has them all.
 
         A stage writes its own table only after this returns: if it crashes in between, the
-        input is processed again and sends the same messages with the same origin, which the
+        input is processed again and sends the same facts with the same origins, which the
         queue stage skips; the other way round, a state saved without its output would lose
         that output for good.
         """
-        pending = []
-        for topic, by_partition in self._rows.items():
-            for partition, rows in by_partition.items():
-                value = facts_message(rows, self._origin) if topic in self._facts_topics else rows
-                pending.append(await topic.send(value=value, partition=partition))
+        messages = [(topic, partition, rows) for topic, by_partition in self._rows.items()
+                    for partition, rows in by_partition.items()]  # fmt: skip
+        messages += [(topic, partition, facts_message(sections)) for topic, by_partition in self._sections.items()
+                     for partition, sections in by_partition.items()]  # fmt: skip
         self._rows.clear()
+        self._sections.clear()
+        pending = [await topic.send(value=value, partition=partition) for topic, partition, value in messages]
         for delivery in pending:
             await delivery
 
 
-def facts_message(rows: list[Any], origin: Origin | None) -> dict[str, Any]:
-    return {"origin": list(origin) if origin else None, "facts": rows}
+def facts_message(sections: dict[Origin | None, list[Any]]) -> list[dict[str, Any]]:
+    """A message of the queue-facts topic: facts in sections by origin (``None``: not deduplicated by origin)."""
+    return [{"origin": list(origin) if origin else None, "facts": rows} for origin, rows in sections.items()]
 
 
 def origin_of(event: faust.EventT) -> Origin:
@@ -107,10 +116,12 @@ def register_agents(p: Pipeline) -> None:
     for source, topic in topics.inputs.items():
         app.agent(topic, name=f"ingest-{source}")(_ingest(p, source))
 
-    def stage(topic: faust.TopicT, name: str, handle: Callable[[Pipeline, Any, Origin], Coroutine[Any, Any, None]]) -> None:
+    def stage(topic: faust.TopicT, name: str,
+              handle: Callable[[Pipeline, Sequence[Delivery]], Coroutine[Any, Any, None]]) -> None:  # fmt: skip
         async def run(stream: faust.StreamT[Any]) -> None:
-            async for event in stream.events():
-                await handle(p, event.value, origin_of(event))
+            # Messages are taken in batches, so a key is written (and its changelog sent) once per batch.
+            async for events in stream.take_events(p.settings.batch_size, within=p.settings.batch_seconds):
+                await handle(p, [(event.value, origin_of(event)) for event in events])
 
         app.agent(topic, name=name)(run)
 
@@ -196,27 +207,28 @@ _LIFECYCLES: dict[str, tuple[Callable[[Any, Lifecycle], Any], Callable[[Any, str
 }
 
 
-async def contacts_batch(p: Pipeline, rows: list[Any], origin: Origin | None = None) -> None:
+async def contacts_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
     """Calls and chats update the contacts table, tickets the tickets table; both yield facts
     for the queues and, for a known customer, a visit for the customer stage."""
     tables = {"contacts": p.tables.contacts, "tickets": p.tables.tickets}
     touched: dict[str, dict[str, Any]] = {name: {} for name in tables}
-    outbox = Outbox(p.settings.partitions, origin)
-    for row in rows:
-        event = Lifecycle.from_wire(row)
-        name = "tickets" if event.channel == TICKET else "contacts"
-        apply, visit_of = _LIFECYCLES[name]
-        state = touched[name].get(event.contact_id) or tables[name].get(event.contact_id)
-        result = apply(state, event)
-        if result is None:
-            p.metrics.duplicate.labels(p.topics.topic_of[event.channel]).inc()  # type: ignore[index]
-            continue
-        new, facts = result
-        touched[name][event.contact_id] = new
-        outbox.add_facts(p.topics.queue_facts, facts)
-        visit = visit_of(new, event.contact_id)
-        if visit is not None and (state is None or visit != visit_of(state, event.contact_id)):
-            outbox.add(p.topics.customer_visits, visit.customer_id, visit.to_wire())
+    outbox = Outbox(p.settings.partitions)
+    for rows, origin in deliveries:
+        for row in rows:
+            event = Lifecycle.from_wire(row)
+            name = "tickets" if event.channel == TICKET else "contacts"
+            apply, visit_of = _LIFECYCLES[name]
+            state = touched[name].get(event.contact_id) or tables[name].get(event.contact_id)
+            result = apply(state, event)
+            if result is None:
+                p.metrics.duplicate.labels(p.topics.topic_of[event.channel]).inc()  # type: ignore[index]
+                continue
+            new, facts = result
+            touched[name][event.contact_id] = new
+            outbox.add_facts(p.topics.queue_facts, facts, origin)
+            visit = visit_of(new, event.contact_id)
+            if visit is not None and (state is None or visit != visit_of(state, event.contact_id)):
+                outbox.add(p.topics.customer_visits, visit.customer_id, visit.to_wire())
     await outbox.send()
     # One table (and changelog) write per key per batch.
     for name, states in touched.items():
@@ -224,25 +236,26 @@ async def contacts_batch(p: Pipeline, rows: list[Any], origin: Origin | None = N
             tables[name][key] = state
 
 
-async def customers_batch(p: Pipeline, rows: list[Any], origin: Origin | None = None) -> None:
+async def customers_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
     table = p.tables.customers
     touched: dict[str, CustomerState] = {}
-    outbox = Outbox(p.settings.partitions, origin)
-    for row in rows:
-        visit = Visit.from_wire(row)
-        state = touched.get(visit.customer_id) or table.get(visit.customer_id) or CustomerState()
-        outbox.add_facts(p.topics.queue_facts, apply_visit(state, visit, p.settings.fcr_lookback_seconds))
-        touched[visit.customer_id] = state
+    outbox = Outbox(p.settings.partitions)
+    for rows, origin in deliveries:
+        for row in rows:
+            visit = Visit.from_wire(row)
+            state = touched.get(visit.customer_id) or table.get(visit.customer_id) or CustomerState()
+            outbox.add_facts(p.topics.queue_facts, apply_visit(state, visit, p.settings.fcr_lookback_seconds), origin)
+            touched[visit.customer_id] = state
     await outbox.send()
     for customer_id, state in touched.items():
         table[customer_id] = state
 
 
-async def agent_states_batch(p: Pipeline, rows: list[Any], origin: Origin | None = None) -> None:
+async def agent_states_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
     table = p.tables.agents
     touched: dict[str, AgentUpdate] = {}
     outbox = Outbox(p.settings.partitions)
-    for row in rows:
+    for row in (row for rows, _ in deliveries for row in rows):
         update = AgentUpdate.from_wire(row)
         latest = touched.get(update.agent_id) or table.get(update.agent_id)
         presences = apply_agent_update(latest, update)
@@ -258,46 +271,55 @@ async def agent_states_batch(p: Pipeline, rows: list[Any], origin: Origin | None
         table[agent_id] = update
 
 
-async def queues_batch(p: Pipeline, message: dict[str, Any], origin: Origin | None = None) -> None:
-    """Apply a message of facts. Facts that carry an origin already counted for a key (the same
-    message of an earlier stage, processed again after a crash or rebalance) are skipped."""
-    by_key: dict[str, list[Fact]] = defaultdict(list)
-    for row in message["facts"]:
-        fact = Fact.from_wire(row)
-        by_key[queue_key(fact.queue, fact.channel)].append(fact)
-    source = message["origin"]
-    now = p.clock()
+async def queues_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
+    """Apply messages of facts. A section of facts whose origin was already counted for a key (the
+    same input of an earlier stage, processed again after a crash or rebalance) is skipped."""
     table = p.tables.queues
     settings = p.settings
-    for key, facts in by_key.items():
-        queue, channel = facts[0].queue, facts[0].channel
-        state = table.get(key)
-        if state is None:
-            if not p.may_add_queue(table, queue):
-                p.metrics.over_queue_limit.labels("queues").inc(len(facts))
-                continue
-            state = QueueState()
-        if source is not None and not state.accept_origin(source[0], source[1]):
-            p.metrics.redelivered.labels(p.topics.queue_facts.get_topic_name()).inc(len(facts))
-            continue
-        duplicates = apply_facts(state, facts, settings.queue_config.for_queue(queue).wait_rules, p.window_set, now)
-        if duplicates:
-            p.metrics.duplicate.labels(settings.topic_surveys).inc(duplicates)
+    now = p.clock()
+    touched: dict[str, QueueState] = {}
+    new_keys = 0
+    measured: list[Fact] = []
+    for sections, _ in deliveries:
+        for section in sections:
+            source = section["origin"]
+            by_key: dict[str, list[Fact]] = defaultdict(list)
+            for row in section["facts"]:
+                fact = Fact.from_wire(row)
+                by_key[queue_key(fact.queue, fact.channel)].append(fact)
+            for key, facts in by_key.items():
+                queue = facts[0].queue
+                state = touched.get(key) or table.get(key)
+                if state is None:
+                    if not p.may_add_queue(table, queue, new_keys):
+                        p.metrics.over_queue_limit.labels("queues").inc(len(facts))
+                        continue
+                    state, new_keys = QueueState(), new_keys + 1
+                if source is not None and not state.accept_origin(source[0], source[1]):
+                    p.metrics.redelivered.labels(p.topics.queue_facts.get_topic_name()).inc(len(facts))
+                    continue
+                touched[key] = state
+                wait_rules = settings.queue_config.for_queue(queue).wait_rules
+                duplicates = apply_facts(state, facts, wait_rules, p.window_set, now)
+                if duplicates:
+                    p.metrics.duplicate.labels(settings.topic_surveys).inc(duplicates)
+                measured += facts
+    for key, state in touched.items():
         prune(state, p.window_set, now, settings.contact_ttl_seconds, p.answer_ttl)
         table[key] = state
-        for fact in facts:
-            if fact.retraction:
-                continue
-            if fact.kind in ("answered", "abandoned"):
-                p.metrics.observe_wait(queue, channel, fact.value)
-            elif fact.kind == "handled":
-                p.metrics.observe_handle(queue, channel, fact.value)
+    for fact in measured:
+        if fact.retraction:
+            continue
+        if fact.kind in ("answered", "abandoned"):
+            p.metrics.observe_wait(fact.queue, fact.channel, fact.value)
+        elif fact.kind == "handled":
+            p.metrics.observe_handle(fact.queue, fact.channel, fact.value)
 
 
-async def presence_batch(p: Pipeline, rows: list[Any], origin: Origin | None = None) -> None:
+async def presence_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
     table = p.tables.presence
     touched: dict[str, QueuePresence] = {}
-    for row in rows:
+    for row in (row for rows, _ in deliveries for row in rows):
         presence = Presence.from_wire(row)
         state = touched.get(presence.queue) or table.get(presence.queue)
         if state is None:

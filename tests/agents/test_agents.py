@@ -57,7 +57,7 @@ async def test_contacts_agent_applies_out_of_order_batch_once_and_emits_facts(
         await agent.put([answered.to_wire(), queued.to_wire(), answered.to_wire()])
     state = p.tables.contacts["c1"]
     assert (state.queued, state.answered, state.queue) == (NOW - 60, NOW - 50, "sales")
-    facts = [Fact.from_wire(row) for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for row in message["facts"]]
+    facts = [Fact.from_wire(row) for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for section in message for row in section["facts"]]
     assert sorted((f.kind, f.value) for f in facts) == [("answered", 10.0), ("offered", 0.0)]
     assert p.metrics.registry.get_sample_value("contact_centre_events_duplicate_total", {"topic": p.settings.topic_calls}) == 1
     # The state's changelog write went to the partition the contact is routed to.
@@ -75,7 +75,7 @@ async def test_queues_agent_aggregates_a_batch_of_facts(pipeline: tuple[Pipeline
         Fact("handled", "sales", "voice", "c1", NOW - 30, 60.0),
     ]
     async with _agent(p, "queues").test_context() as agent:
-        await agent.put({"origin": None, "facts": [fact.to_wire() for fact in facts]})
+        await agent.put([{"origin": None, "facts": [fact.to_wire() for fact in facts]}])
     assert isinstance(p.tables.queues["sales/voice"], QueueState)
     [report] = p.reports()
     assert report.waiting.contacts_waiting == 1
@@ -99,7 +99,7 @@ async def test_contacts_agent_sends_ticket_facts_and_visits_by_customer(
     async with _agent(p, "contacts").test_context() as agent:
         await agent.put(rows)
     assert p.tables.tickets["t1"].replies == (NOW - 300,)
-    facts = [Fact.from_wire(row) for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for row in message["facts"]]
+    facts = [Fact.from_wire(row) for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for section in message for row in section["facts"]]
     assert sorted((f.kind, f.channel, f.value) for f in facts) == [
         ("first_response", "ticket", 300.0), ("offered", "ticket", 0.0), ("offered", "voice", 0.0), ("waiting", "voice", 0.0),
     ]  # fmt: skip
@@ -114,7 +114,7 @@ async def test_customers_agent_decides_first_contact_resolution(pipeline: tuple[
     visits = [Visit("k1", "t1", "billing", "ticket", NOW - 3600), Visit("k1", "c2", "sales", "voice", NOW - 60, NOW - 10, True)]
     async with _agent(p, "customers").test_context() as agent:
         await agent.put([visit.to_wire() for visit in visits])
-    facts = [Fact.from_wire(row) for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for row in message["facts"]]
+    facts = [Fact.from_wire(row) for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for section in message for row in section["facts"]]
     assert sorted((f.kind, f.contact_id, f.value) for f in facts) == [("fcr", "c2", 0.0), ("repeat", "c2", 1.0), ("repeat", "t1", 0.0)]
     assert set(p.tables.customers["k1"].visits) == {"t1", "c2"}
 
@@ -147,8 +147,9 @@ async def test_ingest_routes_surveys_to_queues_and_agent_states_to_agents(
         await agent.put(state)
     [fact_batch] = [s for s in producer.sent if s.topic == p.topics.queue_facts.get_topic_name()]
     assert fact_batch.partition == partition_for("sales/unknown", 4)
-    assert json.loads(fact_batch.value)["origin"] is None  # survey answers are deduplicated by event id
-    assert [Fact.from_wire(row) for row in json.loads(fact_batch.value)["facts"]] == [
+    [section] = json.loads(fact_batch.value)
+    assert section["origin"] is None  # survey answers are deduplicated by event id
+    assert [Fact.from_wire(row) for row in section["facts"]] == [
         Fact("csat", "sales", "unknown", "s1", NOW - 5, 5.0)
     ]
     [agent_batch] = [s for s in producer.sent if s.topic == p.topics.agent_events.get_topic_name()]
@@ -160,13 +161,14 @@ async def test_queues_agent_counts_a_redelivered_origin_once(pipeline: tuple[Pip
     """The contact stage processed the same input message twice (a crash before its commit): the
     second copy of its facts carries the same origin and is skipped."""
     p, _ = pipeline
-    message = {"origin": ["contact-events/2", 7], "facts": [
+    section = {"origin": ["contact-events/2", 7], "facts": [
         Fact("offered", "sales", "voice", "c1", NOW - 100).to_wire(),
         Fact("answered", "sales", "voice", "c1", NOW - 90, 10.0).to_wire(),
     ]}  # fmt: skip
     later = {"origin": ["contact-events/2", 8], "facts": [Fact("offered", "sales", "voice", "c2", NOW - 50).to_wire()]}
     async with _agent(p, "queues").test_context() as agent:
-        for value in (message, message, later, message):
+        # A batch of the contact stage carries a section per input message; replayed, it may be cut differently.
+        for value in ([section], [section, later], [section]):
             await agent.put(value)
     [report] = p.reports()
     assert (report.windows["15m"]["contacts_offered"], report.windows["15m"]["contacts_answered"]) == (2, 1)
@@ -180,8 +182,8 @@ async def test_contacts_agent_tags_facts_with_the_input_message(pipeline: tuple[
     p, producer = pipeline
     async with _agent(p, "contacts").test_context() as agent:
         await agent.put([Lifecycle("queued", NOW - 60, "c9", "voice", queue="sales").to_wire()])
-    [message] = producer.values_sent_to(p.topics.queue_facts.get_topic_name())
-    topic, offset = message["origin"]
+    [[section]] = producer.values_sent_to(p.topics.queue_facts.get_topic_name())
+    topic, offset = section["origin"]
     assert topic.startswith(p.topics.contact_events.get_topic_name() + "/") and isinstance(offset, int)
 
 
@@ -192,9 +194,9 @@ async def test_a_flood_of_queue_names_stops_at_the_limit(pipeline: tuple[Pipelin
     facts = [Fact("offered", f"spam-{n}", "voice", f"c{n}", NOW - 10).to_wire() for n in range(5)]
     async with _agent(p, "queues").test_context() as agent:
         for fact in facts:
-            await agent.put({"origin": None, "facts": [fact]})
+            await agent.put([{"origin": None, "facts": [fact]}])
         # A queue already kept still takes new facts.
-        await agent.put({"origin": None, "facts": [Fact("offered", "spam-0", "voice", "c9", NOW - 5).to_wire()]})
+        await agent.put([{"origin": None, "facts": [Fact("offered", "spam-0", "voice", "c9", NOW - 5).to_wire()]}])
     assert sorted(r.queue for r in p.reports()) == ["spam-0", "spam-1"]
     assert p.reports()[0].windows["15m"]["contacts_offered"] == 2
     dropped = p.metrics.registry.get_sample_value("contact_centre_queue_limit_dropped_total", {"table": "queues"})
