@@ -19,6 +19,7 @@ takes the wait from ``KPI_FETCH_WAIT_MS``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Coroutine, Generator
 from typing import Any
@@ -26,7 +27,6 @@ from typing import Any
 import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from mode.utils.locks import Event
 from mode.services import WaitResults
 
 log = logging.getLogger(__name__)
@@ -34,13 +34,12 @@ log = logging.getLogger(__name__)
 #: Faust versions whose ``Consumer._drain_messages`` was read and tested with :class:`InlineHandoff`.
 CHECKED_FAUST_VERSIONS = frozenset({"0.15.3"})
 
-_EVENT_WAIT = Event.wait.__code__
 
 
 class InlineHandoff:
     """Runs the per-message callback of ``_drain_messages`` inline while it does not wait."""
 
-    suspend_flow: Event
+    suspend_flow: asyncio.Event
 
     async def wait_first(self, *coros: Any, timeout: float | None = None) -> WaitResults:
         if not self._is_message_handoff(coros, timeout):
@@ -63,7 +62,7 @@ class InlineHandoff:
         return (
             timeout is None
             and len(coros) == 2
-            and getattr(coros[1], "cr_code", None) is _EVENT_WAIT
+            and getattr(coros[1], "cr_code", None) is type(self.suspend_flow).wait.__code__
             and isinstance(coros[0], Coroutine)
             and not self.suspend_flow.is_set()
         )

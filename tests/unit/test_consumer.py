@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,7 +13,8 @@ import faust
 import mode
 import pytest
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from mode.utils.locks import Event
+
+from faust.transport import consumer as faust_consumer
 
 from stream.consumer import CHECKED_FAUST_VERSIONS, InlineHandoff, consumer_class
 
@@ -21,7 +24,7 @@ class Drainer(InlineHandoff, mode.Service):
 
     def __init__(self) -> None:
         super().__init__()
-        self.suspend_flow = Event()
+        self.suspend_flow = asyncio.Event()
 
     async def hand_off(self, callback: Any) -> Any:
         # The exact call of Consumer._drain_messages.
@@ -143,9 +146,16 @@ async def test_while_the_flow_is_suspended_the_message_goes_through_fausts_race(
 
 async def test_other_calls_of_wait_first_are_fausts_own() -> None:
     drainer = Drainer()
-    never = Event()
+    never = asyncio.Event()
     results = await drainer.wait_first(never.wait(), timeout=0.01)
     assert results.results == []  # Faust's wait_first honoured the timeout
+
+
+def test_fausts_drain_loop_makes_the_call_the_hand_off_recognises() -> None:
+    source = inspect.getsource(faust_consumer.Consumer._drain_messages)
+    assert re.search(r"await self\.wait_first\(\s*callback\(message\), self\.suspend_flow\.wait\(\)\s*\)", source)
+    assert "self.suspend_flow = Event()" in inspect.getsource(faust_consumer.Consumer.__init__)
+    assert faust_consumer.Event is asyncio.Event  # the event class Drainer uses
 
 
 def test_the_consumer_uses_the_inline_hand_off_on_checked_faust_versions_only(monkeypatch: pytest.MonkeyPatch) -> None:
