@@ -4,6 +4,10 @@
 - ``BENCH_MODE=naive``: one agent that decodes and updates a tumbling-window table once per event
   (what a first Faust implementation does: one table write, hence one changelog message, per event).
 
+``BENCH_CONSUMER=kpi`` runs either on the pipeline's consumer (``stream.consumer``: the inline
+hand-off and ``KPI_FETCH_WAIT_MS``' default) instead of Faust's own, so the pipeline can be compared
+with Faust's floor on the same consumer path.
+
 Both use the worker's consumer settings (memory store, 4 partitions, earliest offsets). When
 BENCH_EXPECTED messages have been read, the app writes the wall time and CPU time of the first and
 last one to BENCH_OUT (JSON); the parent then stops it.
@@ -15,15 +19,26 @@ import json
 import os
 import time
 from datetime import timedelta
+from typing import Any
 
 import faust
+
+from stream.app import KpiApp
+from stream.settings import Settings
 
 MODE = os.environ.get("BENCH_MODE", "bare")
 EXPECTED = int(os.environ.get("BENCH_EXPECTED", "0"))
 OUT = os.environ.get("BENCH_OUT", "faust_ref.json")
 SESSION = float(os.environ.get("BENCH_SESSION_TIMEOUT", "10"))
 
-app = faust.App(
+CONSUMER = os.environ.get("BENCH_CONSUMER", "faust")
+App: Any = faust.App
+extra: dict[str, Any] = {}
+if CONSUMER == "kpi":
+    App = KpiApp
+    extra["fetch_wait_ms"] = Settings.model_fields["fetch_wait_ms"].default
+
+app = App(
     os.environ.get("BENCH_APP_ID", "bench-faust-ref"),
     broker=os.environ.get("BENCH_BROKER", "kafka://127.0.0.1:9092"),
     store="memory://",
@@ -36,6 +51,7 @@ app = faust.App(
     broker_session_timeout=SESSION,
     broker_heartbeat_interval=min(3.0, SESSION / 3),
     broker_request_timeout=max(90.0, SESSION * 2),
+    **extra,
 )
 source = app.topic(*os.environ.get("BENCH_TOPICS", "bench").split(","), key_serializer="raw", value_serializer="raw")
 

@@ -51,31 +51,34 @@ def run_aiokafka(bootstrap: str, topics: list[str], group: str, expected: int, t
 
 
 def run_faust(mode: str, broker: EmbeddedBroker, topics: list[str], app_id: str, expected: int, workdir: Path,
-              timeout: float = 600) -> dict[str, Any]:  # fmt: skip
-    """Start ``python -m bench.faust_ref`` in ``mode``, wait for its result file, stop it."""
+              consumer: str = "faust", timeout: float = 600) -> dict[str, Any]:  # fmt: skip
+    """Start ``python -m bench.faust_ref`` in ``mode`` with ``consumer`` ("faust": Faust's own, "kpi": the
+    pipeline's), wait for its result file, stop it."""
     workdir.mkdir(parents=True, exist_ok=True)
     if mode == "naive":  # Faust would create it with the broker's default size otherwise
         create_topics(broker.bootstrap, [f"{app_id}-naive-counts-changelog"], 4)
-    out = workdir / f"faust-{mode}.json"
+    name = f"faust-{mode}-{consumer}"
+    out = workdir / f"{name}.json"
     out.unlink(missing_ok=True)
     env = {
         **os.environ,
         "BENCH_MODE": mode,
+        "BENCH_CONSUMER": consumer,
         "BENCH_EXPECTED": str(expected),
         "BENCH_OUT": str(out),
         "BENCH_APP_ID": app_id,
         "BENCH_BROKER": broker.url,
         "BENCH_TOPICS": ",".join(topics),
-        "BENCH_DATA_DIR": str(workdir / f"data-{mode}"),
+        "BENCH_DATA_DIR": str(workdir / f"data-{name}"),
     }
-    log = (workdir / f"faust-{mode}.log").open("wb")
+    log = (workdir / f"{name}.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "bench.faust_ref"], env=env, stdout=log, stderr=subprocess.STDOUT)
     log.close()
     deadline = time.monotonic() + timeout
     try:
         while not out.exists():
             if process.poll() is not None:
-                tail = (workdir / f"faust-{mode}.log").read_text(errors="replace")[-3000:]
+                tail = (workdir / f"{name}.log").read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"faust {mode} reference exited with {process.returncode}:\n{tail}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"faust {mode} reference did not read {expected} messages within {timeout:.0f} s")

@@ -656,6 +656,10 @@ def main(argv: list[str] | None = None) -> int:
             bare = run_faust("bare", broker, inputs, f"bench-{run}-faust-bare", len(ds.messages), workdir)
             result["faust_bare"] = bare
             log(f"faust bare: {bare['eps']:.0f} events/s")
+            same_path = run_faust("bare", broker, inputs, f"bench-{run}-faust-bare-kpi", len(ds.messages), workdir,
+                                  consumer="kpi")  # fmt: skip
+            result["faust_bare_kpi_consumer"] = same_path
+            log(f"faust bare on the pipeline's consumer: {same_path['eps']:.0f} events/s")
             naive = run_faust("naive", broker, inputs, f"bench-{run}-faust-naive", len(ds.messages), workdir)
             result["faust_naive"] = naive
             log(f"faust naive: {naive['eps']:.0f} events/s")
@@ -713,16 +717,20 @@ def main(argv: list[str] | None = None) -> int:
 def write(result: dict[str, Any], out: Path) -> None:
     """The raw sections plus the flat keys BENCHMARKS.md and the smoke test read."""
     flat: dict[str, Any] = {}
-    pipeline, bare, naive, aiokafka = (result.get(k) for k in ("pipeline", "faust_bare", "faust_naive", "aiokafka"))
+    pipeline, bare, same_path, naive, aiokafka = (
+        result.get(k) for k in ("pipeline", "faust_bare", "faust_bare_kpi_consumer", "faust_naive", "aiokafka"))
     if pipeline:
         flat["pipeline_eps"] = round(pipeline["eps"], 1)
         flat["cpu_s_per_1000_events"] = round(pipeline["cpu_s_per_1000_events"], 4)
-    for key, section in (("faust_bare", bare), ("faust_naive", naive), ("aiokafka", aiokafka)):
+    for key, section in (("faust_bare", bare), ("faust_bare_kpi_consumer", same_path), ("faust_naive", naive),
+                         ("aiokafka", aiokafka)):  # fmt: skip
         if section:
             flat[f"{key}_eps"] = round(section["eps"], 1)
             flat[f"{key}_cpu_s_per_1000_events"] = round(section["cpu_s"] / section["events"] * 1000, 4)
     if pipeline and bare:
         flat["ratio_pipeline_faust_bare"] = round(pipeline["eps"] / bare["eps"], 3)
+    if pipeline and same_path:
+        flat["ratio_pipeline_faust_bare_kpi_consumer"] = round(pipeline["eps"] / same_path["eps"], 3)
     if pipeline and naive:
         flat["ratio_pipeline_faust_naive"] = round(pipeline["eps"] / naive["eps"], 3)
     if pipeline and aiokafka:

@@ -28,9 +28,13 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("bare aiokafka consumer, JSON decode only, events/s", fmt(r.get("aiokafka_eps"))),
         ("bare Faust agent, decode only, events/s", fmt(r.get("faust_bare_eps"))),
         ("bare Faust agent, CPU s per 1,000 events", fmt(r.get("faust_bare_cpu_s_per_1000_events"), 3)),
+        ("bare Faust agent on the pipeline's consumer (stream.consumer), events/s",
+         fmt(r.get("faust_bare_kpi_consumer_eps"))),
+        ("… CPU s per 1,000 events", fmt(r.get("faust_bare_kpi_consumer_cpu_s_per_1000_events"), 3)),
         ("naive Faust agent (windowed table write per event), events/s", fmt(r.get("faust_naive_eps"))),
         ("naive Faust agent, CPU s per 1,000 events", fmt(r.get("faust_naive_cpu_s_per_1000_events"), 3)),
         ("pipeline / bare Faust", fmt(r.get("ratio_pipeline_faust_bare"), 3)),
+        ("pipeline / bare Faust on the same consumer", fmt(r.get("ratio_pipeline_faust_bare_kpi_consumer"), 3)),
         ("pipeline / naive Faust", fmt(r.get("ratio_pipeline_faust_naive"), 3)),
         ("pipeline / aiokafka", fmt(r.get("ratio_pipeline_aiokafka"), 4)),
     ]
