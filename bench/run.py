@@ -484,7 +484,7 @@ def measure_recovery(broker: EmbeddedBroker, workdir: Path, contacts: int, agent
     produce_all(broker.bootstrap, topics, ds.messages)
     worker = WorkerProcess.configure(broker, workdir / f"recovery-{store}", f"bench-{run}-recovery", topics,
                                      KPI_LATENESS_SECONDS="86400", KPI_DAY_START=day_start_before(ds.start),
-                                     KPI_SESSION_TIMEOUT_SECONDS=f"{session_timeout:g}")  # fmt: skip
+                                     KPI_SESSION_TIMEOUT_SECONDS=f"{session_timeout:g}", KPI_STORE=store)  # fmt: skip
     worker.start()
     try:
         worker.wait_healthy()
@@ -699,12 +699,13 @@ def main(argv: list[str] | None = None) -> int:
 
         # 4. Recovery.
         if recovery_contacts and "recovery" in only:
-            recovery = measure_recovery(broker, workdir, recovery_contacts, recovery_agents,
-                                        session_timeout=6 if quick else 10, store="memory",
-                                        equal_timeout=10 if quick else 60)  # fmt: skip
-            result["recovery"] = recovery
-            log(f"recovery: healthz {recovery['healthz_s']} s, KPIs equal after "
-                f"{recovery['kpis_equal_s']} s, {recovery['differences_count']} differences")  # fmt: skip
+            for key, store in (("recovery_memory", "memory"), ("recovery", "rocksdb")):
+                recovery = measure_recovery(broker, workdir, recovery_contacts, recovery_agents,
+                                            session_timeout=6 if quick else 10, store=store,
+                                            equal_timeout=10 if quick else 60)  # fmt: skip
+                result[key] = recovery
+                log(f"recovery ({store} store): healthz {recovery['healthz_s']} s, KPIs equal after "
+                    f"{recovery['kpis_equal_s']} s, {recovery['differences_count']} differences")  # fmt: skip
     finally:
         broker.stop()
         result["duration_s"] = round((datetime.now(UTC) - started).total_seconds(), 1)
@@ -745,13 +746,13 @@ def write(result: dict[str, Any], out: Path) -> None:
         flat["rss_mb_samples"] = [s["rss_mb"] for s in memory["samples"]]
         if "second_half_growth_pct" in memory:
             flat["rss_second_half_growth_pct"] = memory["second_half_growth_pct"]
-    recovery = result.get("recovery")
-    if recovery:
-        # Time to /healthz OK and to equal KPIs; when either never happened, the time we waited
-        # (see recovery_kpis_equal and recovery.healthz_s, which is then null).
-        flat["recovery_healthz_s"] = round(recovery["healthz_s"] or recovery["healthz_timeout_s"], 2)
-        flat["recovery_s"] = round(recovery["kpis_equal_s"] or flat["recovery_healthz_s"], 2)
-        flat["recovery_kpis_equal"] = recovery["kpis_equal"]
+    # Time to /healthz OK and to equal KPIs; when either never happened, the time we waited (see
+    # recovery_kpis_equal and recovery.healthz_s, which is then null). recovery_*: the RocksDB store.
+    for prefix, recovery in (("recovery", result.get("recovery")), ("recovery_memory", result.get("recovery_memory"))):
+        if recovery:
+            flat[f"{prefix}_healthz_s"] = round(recovery["healthz_s"] or recovery["healthz_timeout_s"], 2)
+            flat[f"{prefix}_s"] = round(recovery["kpis_equal_s"] or flat[f"{prefix}_healthz_s"], 2)
+            flat[f"{prefix}_kpis_equal"] = recovery["kpis_equal"]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({**flat, **result}, indent=2, default=str) + "\n")
 

@@ -56,7 +56,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
                     f"{memory['rss_mb_start']} / {memory['rss_mb_mid']} / {memory['rss_mb_end']} / "
                     f"{memory['rss_mb_max']}"))  # fmt: skip
         out.append(("RSS growth over the second half", f"{memory['second_half_growth_pct']} %"))
-    for key in ("recovery",):
+    for key in ("recovery_memory", "recovery"):
         rec = r.get(key)
         if rec:
             equal = f"{rec['kpis_equal_s']:.1f} s" if rec["kpis_equal_s"] else (

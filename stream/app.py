@@ -20,6 +20,7 @@ from stream.metrics import Metrics
 from stream.partitioning import partition_for
 from stream.report import PresenceReport, QueueReport, build_presence_reports, build_reports
 from stream.settings import Settings
+from stream.stores import KpiTable, store_url
 from stream.tables import Tables, declare_tables
 from stream.topics import Topics, declare_topics
 from stream.web import register_views
@@ -116,7 +117,12 @@ def create_pipeline(settings: Settings, clock: Clock | None = None) -> Pipeline:
     app = KpiApp(
         settings.app_id,
         broker=settings.broker or "kafka://127.0.0.1:9092",
-        store="memory://",
+        store=store_url(settings.store),
+        Table=KpiTable,
+        # Faust compares a RocksDB table's persisted changelog offset with the broker's high
+        # watermark; the embedded broker reports the last record batch's base offset + 1 as the
+        # end, so a complete table reads as "ahead of its changelog" and the worker would not start.
+        recovery_consistency_check=False,
         datadir=str(settings.data_dir),
         web_port=settings.web_port,
         web_bind=settings.web_host,

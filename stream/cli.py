@@ -138,17 +138,19 @@ def run_worker(settings: Settings) -> int:
         settings = settings.model_copy(update={"broker": broker.url})
         log.info("embedded broker listening on %s", broker.url)
     try:
-        return _serve(settings)
+        return _serve(settings, fresh_broker=broker is not None)
     finally:
         if broker is not None:
             broker.stop()
 
 
-def _serve(settings: Settings) -> int:
+def _serve(settings: Settings, fresh_broker: bool) -> int:
+    """Run the worker; ``fresh_broker``: the broker was just started empty (the embedded one)."""
     from faust.worker import Worker
 
     from stream.admin import PartitionMismatch, bootstrap_of, create_topics
     from stream.app import create_pipeline
+    from stream.stores import forget_local_state
     from stream.topics import partitioned_topics, required_topics
 
     assert settings.broker is not None
@@ -161,6 +163,9 @@ def _serve(settings: Settings) -> int:
         print(f"python -m stream worker: error: {exc}", file=sys.stderr)
         return 2
     pipeline = create_pipeline(settings)
+    table_dir = Path(pipeline.app.conf.tabledir)
+    if fresh_broker and settings.store == "rocksdb" and forget_local_state(table_dir):
+        log.warning("removed tables kept in %s: the embedded broker starts without their changelogs", table_dir)
     worker = Worker(pipeline.app, loglevel=settings.log_level)
     # Faust's terminal spinner sets the root logger to DEBUG at levels WARN and above, which
     # makes every debug call on the hot path build a log record; a service has no terminal.
@@ -195,7 +200,7 @@ def run_demo(settings: Settings, simulation: SimulationConfig, seed: int | None)
         port, port, port,
     )  # fmt: skip
     try:
-        return _serve(settings)
+        return _serve(settings, fresh_broker=broker is not None)
     finally:
         try:
             simulator.terminate()

@@ -133,6 +133,7 @@ class Settings(BaseSettings):
     day_start: str = Field(default="00:00", description="local time at which 'today' starts")
     clock: Literal["wall", "event"] = Field(default="wall", description="'event': now is the latest event time (replay)")
     data_dir: Path = Path("data")
+    store: Literal["memory", "rocksdb"] = Field(default="memory", description="where tables live between restarts")
     partitions: int = Field(default=8, ge=1, le=1024, description="partitions of internal topics and tables")
     lateness_seconds: float = Field(default=300.0, ge=0)
     contact_ttl_seconds: float = Field(default=4 * 3600.0, gt=0)
