@@ -14,20 +14,25 @@ version the worker logs a warning and keeps Faust's own consumer.
 
 Faust also fetches with a fixed ``fetch_max_wait_ms=1500``: at low rates each fetch then waits
 up to 1.5 s for data, which is what an event takes to reach the gauges. :func:`consumer_class`
-takes the wait from ``KPI_FETCH_WAIT_MS``.
+takes the wait from ``KPI_FETCH_WAIT_MS``, and gives table recovery the real end of each changelog
+(:mod:`stream.endoffsets`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Generator
+from collections.abc import Coroutine, Generator, Mapping
 from typing import Any
 
 import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.transport.drivers.aiokafka import server_list
+from faust.types import TP
 from mode.services import WaitResults
+
+from stream.endoffsets import record_ends
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +114,11 @@ def consumer_class(fetch_wait_ms: int) -> type[faust_aiokafka.Consumer]:
                 log.warning("aiokafka %s has no _fetch_max_wait_ms: KPI_FETCH_WAIT_MS not applied", aiokafka.__version__)
             consumer._fetch_max_wait_ms = fetch_wait_ms  # read when the consumer starts its fetcher
             return consumer
+
+        async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+            # Table recovery reads changelogs up to these: make them the real ends (stream.endoffsets).
+            reported = await super()._highwaters(partitions)
+            return await record_ends(server_list(self.transport.url, self.transport.default_port), reported)
 
     bases: tuple[type, ...] = (faust_aiokafka.Consumer,)
     if faust.__version__ in CHECKED_FAUST_VERSIONS:
