@@ -266,8 +266,8 @@ class WorkerProcess:
             raise WorkerFailed(f"/metrics said {status}")
         return body.decode()
 
-    def kpis(self) -> dict[str, Any]:
-        status, body = self.get("/api/kpis", timeout=30)
+    def kpis(self, query: str = "") -> dict[str, Any]:
+        status, body = self.get("/api/kpis" + query, timeout=30)
         if status != 200:
             raise WorkerFailed(f"/api/kpis said {status}")
         return json.loads(body)

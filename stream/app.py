@@ -17,7 +17,7 @@ from stream.clock import EventClock
 from stream.consumer import transport_class
 from stream.aggregates import WindowSet
 from stream.metrics import Metrics
-from stream.partitioning import partition_for
+from stream.partitioning import partition_for, split_queue_key
 from stream.report import PresenceReport, QueueReport, build_presence_reports, build_reports
 from stream.settings import Settings
 from stream.stores import KpiTable, store_url
@@ -77,14 +77,20 @@ class Pipeline:
         partitions = self.settings.partitions
         return lambda key: partition_for(key, partitions) in owned
 
-    def reports(self, now: float | None = None) -> list[QueueReport]:
+    def reports(self, now: float | None = None, queue: str | None = None) -> list[QueueReport]:
+        """Reports of the owned queues (or of ``queue``'s channels only)."""
         owns = self.owner_of_queues()
-        owned = [(key, state) for key, state in self.tables.queues.items() if owns(key)]
+        table = self.tables.queues
+        pairs = table.items() if queue is None else (
+            (key, table[key]) for key in table.keys() if split_queue_key(key)[0] == queue)  # fmt: skip
+        owned = [(key, state) for key, state in pairs if owns(key)]
         return build_reports(owned, self.settings.queue_config, self.window_set, self.clock() if now is None else now)
 
-    def presence_reports(self) -> list[PresenceReport]:
+    def presence_reports(self, queue: str | None = None) -> list[PresenceReport]:
         owns = self.owner(self.topics.queue_presence)
-        return build_presence_reports((queue, state) for queue, state in self.tables.presence.items() if owns(queue))
+        table = self.tables.presence
+        pairs = table.items() if queue is None else ([(queue, table[queue])] if queue in table else [])
+        return build_presence_reports((name, state) for name, state in pairs if owns(name))
 
     def health_problem(self) -> str | None:
         """``None`` when the worker is consuming, else why not."""

@@ -27,7 +27,10 @@ def register_views(p: Pipeline) -> None:
 
     @app.page("/api/kpis")
     async def kpis(self: View, request: Request) -> Response:
-        return self.json(reports_to_json(p.reports(), p.presence_reports(), p.clock()))
+        # ?queue=NAME: that queue's channels only (a wallboard of one team; far cheaper to build).
+        queue = request.query.get("queue") or None
+        now = p.clock()
+        return self.json(reports_to_json(p.reports(now, queue), p.presence_reports(queue), now))
 
     wallboard_page = WALLBOARD.read_bytes()
 

@@ -151,3 +151,13 @@ def test_tickets_fcr_surveys_and_agents(worker: Worker, producer: KafkaProducer)
     assert (kpis["average_first_response_seconds"], kpis["average_resolution_seconds"], kpis["tickets_reopened"]) == (
         75.0, 180.0, 1,
     )  # fmt: skip
+
+    # ?queue= keeps that queue's channels and agents, the same values, and nothing else.
+    status, body = worker.get(f"/api/kpis?queue={QUEUE}")
+    assert status == 200
+    one_queue = json.loads(body)
+    assert {q["queue"] for q in one_queue["queues"]} == {QUEUE}
+    assert sorted((q["channel"], q["windows"]["15m"]["kpis"]["contacts_offered"]) for q in one_queue["queues"]) == sorted(
+        (q["channel"], q["windows"]["15m"]["kpis"]["contacts_offered"]) for q in document["queues"] if q["queue"] == QUEUE)
+    assert one_queue["agents"] == [support]
+    assert json.loads(worker.get("/api/kpis?queue=no-such-queue")[1])["queues"] == []
