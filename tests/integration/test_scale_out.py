@@ -81,8 +81,6 @@ def test_two_workers_split_the_queues_and_equal_one(
     run_two_workers(broker, producer, tmp_path_factory, kill_one=False)
 
 
-@pytest.mark.xfail(reason="issue 4 (open): after a kill -9 of one of two workers the survivor has once matched "
-                   "the single worker and once not within 180 s; the cause is not yet known", strict=False)
 def test_the_survivor_of_a_kill_takes_over_with_the_same_numbers(
     broker: EmbeddedBroker, producer: KafkaProducer, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
