@@ -1,6 +1,6 @@
 """The stream stages, the expiry timer and the alert timer.
 
-1. ``ingest-<source>``: raw input messages, in batches -> validated events, one message
+1. ``ingest``: raw messages of every input topic, in batches -> validated events, one message
    per destination partition per batch; bad input goes to the dead-letter topic.
 2. ``contacts``: call, chat and ticket events -> per-contact and per-ticket state (tables)
    -> facts for the queues, and visits for the customers.
@@ -113,8 +113,12 @@ def register_agents(p: Pipeline) -> None:
     app = p.app
     topics = p.topics
 
-    for source, topic in topics.inputs.items():
-        app.agent(topic, name=f"ingest-{source}")(_ingest(p, source))
+    @app.agent(topics.inputs, name="ingest")
+    async def ingest(stream: faust.StreamT[bytes]) -> None:
+        # One agent over all input topics: a batch mixes sources, so at low rates a batch's
+        # messages to the next stages are not multiplied by the number of input topics.
+        async for events in stream.take_events(p.settings.batch_size, within=p.settings.batch_seconds):
+            await ingest_batch(p, events)
 
     def stage(topic: faust.TopicT, name: str,
               handle: Callable[[Pipeline, Sequence[Delivery]], Coroutine[Any, Any, None]]) -> None:  # fmt: skip
@@ -149,22 +153,15 @@ def register_agents(p: Pipeline) -> None:
         p.metrics.keep_histograms_of(lambda queue, channel: owns(queue_key(queue, channel)))
 
 
-def _ingest(p: Pipeline, source: Source) -> Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]:
-    async def ingest(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(p.settings.batch_size, within=p.settings.batch_seconds):
-            await ingest_batch(p, source, events)
-
-    return ingest
-
-
-async def ingest_batch(p: Pipeline, source: Source, events: Sequence[faust.EventT]) -> None:
+async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
     now = p.clock()
     wall_now = time.time() if p.event_clock is not None else now
     topics = p.topics
+    source_of = topics.source_of
     outbox = Outbox(p.settings.partitions)
     for event in events:
         message = event.message
-        outcome = decode(message.value, source, now, p.settings.lateness_seconds, wall_now)
+        outcome = decode(message.value, source_of[message.topic], now, p.settings.lateness_seconds, wall_now)
         if isinstance(outcome, Rejected):
             await dead_letter(p, message, outcome)
             continue

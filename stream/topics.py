@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import faust
 
@@ -23,7 +24,7 @@ TABLES = ("contacts", "tickets", "customers", "agents", "queues", "presence")
 
 @dataclass(frozen=True)
 class Topics:
-    inputs: dict[Source, faust.TopicT]
+    inputs: faust.TopicT  # every input topic
     contact_events: faust.TopicT
     customer_visits: faust.TopicT
     agent_events: faust.TopicT
@@ -32,6 +33,11 @@ class Topics:
     deadletter: faust.TopicT
     alerts: faust.TopicT
     topic_of: dict[Source, str]  # source -> input topic name
+
+    @cached_property
+    def source_of(self) -> dict[str, Source]:
+        """Input topic name -> what it carries."""
+        return {name: source for source, name in self.topic_of.items()}
 
 
 def input_topic_of(settings: Settings) -> dict[Source, str]:
@@ -55,9 +61,7 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         for field, suffix in INTERNAL.items()
     }  # fmt: skip
     return Topics(
-        inputs={
-            source: app.topic(name, key_serializer="raw", value_serializer="raw") for source, name in topic_of.items()
-        },
+        inputs=app.topic(*topic_of.values(), key_serializer="raw", value_serializer="raw"),
         deadletter=app.topic(settings.topic_deadletter, key_serializer="raw", value_serializer="raw"),
         alerts=app.topic(settings.topic_alerts, key_serializer="raw", value_serializer="raw"),
         topic_of=topic_of,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -21,6 +23,14 @@ def _agent(pipeline: Pipeline, name: str) -> Any:
     return pipeline.app.agents[name]
 
 
+@asynccontextmanager
+async def _ingesting(pipeline: Pipeline, topic: str) -> AsyncIterator[Any]:
+    """The ingest agent under test, its messages read as if from input ``topic``."""
+    async with _agent(pipeline, "ingest").test_context() as agent:
+        agent._get_strtopic = lambda channel: topic
+        yield agent
+
+
 def _event(kind: str, contact_id: str, ts: float, **fields: Any) -> bytes:
     return json.dumps({"event_id": f"{contact_id}-{kind}", "type": kind, "ts": ts, "contact_id": contact_id, **fields}).encode()
 
@@ -30,7 +40,7 @@ async def test_ingest_routes_valid_events_by_contact_and_dead_letters_the_rest(
 ) -> None:
     p, producer = pipeline
     calls = p.settings.topic_calls
-    async with _agent(p, "ingest-voice").test_context() as agent:
+    async with _ingesting(p, calls) as agent:
         await agent.put(_event("contact.queued", "c1", NOW - 10, queue="sales"), key=b"whatever")
         await agent.put(_event("contact.queued", "c2", NOW - 5, queue="sales"))
         await agent.put(b"{not json")
@@ -141,9 +151,9 @@ async def test_ingest_routes_surveys_to_queues_and_agent_states_to_agents(
     survey = json.dumps({"event_id": "s1", "type": "survey.csat", "ts": NOW - 5, "queue": "sales", "score": 5}).encode()
     state = json.dumps({"event_id": "g1", "type": "agent.state", "ts": NOW - 5, "agent_id": "a7", "queues": ["sales"],
                         "state": "away"}).encode()  # fmt: skip
-    async with _agent(p, "ingest-survey").test_context() as agent:
+    async with _ingesting(p, p.settings.topic_surveys) as agent:
         await agent.put(survey)
-    async with _agent(p, "ingest-agent").test_context() as agent:
+    async with _ingesting(p, p.settings.topic_agents) as agent:
         await agent.put(state)
     [fact_batch] = [s for s in producer.sent if s.topic == p.topics.queue_facts.get_topic_name()]
     assert fact_batch.partition == partition_for("sales/unknown", 4)
