@@ -12,7 +12,7 @@ from kafka import KafkaProducer
 
 from stream.broker import EmbeddedBroker
 from tests.integration.conftest import Worker, new_topics, running_worker, wait_for
-from tests.integration.test_crash_recovery import SETTINGS, comparable, differences, produce_stream
+from tests.integration.test_crash_recovery import SETTINGS, comparable, differences, processed, produce_stream
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +85,33 @@ def test_the_survivor_of_a_kill_takes_over_with_the_same_numbers(
     broker: EmbeddedBroker, producer: KafkaProducer, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     run_two_workers(broker, producer, tmp_path_factory, kill_one=True)
+
+
+def test_a_worker_joining_during_a_backlog_rebalances_without_losing_or_repeating(
+    broker: EmbeddedBroker, producer: KafkaProducer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A rebalance while the first worker's stream buffers are full of a backlog: the partitions it
+    gives up are suspended mid-flow (stream.consumer's hand-off must let that happen), and the two
+    workers still add up to a single worker that read everything alone."""
+    topics = new_topics(uuid.uuid4().hex[:8])
+    app_id = f"it-join-{uuid.uuid4().hex[:8]}"
+    total = produce_stream(producer, topics, rate=8.0)
+    with running_worker(broker, tmp_path_factory.mktemp("single"), topics=topics, **SETTINGS) as single, \
+            running_worker(broker, tmp_path_factory.mktemp("first"), app_id=app_id, topics=topics, **SETTINGS) as first:
+        wait_for(lambda: processed(first) > total * 0.1, timeout=120, interval=0.2)
+        with running_worker(broker, tmp_path_factory.mktemp("second"), app_id=app_id, topics=topics,
+                            **SETTINGS) as second:  # fmt: skip
+            # The group has rebalanced (the second worker is healthy) before the backlog was read.
+            assert processed(first) < total, "the first worker read everything before the second joined"
+            truth: list[Any] = []
+            seen: list[Any] = []
+
+            def split_equals_single() -> bool:
+                truth[:] = [keyed(comparable(single))]
+                seen[:] = [combined(first, second)]
+                return bool(truth[0][0]) and seen[0] == truth[0] and all(keyed(comparable(w))[0] for w in (first, second))
+
+            try:
+                wait_for(split_equals_single, timeout=300, interval=2)
+            except BaseException:
+                pytest.fail("after a rebalance under load:\n" + "\n".join(differences(list(seen), list(truth))[:30]))
