@@ -380,58 +380,53 @@ def measure_latency(worker: WorkerProcess, bootstrap: str, topics: dict[str, str
 # 3. Memory
 
 
-def measure_memory(broker: EmbeddedBroker, workdir: Path, events: int, sample_every: float = 2.0,
+def measure_memory(broker: EmbeddedBroker, workdir: Path, events: int, rate: float = 1200.0, sample_every: float = 2.0,
                    count_every: float = 10.0, partial: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
-    """RSS of a fresh worker through a prefilled stream of ``events`` messages spread over ~20 hours of
-    'today', read as a replay (KPI_CLOCK=event): "now" follows the events, so contacts, customers'
-    visits and buckets expire as they would in 20 hours of live traffic. The lateness is an hour of
-    event time, so partitions read at different speeds do not make events late."""
+    """RSS of a fresh worker with default settings through ``events`` live events sent at ``rate``
+    per second, each stamped with its send time: contacts, customers' visits, survey ids and buckets
+    expire as they do in production (complete contacts after twice the 300 s lateness)."""
     run = short_id()
     topics = new_topics(run)
     create_topics(broker.bootstrap, [topics[name] for name in INPUTS], 4)
-    stats: dict[str, int] = {}
-    end = time.time() - 60
-    span = 20 * 3600.0
-    produce_s = produce_all(broker.bootstrap, topics, generate(events, end, span, agents=1000, stats=stats, seed=11))
-    total = stats["messages"]
-    log(f"memory: prefilled {total} messages ({stats['contacts']} calls and chats) in {produce_s:.0f} s")
-    worker = WorkerProcess.configure(broker, workdir / "memory", f"bench-{run}-memory", topics,
-                                     KPI_CLOCK="event", KPI_LATENESS_SECONDS="3600",
-                                     KPI_DAY_START=day_start_before(end - span))  # fmt: skip
+    worker = WorkerProcess.configure(broker, workdir / "memory", f"bench-{run}-memory", topics)
     worker.start()
     samples: list[dict[str, float]] = []
     if partial is not None:  # what an interrupted run still writes
-        partial.update(messages=total, samples=samples, interrupted=True)
-    began = time.monotonic()
+        partial.update(messages=events, samples=samples, interrupted=True)
     processed = 0.0
     last_count = 0.0
     text = None
+    sender = Sender(broker.bootstrap, topics, rate, agents=1000, seed=11, limit=events)
     try:
         worker.wait_healthy()
-        deadline = began + max(600.0, total / 200)
+        began = time.monotonic()
+        sender.start()
+        deadline = began + events / rate * 2 + 120
         while time.monotonic() < deadline:
             time.sleep(sample_every)
             now = time.monotonic()
-            if now - last_count >= count_every or processed >= total * 0.97:
+            if now - last_count >= count_every or processed >= events * 0.97:
                 last_count = now
                 text = scrape(worker) or text
                 if text is not None:
                     processed = counter_sum(text, PROCESSED) + counter_sum(text, INVALID)
             samples.append({"t_s": round(now - began, 1), "events": int(processed),
                             "rss_mb": round(proc_rss_mb(worker.pid), 1)})  # fmt: skip
-            if processed >= total:
+            if processed >= events:
                 break
         seconds = time.monotonic() - began
         late = counter_sum(text, "contact_centre_events_late_total") if text else None
     finally:
+        sender.stop()
         worker.stop()
-    second_half = [s["rss_mb"] for s in samples if s["events"] >= total / 2] or [samples[-1]["rss_mb"]]
+    second_half = [s["rss_mb"] for s in samples if s["events"] >= events / 2] or [samples[-1]["rss_mb"]]
     return {
         "events": int(processed),
-        "messages": total,
-        "calls_and_chats": stats["contacts"],
-        "agents": stats["agents"],
-        "seconds_incl_start": seconds,
+        "messages": events,
+        "rate": rate,
+        "achieved_rate": sender.achieved_rate,
+        "agents": 1000,
+        "seconds": seconds,
         "late_total": late,
         "samples": samples,
         "rss_mb_start": samples[0]["rss_mb"],
@@ -597,6 +592,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a tiny run (smoke test): small inputs, short phases")
     parser.add_argument("--memory-events", type=int, default=None, help="events of the memory run (default 1000000; "
                         "--quick 3000; 0 skips it)")  # fmt: skip
+    parser.add_argument("--memory-rate", type=float, default=1200.0, help="events/s of the memory run (default "
+                        "1200, which one worker sustains live here)")  # fmt: skip
     parser.add_argument("--latency-seconds", type=float, default=None, help="probing time per rate (default 30)")
     parser.add_argument("--recovery-contacts", type=int, default=None, help="calls and chats of the recovery day "
                         "(default 30000; 0 skips it)")  # fmt: skip
@@ -696,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
         # 3. Memory.
         if memory_events and "memory" in only:
             result["memory"] = {}
-            memory = measure_memory(broker, workdir, memory_events, partial=result["memory"])
+            memory = measure_memory(broker, workdir, memory_events, rate=args.memory_rate, partial=result["memory"])
             result["memory"] = memory
             log(f"memory: RSS {memory['rss_mb_start']} -> {memory['rss_mb_mid']} -> {memory['rss_mb_end']} MB")
 

@@ -52,7 +52,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ))
     memory = r.get("memory")
     if memory and "rss_mb_start" in memory:
-        out.append((f"RSS over {memory['events']:,} events: start / middle / end / max (MB)",
+        out.append((f"RSS over {memory['events']:,} live events at {memory['achieved_rate']:,.0f}/s "
+                    f"({fmt(memory['late_total'])} late): start / middle / end / max (MB)",
                     f"{memory['rss_mb_start']} / {memory['rss_mb_mid']} / {memory['rss_mb_end']} / "
                     f"{memory['rss_mb_max']}"))  # fmt: skip
         out.append(("RSS growth over the second half", f"{memory['second_half_growth_pct']} %"))
