@@ -316,18 +316,19 @@ async def queues_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
 async def presence_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
     table = p.tables.presence
     touched: dict[str, QueuePresence] = {}
+    new_keys = 0  # written at the end of the batch, so counted against the limit as they come
     for row in (row for rows, _ in deliveries for row in rows):
         presence = Presence.from_wire(row)
         state = touched.get(presence.queue) or table.get(presence.queue)
-        if state is None:
-            # New keys of this batch are written at its end: count them against the limit now.
-            pending = sum(1 for queue in touched if queue not in table)
-            if not p.may_add_queue(table, presence.queue, pending):
+        is_new = state is None
+        if is_new:
+            if not p.may_add_queue(table, presence.queue, new_keys):
                 p.metrics.over_queue_limit.labels("presence").inc()
                 continue
             state = QueuePresence()
         if apply_presence(state, presence):
             touched[presence.queue] = state
+            new_keys += is_new
     for queue, state in touched.items():
         table[queue] = state
 

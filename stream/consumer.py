@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 CHECKED_FAUST_VERSIONS = frozenset({"0.15.3"})
 
 
-
 class InlineHandoff:
     """Runs the per-message callback of ``_drain_messages`` inline while it does not wait."""
 
