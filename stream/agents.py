@@ -1,7 +1,8 @@
 """The stream stages, the expiry timer and the alert timer.
 
 1. ``ingest``: raw messages of every input topic, in batches -> validated events, one message
-   per destination partition per batch; bad input goes to the dead-letter topic.
+   per destination partition per batch (more if it would be too large, ``stream.outbox``); bad
+   input goes to the dead-letter topic.
 2. ``contacts``: call, chat and ticket events -> per-contact and per-ticket state (tables)
    -> facts for the queues, and visits for the customers.
 3. ``customers``: visits -> per-customer history (table) -> FCR and repeat-contact facts.
@@ -17,22 +18,24 @@ import os
 import sys
 import time
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import faust
 
 from schemas.events import TICKET
-from stream.aggregates import QueueState, apply_facts, prune
 from stream.admin import bootstrap_of
+from stream.aggregates import QueueState, apply_facts, prune
 from stream.alerting import evaluate
 from stream.brokerwatch import reachable
 from stream.contacts import Lifecycle, apply_event
 from stream.contacts import is_expired as contact_expired
 from stream.contacts import visit_of as contact_visit
 from stream.customers import CustomerState, Visit, apply_visit, expire_visits
-from stream.decoding import Ignored, Late, Rejected, Source, decode
+from stream.decoding import Ignored, Late, Rejected, decode
 from stream.facts import Fact
-from stream.partitioning import partition_for, queue_key
+from stream.outbox import Delivery, Origin, Outbox, unpack
+from stream.partitioning import queue_key
 from stream.presence import AgentUpdate, Presence, QueuePresence, apply_agent_update, apply_presence, forget_departed
 from stream.tickets import apply_ticket_event
 from stream.tickets import is_expired as ticket_expired
@@ -40,6 +43,8 @@ from stream.tickets import visit_of as ticket_visit
 
 if TYPE_CHECKING:
     from stream.app import Pipeline
+
+B = TypeVar("B")
 
 #: How often expired contacts, buckets and stale waits are dropped.
 EXPIRY_INTERVAL_SECONDS = 5.0
@@ -49,59 +54,8 @@ ALERT_INTERVAL_SECONDS = 1.0
 BROKER_CHECK_SECONDS = 2.0
 #: Exit status of a worker that gave up on an unreachable broker.
 EXIT_BROKER_UNREACHABLE = 3
-
-
-#: Where a message came from, "topic/partition" and offset: facts carry the origin of the message
-#: that produced them, so the queue stage recognises facts it has already counted.
-Origin = tuple[str, int]
-#: A message of an internal topic: its value and its origin.
-Delivery = tuple[Any, Origin]
-
-
-class Outbox:
-    """Rows for internal topics, grouped so each destination partition gets one message per batch.
-
-    Facts are kept in sections, one per origin, so a batch of several input messages still tells
-    the queue stage which input message each fact came from.
-    """
-
-    def __init__(self, partitions: int) -> None:
-        self._partitions = partitions
-        self._rows: dict[faust.TopicT, dict[int, list[Any]]] = defaultdict(lambda: defaultdict(list))
-        self._sections: dict[faust.TopicT, dict[int, dict[Origin | None, list[Any]]]] = defaultdict(
-            lambda: defaultdict(lambda: defaultdict(list)))  # fmt: skip
-
-    def add(self, topic: faust.TopicT, key: str, row: Any) -> None:
-        self._rows[topic][partition_for(key, self._partitions)].append(row)
-
-    def add_facts(self, topic: faust.TopicT, facts: Sequence[Fact], origin: Origin | None = None) -> None:
-        by_partition = self._sections[topic]
-        for fact in facts:
-            by_partition[partition_for(queue_key(fact.queue, fact.channel), self._partitions)][origin].append(
-                fact.to_wire())  # fmt: skip
-
-    async def send(self) -> None:
-        """Send every message and wait until the broker has them all.
-
-        A stage writes its own table only after this returns: if it crashes in between, the
-        input is processed again and sends the same facts with the same origins, which the
-        queue stage skips; the other way round, a state saved without its output would lose
-        that output for good.
-        """
-        messages = [(topic, partition, rows) for topic, by_partition in self._rows.items()
-                    for partition, rows in by_partition.items()]  # fmt: skip
-        messages += [(topic, partition, facts_message(sections)) for topic, by_partition in self._sections.items()
-                     for partition, sections in by_partition.items()]  # fmt: skip
-        self._rows.clear()
-        self._sections.clear()
-        pending = [await topic.send(value=value, partition=partition) for topic, partition, value in messages]
-        for delivery in pending:
-            await delivery
-
-
-def facts_message(sections: dict[Origin | None, list[Any]]) -> list[dict[str, Any]]:
-    """A message of the queue-facts topic: facts in sections by origin (``None``: not deduplicated by origin)."""
-    return [{"origin": list(origin) if origin else None, "facts": rows} for origin, rows in sections.items()]
+#: Exit status of a worker whose stage failed on a batch.
+EXIT_STAGE_FAILED = 4
 
 
 def origin_of(event: faust.EventT) -> Origin:
@@ -118,14 +72,17 @@ def register_agents(p: Pipeline) -> None:
         # One agent over all input topics: a batch mixes sources, so at low rates a batch's
         # messages to the next stages are not multiplied by the number of input topics.
         async for events in stream.take_events(p.settings.batch_size, within=p.settings.batch_seconds):
-            await ingest_batch(p, events)
+            await run_batch(p, "ingest", ingest_batch, events)
 
     def stage(topic: faust.TopicT, name: str,
-              handle: Callable[[Pipeline, Sequence[Delivery]], Coroutine[Any, Any, None]]) -> None:  # fmt: skip
-        async def run(stream: faust.StreamT[Any]) -> None:
+              handle: Callable[[Pipeline, Sequence[Delivery]], Awaitable[None]]) -> None:  # fmt: skip
+        async def handle_events(p: Pipeline, events: Sequence[faust.EventT]) -> None:
+            await handle(p, [(unpack(event.value), origin_of(event)) for event in events])
+
+        async def run(stream: faust.StreamT[bytes]) -> None:
             # Messages are taken in batches, so a key is written (and its changelog sent) once per batch.
             async for events in stream.take_events(p.settings.batch_size, within=p.settings.batch_seconds):
-                await handle(p, [(event.value, origin_of(event)) for event in events])
+                await run_batch(p, name, handle_events, events)
 
         app.agent(topic, name=name)(run)
 
@@ -373,10 +330,31 @@ async def check_broker(p: Pipeline) -> None:
         message = (f"broker {p.settings.broker} unreachable for {down_for:.0f} s (KPI_BROKER_OUTAGE_EXIT_SECONDS="
                    f"{p.settings.broker_outage_exit_seconds:g}); exiting with status {EXIT_BROKER_UNREACHABLE} so a "
                    "supervisor restarts the worker")  # fmt: skip
-        p.log.critical(message)
-        print(f"python -m stream worker: error: {message}", file=sys.stderr, flush=True)
-        logging.shutdown()
-        os._exit(EXIT_BROKER_UNREACHABLE)
+        exit_worker(p, EXIT_BROKER_UNREACHABLE, message)
+
+
+async def run_batch(p: Pipeline, stage: str, handle: Callable[[Pipeline, Sequence[B]], Awaitable[None]],
+                    batch: Sequence[B]) -> None:  # fmt: skip
+    """Run a stage on a batch; if it fails, exit before the batch's offsets are committed.
+
+    Faust would restart the agent and acknowledge the batch, losing it. Exiting instead is the
+    crash every table is built to survive: a restart processes the batch again, exactly once.
+    """
+    try:
+        await handle(p, batch)
+    except Exception as exc:
+        p.log.exception("stage %s failed on a batch of %d messages", stage, len(batch))
+        exit_worker(p, EXIT_STAGE_FAILED, f"stage {stage} failed on a batch of {len(batch)} messages ({exc!r}); "
+                    f"exiting with status {EXIT_STAGE_FAILED} before they are committed, so a restart processes them "
+                    "again")  # fmt: skip
+
+
+def exit_worker(p: Pipeline, status: int, message: str) -> NoReturn:
+    """Log ``message`` and end the process at once: nothing more is committed or written."""
+    p.log.critical(message)
+    print(f"python -m stream worker: error: {message}", file=sys.stderr, flush=True)
+    logging.shutdown()
+    os._exit(status)
 
 
 def expire_state(p: Pipeline) -> None:

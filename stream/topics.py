@@ -53,11 +53,11 @@ def input_topic_of(settings: Settings) -> dict[Source, str]:
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
     topic_of = input_topic_of(settings)
-    # Each message on an internal topic is one batch (a JSON list), so the framework's
-    # per-message cost is paid once per batch, not once per event.
+    # Each message on an internal topic is a batch (a JSON list, stream.outbox), so the
+    # framework's per-message cost is paid once per batch, not once per event.
     internal = {
         field: app.topic(f"{settings.app_id}-{suffix}", partitions=settings.partitions, internal=True,
-                         value_serializer="json")
+                         key_serializer="raw", value_serializer="raw")
         for field, suffix in INTERNAL.items()
     }  # fmt: skip
     return Topics(

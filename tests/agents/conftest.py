@@ -60,7 +60,9 @@ class RecordingProducer:
 
 
 @pytest.fixture()
-def pipeline(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[tuple[Pipeline, RecordingProducer]]:
+def pipeline(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[tuple[Pipeline, RecordingProducer]]:
     """A pipeline on a 4-partition layout; parametrize indirectly with a dict of extra settings."""
     extra = getattr(request, "param", {})
     built = create_pipeline(Settings(broker="kafka://127.0.0.1:9", partitions=4, **extra), clock=lambda: NOW)
@@ -82,3 +84,13 @@ def pipeline(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) ->
     actives = {TP(t.get_topic_name(), p) for t in internal for p in range(4)}
     monkeypatch.setattr(built.app.assignor, "assigned_actives", lambda: actives)
     yield built, recorder
+
+
+@pytest.fixture(autouse=True)
+def worker_exits(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, str]]]:
+    """Exits a stage asks for (status, message), recorded instead of ending the test run; a test
+    that expects one takes it out of the list, any other fails the test."""
+    exits: list[tuple[int, str]] = []
+    monkeypatch.setattr("stream.agents.exit_worker", lambda p, status, message: exits.append((status, message)))
+    yield exits
+    assert not exits, f"the worker would have exited: {exits}"

@@ -14,6 +14,8 @@ from stream.app import Pipeline
 from stream.contacts import Lifecycle
 from stream.customers import Visit
 from stream.facts import Fact
+from stream.agents import EXIT_STAGE_FAILED
+from stream.outbox import MESSAGE_BYTES, encode
 from stream.partitioning import partition_for
 from stream.presence import AgentUpdate, Presence
 from tests.agents.conftest import NOW, RecordingProducer
@@ -32,7 +34,9 @@ async def _ingesting(pipeline: Pipeline, topic: str) -> AsyncIterator[Any]:
 
 
 def _event(kind: str, contact_id: str, ts: float, **fields: Any) -> bytes:
-    return json.dumps({"event_id": f"{contact_id}-{kind}", "type": kind, "ts": ts, "contact_id": contact_id, **fields}).encode()
+    return json.dumps(
+        {"event_id": f"{contact_id}-{kind}", "type": kind, "ts": ts, "contact_id": contact_id, **fields}
+    ).encode()
 
 
 async def test_ingest_routes_valid_events_by_contact_and_dead_letters_the_rest(
@@ -64,12 +68,20 @@ async def test_contacts_agent_applies_out_of_order_batch_once_and_emits_facts(
     queued = Lifecycle("queued", NOW - 60, "c1", "voice", queue="sales")
     answered = Lifecycle("answered", NOW - 50, "c1", "voice")
     async with _agent(p, "contacts").test_context() as agent:
-        await agent.put([answered.to_wire(), queued.to_wire(), answered.to_wire()])
+        await agent.put(encode([answered.to_wire(), queued.to_wire(), answered.to_wire()]))
     state = p.tables.contacts["c1"]
     assert (state.queued, state.answered, state.queue) == (NOW - 60, NOW - 50, "sales")
-    facts = [Fact.from_wire(row) for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for section in message for row in section["facts"]]
+    facts = [
+        Fact.from_wire(row)
+        for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name())
+        for section in message
+        for row in section["facts"]
+    ]
     assert sorted((f.kind, f.value) for f in facts) == [("answered", 10.0), ("offered", 0.0)]
-    assert p.metrics.registry.get_sample_value("contact_centre_events_duplicate_total", {"topic": p.settings.topic_calls}) == 1
+    assert (
+        p.metrics.registry.get_sample_value("contact_centre_events_duplicate_total", {"topic": p.settings.topic_calls})
+        == 1
+    )
     # The state's changelog write went to the partition the contact is routed to.
     [changelog] = [s for s in producer.sent if s.topic.endswith("-contacts-changelog")]
     assert changelog.key == b"c1"
@@ -85,7 +97,7 @@ async def test_queues_agent_aggregates_a_batch_of_facts(pipeline: tuple[Pipeline
         Fact("handled", "sales", "voice", "c1", NOW - 30, 60.0),
     ]
     async with _agent(p, "queues").test_context() as agent:
-        await agent.put([{"origin": None, "facts": [fact.to_wire() for fact in facts]}])
+        await agent.put(encode([{"origin": None, "facts": [fact.to_wire() for fact in facts]}]))
     assert isinstance(p.tables.queues["sales/voice"], QueueState)
     [report] = p.reports()
     assert report.waiting.contacts_waiting == 1
@@ -107,9 +119,14 @@ async def test_contacts_agent_sends_ticket_facts_and_visits_by_customer(
         Lifecycle("queued", NOW - 60, "c1", "voice", queue="sales", customer_id="k1").to_wire(),
     ]
     async with _agent(p, "contacts").test_context() as agent:
-        await agent.put(rows)
+        await agent.put(encode(rows))
     assert p.tables.tickets["t1"].replies == (NOW - 300,)
-    facts = [Fact.from_wire(row) for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for section in message for row in section["facts"]]
+    facts = [
+        Fact.from_wire(row)
+        for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name())
+        for section in message
+        for row in section["facts"]
+    ]
     assert sorted((f.kind, f.channel, f.value) for f in facts) == [
         ("first_response", "ticket", 300.0), ("offered", "ticket", 0.0), ("offered", "voice", 0.0), ("waiting", "voice", 0.0),
     ]  # fmt: skip
@@ -121,24 +138,39 @@ async def test_contacts_agent_sends_ticket_facts_and_visits_by_customer(
 async def test_customers_agent_decides_first_contact_resolution(pipeline: tuple[Pipeline, RecordingProducer]) -> None:
     """c2 was wrapped resolved, but k1 had a ticket an hour earlier: not resolved on first contact."""
     p, producer = pipeline
-    visits = [Visit("k1", "t1", "billing", "ticket", NOW - 3600), Visit("k1", "c2", "sales", "voice", NOW - 60, NOW - 10, True)]
+    visits = [
+        Visit("k1", "t1", "billing", "ticket", NOW - 3600),
+        Visit("k1", "c2", "sales", "voice", NOW - 60, NOW - 10, True),
+    ]
     async with _agent(p, "customers").test_context() as agent:
-        await agent.put([visit.to_wire() for visit in visits])
-    facts = [Fact.from_wire(row) for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name()) for section in message for row in section["facts"]]
-    assert sorted((f.kind, f.contact_id, f.value) for f in facts) == [("fcr", "c2", 0.0), ("repeat", "c2", 1.0), ("repeat", "t1", 0.0)]
+        await agent.put(encode([visit.to_wire() for visit in visits]))
+    facts = [
+        Fact.from_wire(row)
+        for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name())
+        for section in message
+        for row in section["facts"]
+    ]
+    assert sorted((f.kind, f.contact_id, f.value) for f in facts) == [
+        ("fcr", "c2", 0.0),
+        ("repeat", "c2", 1.0),
+        ("repeat", "t1", 0.0),
+    ]
     assert set(p.tables.customers["k1"].visits) == {"t1", "c2"}
 
 
 async def test_agent_presence_through_both_stages(pipeline: tuple[Pipeline, RecordingProducer]) -> None:
     p, producer = pipeline
-    updates = [AgentUpdate("a1", NOW - 30, "busy", ("sales", "support")), AgentUpdate("a1", NOW - 60, "available", ("sales",))]
+    updates = [
+        AgentUpdate("a1", NOW - 30, "busy", ("sales", "support")),
+        AgentUpdate("a1", NOW - 60, "available", ("sales",)),
+    ]
     async with _agent(p, "agent-states").test_context() as agent:
-        await agent.put([u.to_wire() for u in updates])
+        await agent.put(encode([u.to_wire() for u in updates]))
     assert p.tables.agents["a1"] == updates[0]  # the older update arrived later and changed nothing
     presence_rows = producer.values_sent_to(p.topics.queue_presence.get_topic_name())
     async with _agent(p, "presence").test_context() as agent:
         for rows in presence_rows:
-            await agent.put(rows)
+            await agent.put(encode(rows))
     assert [(r.queue, r.agents["busy"], r.agents["available"]) for r in p.presence_reports()] == [
         ("sales", 1, 0), ("support", 1, 0),
     ]  # fmt: skip
@@ -159,12 +191,12 @@ async def test_ingest_routes_surveys_to_queues_and_agent_states_to_agents(
     assert fact_batch.partition == partition_for("sales/unknown", 4)
     [section] = json.loads(fact_batch.value)
     assert section["origin"] is None  # survey answers are deduplicated by event id
-    assert [Fact.from_wire(row) for row in section["facts"]] == [
-        Fact("csat", "sales", "unknown", "s1", NOW - 5, 5.0)
-    ]
+    assert [Fact.from_wire(row) for row in section["facts"]] == [Fact("csat", "sales", "unknown", "s1", NOW - 5, 5.0)]
     [agent_batch] = [s for s in producer.sent if s.topic == p.topics.agent_events.get_topic_name()]
     assert agent_batch.partition == partition_for("a7", 4)
-    assert [AgentUpdate.from_wire(row) for row in json.loads(agent_batch.value)] == [AgentUpdate("a7", NOW - 5, "away", ("sales",))]
+    assert [AgentUpdate.from_wire(row) for row in json.loads(agent_batch.value)] == [
+        AgentUpdate("a7", NOW - 5, "away", ("sales",))
+    ]
 
 
 async def test_queues_agent_counts_a_redelivered_origin_once(pipeline: tuple[Pipeline, RecordingProducer]) -> None:
@@ -179,7 +211,7 @@ async def test_queues_agent_counts_a_redelivered_origin_once(pipeline: tuple[Pip
     async with _agent(p, "queues").test_context() as agent:
         # A batch of the contact stage carries a section per input message; replayed, it may be cut differently.
         for value in ([section], [section, later], [section]):
-            await agent.put(value)
+            await agent.put(encode(value))
     [report] = p.reports()
     assert (report.windows["15m"]["contacts_offered"], report.windows["15m"]["contacts_answered"]) == (2, 1)
     redelivered = p.metrics.registry.get_sample_value(
@@ -191,7 +223,7 @@ async def test_queues_agent_counts_a_redelivered_origin_once(pipeline: tuple[Pip
 async def test_contacts_agent_tags_facts_with_the_input_message(pipeline: tuple[Pipeline, RecordingProducer]) -> None:
     p, producer = pipeline
     async with _agent(p, "contacts").test_context() as agent:
-        await agent.put([Lifecycle("queued", NOW - 60, "c9", "voice", queue="sales").to_wire()])
+        await agent.put(encode([Lifecycle("queued", NOW - 60, "c9", "voice", queue="sales").to_wire()]))
     [[section]] = producer.values_sent_to(p.topics.queue_facts.get_topic_name())
     topic, offset = section["origin"]
     assert topic.startswith(p.topics.contact_events.get_topic_name() + "/") and isinstance(offset, int)
@@ -204,9 +236,11 @@ async def test_a_flood_of_queue_names_stops_at_the_limit(pipeline: tuple[Pipelin
     facts = [Fact("offered", f"spam-{n}", "voice", f"c{n}", NOW - 10).to_wire() for n in range(5)]
     async with _agent(p, "queues").test_context() as agent:
         for fact in facts:
-            await agent.put([{"origin": None, "facts": [fact]}])
+            await agent.put(encode([{"origin": None, "facts": [fact]}]))
         # A queue already kept still takes new facts.
-        await agent.put([{"origin": None, "facts": [Fact("offered", "spam-0", "voice", "c9", NOW - 5).to_wire()]}])
+        await agent.put(
+            encode([{"origin": None, "facts": [Fact("offered", "spam-0", "voice", "c9", NOW - 5).to_wire()]}])
+        )
     assert sorted(r.queue for r in p.reports()) == ["spam-0", "spam-1"]
     assert p.reports()[0].windows["15m"]["contacts_offered"] == 2
     dropped = p.metrics.registry.get_sample_value("contact_centre_queue_limit_dropped_total", {"table": "queues"})
@@ -221,7 +255,52 @@ async def test_agent_presence_stops_at_the_queue_limit_within_one_batch(
     p, _ = pipeline
     rows = [Presence(f"spam-{n}", "a1", "busy", NOW - 10).to_wire() for n in range(5)]
     async with _agent(p, "presence").test_context() as agent:
-        await agent.put(rows)
+        await agent.put(encode(rows))
     assert sorted(r.queue for r in p.presence_reports()) == ["spam-0", "spam-1"]
     dropped = p.metrics.registry.get_sample_value("contact_centre_queue_limit_dropped_total", {"table": "presence"})
     assert dropped == 3
+
+
+async def test_a_backlog_batch_goes_out_in_messages_kafka_accepts(pipeline: tuple[Pipeline, RecordingProducer]) -> None:
+    """A batch of a backlog yields more facts than one Kafka message may hold (about 1 MB): they
+    leave in several messages under the limit, and the queue stage counts every contact once,
+    even when all the messages are delivered twice."""
+    p, producer = pipeline
+    calls = 20_000
+    rows = [row for n in range(calls) for row in (
+        Lifecycle("queued", NOW - 3000 + n * 0.1, f"contact-{n:05d}", "voice", queue=f"queue-{n % 40:02d}").to_wire(),
+        Lifecycle("answered", NOW - 2990 + n * 0.1, f"contact-{n:05d}", "voice").to_wire(),
+    )]  # fmt: skip
+    async with _agent(p, "contacts").test_context() as agent:
+        await agent.put(encode(rows))
+    messages = [s for s in producer.sent if s.topic == p.topics.queue_facts.get_topic_name()]
+    limit = p.app.conf.producer_max_request_size
+    assert sum(len(message.value) for message in messages) > limit
+    assert max(len(message.value) for message in messages) <= min(MESSAGE_BYTES, limit)
+    async with _agent(p, "queues").test_context() as agent:
+        for message in messages * 2:
+            await agent.put(message.value, partition=message.partition)
+    reports = p.reports()
+    assert len(reports) == 40
+    assert sum(r.windows["1h"]["contacts_offered"] for r in reports) == calls
+    assert sum(r.windows["1h"]["contacts_answered"] for r in reports) == calls
+
+
+async def test_a_stage_that_fails_on_a_batch_exits_before_saving_it(
+    pipeline: tuple[Pipeline, RecordingProducer], monkeypatch: pytest.MonkeyPatch, worker_exits: list[tuple[int, str]]
+) -> None:
+    """Faust would restart the agent and acknowledge the batch; the worker exits instead, with the
+    state unsaved, so a restart processes the batch again."""
+    p, producer = pipeline
+
+    async def refused(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("broker said no")
+
+    monkeypatch.setattr(p.app.producer, "send", refused)
+    async with _agent(p, "contacts").test_context() as agent:
+        await agent.put(encode([Lifecycle("queued", NOW - 60, "c1", "voice", queue="sales").to_wire()]))
+    [(status, message)] = worker_exits
+    worker_exits.clear()
+    assert status == EXIT_STAGE_FAILED
+    assert "stage contacts failed on a batch of 1 messages" in message and "broker said no" in message
+    assert p.tables.contacts.get("c1") is None
