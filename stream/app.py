@@ -14,7 +14,6 @@ from faust.types import TransportT
 from stream.agents import register_agents
 from stream.brokerwatch import BrokerWatch
 from stream.clock import EventClock
-from stream.consumer import transport_class
 from stream.aggregates import WindowSet
 from stream.metrics import Metrics
 from stream.partitioning import partition_for, split_queue_key
@@ -23,6 +22,7 @@ from stream.settings import Settings
 from stream.stores import KpiTable, store_url
 from stream.tables import Tables, declare_tables
 from stream.topics import Topics, declare_topics
+from stream.transport import transport_class
 from stream.web import register_views
 
 Clock = Callable[[], float]

@@ -131,7 +131,3 @@ def consumer_class(fetch_wait_ms: int) -> type[faust_aiokafka.Consumer]:
 
     return type("Consumer", bases, {"_new_consumer_thread": _new_consumer_thread})
 
-
-def transport_class(fetch_wait_ms: int) -> type[faust_aiokafka.Transport]:
-    """Faust's aiokafka transport with the consumer of :func:`consumer_class`."""
-    return type("Transport", (faust_aiokafka.Transport,), {"Consumer": consumer_class(fetch_wait_ms)})
