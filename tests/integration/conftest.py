@@ -71,7 +71,8 @@ class Worker:
 
     def get(self, path: str) -> tuple[int, bytes]:
         try:
-            with urllib.request.urlopen(self.base_url + path, timeout=5) as response:
+            # Generous: a worker working through a backlog answers only between batches.
+            with urllib.request.urlopen(self.base_url + path, timeout=30) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()

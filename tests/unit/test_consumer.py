@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import faust
 import mode
 import pytest
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 from faust.transport import consumer as faust_consumer
 
-from stream.consumer import CHECKED_FAUST_VERSIONS, InlineHandoff, consumer_class
+from stream.consumer import CHECKED_FAUST_VERSIONS, InlineHandoff, NoSkippedRecords, consumer_class
 
 
 class Drainer(InlineHandoff, mode.Service):
@@ -164,3 +166,65 @@ def test_the_consumer_uses_the_inline_hand_off_on_checked_faust_versions_only(mo
     monkeypatch.setattr(faust, "__version__", "99.0.0")
     unchecked = consumer_class(100)
     assert issubclass(unchecked, faust_aiokafka.Consumer) and not issubclass(unchecked, InlineHandoff)
+
+
+class Fetched:
+    """What NoSkippedRecords wraps: Faust's getmany, seek and perform_seek, over scripted fetches."""
+
+    def __init__(self, fetches: list[list[tuple[str, int]]]) -> None:
+        self.app = SimpleNamespace(tables=SimpleNamespace(changelog_topics={"app-queues-changelog"}))
+        self.fetches = fetches
+        self.seeks: list[tuple[TP, int]] = []
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+        for topic, offset in self.fetches.pop(0):
+            yield TP(topic, 0), SimpleNamespace(offset=offset)
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    async def perform_seek(self) -> None:
+        pass
+
+
+class Checked(NoSkippedRecords, Fetched):
+    pass
+
+
+async def delivered(consumer: Checked) -> list[tuple[str, int]]:
+    return [(tp.topic, message.offset) async for tp, message in consumer.getmany(timeout=1.0)]
+
+
+async def test_a_jump_in_a_partition_moves_it_back_and_leaves_out_the_rest_of_the_fetch() -> None:
+    consumer = Checked([
+        [("calls", 5), ("calls", 6), ("chats", 1)],
+        [("calls", 64), ("chats", 2), ("calls", 65)],  # 7..63 were taken from the client and dropped
+        [("calls", 7), ("calls", 8)],
+    ])  # fmt: skip
+    assert await delivered(consumer) == [("calls", 5), ("calls", 6), ("chats", 1)]
+    assert await delivered(consumer) == [("chats", 2)]
+    assert consumer.seeks == [(TP("calls", 0), 7)]
+    assert await delivered(consumer) == [("calls", 7), ("calls", 8)]
+
+
+async def test_a_jump_seen_twice_at_the_same_place_is_real() -> None:
+    """Offsets taken by transaction markers never come back: the second time, the records go on."""
+    consumer = Checked([[("calls", 5)], [("calls", 7)], [("calls", 7), ("calls", 8)]])
+    await delivered(consumer)
+    assert await delivered(consumer) == []
+    assert await delivered(consumer) == [("calls", 7), ("calls", 8)]
+    assert consumer.seeks == [(TP("calls", 0), 6)]
+
+
+async def test_changelogs_and_the_first_record_after_a_seek_are_not_checked() -> None:
+    consumer = Checked([[("app-queues-changelog", 3), ("app-queues-changelog", 9), ("calls", 40)], [("calls", 12)]])
+    assert await delivered(consumer) == [("app-queues-changelog", 3), ("app-queues-changelog", 9), ("calls", 40)]
+    await consumer.perform_seek()  # back to the committed offset, wherever that is
+    assert await delivered(consumer) == [("calls", 12)]
+    assert consumer.seeks == []
+
+
+def test_the_consumer_checks_for_skipped_records_on_any_faust_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert issubclass(consumer_class(100), NoSkippedRecords)
+    monkeypatch.setattr(faust, "__version__", "99.0.0")
+    assert issubclass(consumer_class(100), NoSkippedRecords)
