@@ -13,10 +13,9 @@ from typing import Any
 import faust
 import mode
 import pytest
+from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
-
-from faust.transport import consumer as faust_consumer
 
 from stream.consumer import CHECKED_FAUST_VERSIONS, InlineHandoff, NoSkippedRecords, consumer_class
 
@@ -175,6 +174,8 @@ class Fetched:
         self.app = SimpleNamespace(tables=SimpleNamespace(changelog_topics={"app-queues-changelog"}))
         self.fetches = fetches
         self.seeks: list[tuple[TP, int]] = []
+        self.committed: dict[TP, int | None] = {}
+        self._read_offset: dict[TP, int | None] = {}
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
         for topic, offset in self.fetches.pop(0):
@@ -184,7 +185,8 @@ class Fetched:
         self.seeks.append((tp, offset))
 
     async def perform_seek(self) -> None:
-        pass
+        # What Faust's does: every assigned partition's read offset becomes its committed offset.
+        self._read_offset.update(self.committed)
 
 
 class Checked(NoSkippedRecords, Fetched):
@@ -216,12 +218,22 @@ async def test_a_jump_seen_twice_at_the_same_place_is_real() -> None:
     assert consumer.seeks == [(TP("calls", 0), 6)]
 
 
-async def test_changelogs_and_the_first_record_after_a_seek_are_not_checked() -> None:
-    consumer = Checked([[("app-queues-changelog", 3), ("app-queues-changelog", 9), ("calls", 40)], [("calls", 12)]])
+async def test_changelogs_are_not_checked() -> None:
+    consumer = Checked([[("app-queues-changelog", 3), ("app-queues-changelog", 9), ("calls", 40)]])
     assert await delivered(consumer) == [("app-queues-changelog", 3), ("app-queues-changelog", 9), ("calls", 40)]
-    await consumer.perform_seek()  # back to the committed offset, wherever that is
-    assert await delivered(consumer) == [("calls", 12)]
     assert consumer.seeks == []
+
+
+async def test_after_a_seek_to_committed_offsets_records_must_start_there() -> None:
+    """Records fetched before the seek can still come through after it: one past the committed
+    offset is a jump; a partition never committed takes whatever comes first."""
+    consumer = Checked([[("calls", 40), ("chats", 7)], [("calls", 41), ("chats", 3)], [("calls", 12)]])
+    assert await delivered(consumer) == [("calls", 40), ("chats", 7)]
+    consumer.committed = {TP("calls", 0): 12, TP("chats", 0): None}
+    await consumer.perform_seek()
+    assert await delivered(consumer) == [("chats", 3)]
+    assert consumer.seeks == [(TP("calls", 0), 12)]
+    assert await delivered(consumer) == [("calls", 12)]
 
 
 def test_the_consumer_checks_for_skipped_records_on_any_faust_version(monkeypatch: pytest.MonkeyPatch) -> None:
