@@ -33,6 +33,12 @@ async def _ingesting(pipeline: Pipeline, topic: str) -> AsyncIterator[Any]:
         yield agent
 
 
+def _facts_sent(pipeline: Pipeline, producer: RecordingProducer) -> list[Fact]:
+    """Every fact sent to the queue stage, across messages and sections."""
+    messages = producer.values_sent_to(pipeline.topics.queue_facts.get_topic_name())
+    return [Fact.from_wire(row) for message in messages for section in message for row in section["facts"]]
+
+
 def _event(kind: str, contact_id: str, ts: float, **fields: Any) -> bytes:
     return json.dumps(
         {"event_id": f"{contact_id}-{kind}", "type": kind, "ts": ts, "contact_id": contact_id, **fields}
@@ -71,12 +77,7 @@ async def test_contacts_agent_applies_out_of_order_batch_once_and_emits_facts(
         await agent.put(encode([answered.to_wire(), queued.to_wire(), answered.to_wire()]))
     state = p.tables.contacts["c1"]
     assert (state.queued, state.answered, state.queue) == (NOW - 60, NOW - 50, "sales")
-    facts = [
-        Fact.from_wire(row)
-        for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name())
-        for section in message
-        for row in section["facts"]
-    ]
+    facts = _facts_sent(p, producer)
     assert sorted((f.kind, f.value) for f in facts) == [("answered", 10.0), ("offered", 0.0)]
     assert (
         p.metrics.registry.get_sample_value("contact_centre_events_duplicate_total", {"topic": p.settings.topic_calls})
@@ -121,12 +122,7 @@ async def test_contacts_agent_sends_ticket_facts_and_visits_by_customer(
     async with _agent(p, "contacts").test_context() as agent:
         await agent.put(encode(rows))
     assert p.tables.tickets["t1"].replies == (NOW - 300,)
-    facts = [
-        Fact.from_wire(row)
-        for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name())
-        for section in message
-        for row in section["facts"]
-    ]
+    facts = _facts_sent(p, producer)
     assert sorted((f.kind, f.channel, f.value) for f in facts) == [
         ("first_response", "ticket", 300.0), ("offered", "ticket", 0.0), ("offered", "voice", 0.0), ("waiting", "voice", 0.0),
     ]  # fmt: skip
@@ -144,12 +140,7 @@ async def test_customers_agent_decides_first_contact_resolution(pipeline: tuple[
     ]
     async with _agent(p, "customers").test_context() as agent:
         await agent.put(encode([visit.to_wire() for visit in visits]))
-    facts = [
-        Fact.from_wire(row)
-        for message in producer.values_sent_to(p.topics.queue_facts.get_topic_name())
-        for section in message
-        for row in section["facts"]
-    ]
+    facts = _facts_sent(p, producer)
     assert sorted((f.kind, f.contact_id, f.value) for f in facts) == [
         ("fcr", "c2", 0.0),
         ("repeat", "c2", 1.0),
