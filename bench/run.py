@@ -384,15 +384,17 @@ def measure_memory(broker: EmbeddedBroker, workdir: Path, events: int, rate: flo
                    count_every: float = 10.0, partial: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """RSS of a fresh worker through ``events`` live events sent at ``rate`` per second, each
     stamped with its send time. Retention is shortened so that every kind of state turns over
-    within the run (by default tickets are kept 30 days and customers' contacts 7 days): the
-    default 300 s lateness keeps complete contacts 600 s, and tickets, unfinished contacts and the
-    FCR lookback are 5 minutes, so after about 10 minutes state should stop growing."""
+    within the first half of the run (by default tickets are kept 30 days and customers' contacts
+    7 days): a 60 s lateness keeps complete contacts and survey ids 120 s, tickets and unfinished
+    contacts are kept 120 s, and customers' contacts the 2-minute FCR lookback plus 120 s, so
+    state should stop growing after about 4 minutes (the second half of a million events at
+    1,200/s starts after 7)."""
     run = short_id()
     topics = new_topics(run)
     create_topics(broker.bootstrap, [topics[name] for name in INPUTS], 4)
     worker = WorkerProcess.configure(broker, workdir / "memory", f"bench-{run}-memory", topics,
-                                     KPI_TICKET_TTL_SECONDS="300", KPI_CONTACT_TTL_SECONDS="300",
-                                     KPI_FCR_LOOKBACK="5m")  # fmt: skip
+                                     KPI_LATENESS_SECONDS="60", KPI_TICKET_TTL_SECONDS="120",
+                                     KPI_CONTACT_TTL_SECONDS="120", KPI_FCR_LOOKBACK="2m")  # fmt: skip
     worker.start()
     samples: list[dict[str, float]] = []
     if partial is not None:  # what an interrupted run still writes
