@@ -105,15 +105,28 @@ def scrape(worker: WorkerProcess) -> str | None:
 
 
 def measure_pipeline(broker: EmbeddedBroker, workdir: Path, topics: dict[str, str], ds: Dataset, profile: Path | None,
-                     timeout: float) -> dict[str, Any]:  # fmt: skip
+                     timeout: float, workers: int = 1) -> dict[str, Any]:  # fmt: skip
+    """The full pipeline through the prefilled stream: ``workers`` worker processes in one group
+    (the first one profiled with ``profile``), from the first event counted to the last."""
     run = short_id()
-    worker = WorkerProcess.configure(broker, workdir / "pipeline", f"bench-{run}-pipeline", topics,
-                                     KPI_LATENESS_SECONDS="86400",
-                                     KPI_DAY_START=day_start_before(ds.start))  # fmt: skip
+    group = [WorkerProcess.configure(broker, workdir / f"pipeline-{workers}-{n}", f"bench-{run}-pipeline", topics,
+                                     KPI_LATENESS_SECONDS="86400", KPI_DAY_START=day_start_before(ds.start))
+             for n in range(workers)]  # fmt: skip
+    worker = group[0]
     total = len(ds.messages)
     spy: subprocess.Popen[bytes] | None = None
     profile_path = profile or RESULTS / "pipeline-profile.txt"
-    worker.start()
+    for member in group:
+        member.start()
+
+    def cpu_seconds() -> float:
+        return sum(proc_cpu_seconds(member.pid) for member in group)
+
+    def counted() -> tuple[float, str | None]:
+        """Messages processed or rejected, summed over the group, and the first worker's /metrics."""
+        texts = [scrape(member) for member in group]
+        return sum(counter_sum(text, PROCESSED) + counter_sum(text, INVALID) for text in texts if text), texts[0]
+
     try:
         if profile:
             py_spy = Path(sys.executable).with_name("py-spy")
@@ -125,14 +138,13 @@ def measure_pipeline(broker: EmbeddedBroker, workdir: Path, topics: dict[str, st
         # First event: poll often until the counters move.
         began = time.monotonic()
         while True:
-            if worker.process is not None and worker.process.poll() is not None:
-                raise WorkerFailed(f"worker exited:\n{worker.log_tail()}")
-            text = scrape(worker)
-            if text is not None:
-                seen = counter_sum(text, PROCESSED) + counter_sum(text, INVALID)
-                if seen > 0:
-                    t_first, cpu_first, n_first = time.monotonic(), proc_cpu_seconds(worker.pid), seen
-                    break
+            for member in group:
+                if member.process is not None and member.process.poll() is not None:
+                    raise WorkerFailed(f"worker exited:\n{member.log_tail()}")
+            seen, _ = counted()
+            if seen > 0:
+                t_first, cpu_first, n_first = time.monotonic(), cpu_seconds(), seen
+                break
             if time.monotonic() - began > 120:
                 raise WorkerFailed(f"worker processed nothing within 120 s:\n{worker.log_tail()}")
             time.sleep(0.02)
@@ -145,18 +157,16 @@ def measure_pipeline(broker: EmbeddedBroker, workdir: Path, topics: dict[str, st
             time.sleep(0.25)
             s0 = time.monotonic()
             try:
-                offered = offered_in(worker.kpis())
+                offered = sum(offered_in(member.kpis()) for member in group)  # each exports the queues it owns
             except (OSError, WorkerFailed, ValueError):
                 offered = -1
             scrape_seconds += time.monotonic() - s0
             scrapes += 1
             if round(offered) == ds.offered:
-                text = scrape(worker)
-                if text is not None:
-                    seen = counter_sum(text, PROCESSED) + counter_sum(text, INVALID)
-                    if seen >= total:
-                        t_last, cpu_last = time.monotonic(), proc_cpu_seconds(worker.pid)
-                        break
+                seen, text = counted()
+                if seen >= total:
+                    t_last, cpu_last = time.monotonic(), cpu_seconds()
+                    break
             if time.monotonic() - t_first > timeout:
                 raise WorkerFailed(f"pipeline incomplete after {timeout:.0f} s: {seen} of {total} messages, "
                                    f"offered {offered} of {ds.offered}")  # fmt: skip
@@ -170,10 +180,12 @@ def measure_pipeline(broker: EmbeddedBroker, workdir: Path, topics: dict[str, st
                 spy.kill()
         rss = proc_rss_mb(worker.pid) if worker.process and worker.process.poll() is None else None
         scrape_ms = timed_scrape_ms(worker) if rss is not None else None
-        worker.stop()
+        for member in group:
+            member.stop()
     events = total - n_first
     seconds = t_last - t_first
     result = {
+        "workers": workers,
         "events": events,
         "seconds": seconds,
         "eps": events / seconds,
@@ -669,6 +681,10 @@ def main(argv: list[str] | None = None) -> int:
             naive = run_faust("naive", broker, inputs, f"bench-{run}-faust-naive", len(ds.messages), workdir)
             result["faust_naive"] = naive
             log(f"faust naive: {naive['eps']:.0f} events/s")
+            pair = measure_pipeline(broker, workdir, topics, ds, profile=None, workers=2,
+                                    timeout=max(120.0, len(ds.messages) / 100))  # fmt: skip
+            result["pipeline_2_workers"] = pair
+            log(f"pipeline, two workers: {pair['eps']:.0f} events/s, {pair['cpu_s_per_1000_events']:.3f} CPU s/1000")
 
         # 2. Freshness: each rate on a fresh worker and fresh topics, so no backlog carries over.
         if "latency" in only:
@@ -734,6 +750,11 @@ def write(result: dict[str, Any], out: Path) -> None:
         if section:
             flat[f"{key}_eps"] = round(section["eps"], 1)
             flat[f"{key}_cpu_s_per_1000_events"] = round(section["cpu_s"] / section["events"] * 1000, 4)
+    pair = result.get("pipeline_2_workers")
+    if pipeline and pair:
+        flat["pipeline_2_workers_eps"] = round(pair["eps"], 1)
+        flat["pipeline_2_workers_cpu_s_per_1000_events"] = round(pair["cpu_s_per_1000_events"], 4)
+        flat["ratio_pipeline_2_workers_1_worker"] = round(pair["eps"] / pipeline["eps"], 3)
     if pipeline and bare:
         flat["ratio_pipeline_faust_bare"] = round(pipeline["eps"] / bare["eps"], 3)
     if pipeline and same_path:

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KEYS = (
     "pipeline_eps", "faust_bare_eps", "faust_naive_eps", "aiokafka_eps", "cpu_s_per_1000_events",
     "ratio_pipeline_faust_bare", "ratio_pipeline_faust_naive", "faust_bare_kpi_consumer_eps",
-    "ratio_pipeline_faust_bare_kpi_consumer",
+    "ratio_pipeline_faust_bare_kpi_consumer", "pipeline_2_workers_eps", "ratio_pipeline_2_workers_1_worker",
     "latency_p50_ms_500", "latency_p99_ms_500", "latency_max_ms_500",
     "latency_p50_ms_2000", "latency_p99_ms_2000", "latency_max_ms_2000",
     "recovery_s", "recovery_healthz_s",
