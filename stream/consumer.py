@@ -1,4 +1,5 @@
-"""Faust's Kafka consumer with a cheaper hand-off of each message and a configurable fetch wait.
+"""Faust's Kafka consumer with a cheaper hand-off of each message, no records skipped around a
+rebalance, and a configurable fetch wait.
 
 Faust's ``Consumer._drain_messages`` hands every fetched message to the topic conductor with
 ``self.wait_first(callback(message), self.suspend_flow.wait())``. ``wait_first`` wraps each of
@@ -12,8 +13,9 @@ exactly as before. The override relies on the shape of that one call, so it is e
 the Faust versions it was checked against (:data:`CHECKED_FAUST_VERSIONS`); with any other
 version the worker logs a warning and keeps Faust's own consumer.
 
-After a rebalance, stream partitions that have no committed offset yet are read from the
-beginning (see ``ConsumerThread.seek_to_committed``).
+Around a rebalance Faust can drop records it has already taken from the Kafka client;
+:class:`NoSkippedRecords` notices the jump and reads them again, and stream partitions with no
+committed offset yet are read from the beginning (``ConsumerThread.seek_to_committed``).
 
 Faust also fetches with a fixed ``fetch_max_wait_ms=1500``: at low rates each fetch then waits
 up to 1.5 s for data, which is what an event takes to reach the gauges. :func:`consumer_class`

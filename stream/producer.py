@@ -4,10 +4,10 @@ Table writes do not go to Kafka at once: Faust puts each changelog record in a b
 background task hands to the Kafka client. Before it commits input offsets, and before it gives
 up partitions in a rebalance, Faust flushes the producer. But ``ProducerBuffer.flush`` returns as
 soon as no record has left the buffer for 0.1 s, which happens whenever a large batch keeps the
-event loop busy or the broker is slow. Offsets were then committed while the table writes that
-rest on them were still buffered: a worker that handed the partitions over in a rebalance wrote
-them after the new owner had restored its tables, and the new owner never read that input
-again. Under a backlog this lost FCR and repeat-contact updates of some customers.
+event loop busy or the broker is slow. Offsets could then be committed while the table writes
+that rest on them were still buffered: a worker handing the partitions over in a rebalance would
+write them after the new owner had restored its tables (or a crash would lose them), and the new
+owner would never read that input again.
 
 :class:`DrainingProducer`'s flush returns only once the last record buffered before the call
 has been delivered, and everything before it with it.
