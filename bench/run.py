@@ -43,7 +43,6 @@ from bench.common import (
     counter_sum,
     day_start_before,
     gauge_sum,
-    generate,
     iso,
     live_events,
     new_topics,
@@ -122,10 +121,10 @@ def measure_pipeline(broker: EmbeddedBroker, workdir: Path, topics: dict[str, st
     def cpu_seconds() -> float:
         return sum(proc_cpu_seconds(member.pid) for member in group)
 
-    def counted() -> tuple[float, str | None]:
-        """Messages processed or rejected, summed over the group, and the first worker's /metrics."""
-        texts = [scrape(member) for member in group]
-        return sum(counter_sum(text, PROCESSED) + counter_sum(text, INVALID) for text in texts if text), texts[0]
+    def counted() -> tuple[float, list[str]]:
+        """Messages processed or rejected, summed over the group, and each worker's /metrics."""
+        texts = [text for text in (scrape(member) for member in group) if text is not None]
+        return sum(counter_sum(text, PROCESSED) + counter_sum(text, INVALID) for text in texts), texts
 
     try:
         if profile:
@@ -163,14 +162,13 @@ def measure_pipeline(broker: EmbeddedBroker, workdir: Path, topics: dict[str, st
             scrape_seconds += time.monotonic() - s0
             scrapes += 1
             if round(offered) == ds.offered:
-                seen, text = counted()
+                seen, texts = counted()
                 if seen >= total:
                     t_last, cpu_last = time.monotonic(), cpu_seconds()
                     break
             if time.monotonic() - t_first > timeout:
                 raise WorkerFailed(f"pipeline incomplete after {timeout:.0f} s: {seen} of {total} messages, "
                                    f"offered {offered} of {ds.offered}")  # fmt: skip
-        final = text
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
@@ -192,9 +190,9 @@ def measure_pipeline(broker: EmbeddedBroker, workdir: Path, topics: dict[str, st
         "cpu_s": cpu_last - cpu_first,
         "cpu_s_per_1000_events": (cpu_last - cpu_first) / events * 1000,
         "offered_today": ds.offered,
-        "invalid_total": counter_sum(final, INVALID),
-        "duplicate_total": counter_sum(final, "contact_centre_events_duplicate_total"),
-        "late_total": counter_sum(final, "contact_centre_events_late_total"),
+        "invalid_total": sum(counter_sum(text, INVALID) for text in texts),
+        "duplicate_total": sum(counter_sum(text, "contact_centre_events_duplicate_total") for text in texts),
+        "late_total": sum(counter_sum(text, "contact_centre_events_late_total") for text in texts),
         "rss_mb_end": rss,
         "kpis_polls": scrapes,
         "kpis_poll_mean_ms": scrape_seconds / max(1, scrapes) * 1000,
