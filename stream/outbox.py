@@ -9,12 +9,12 @@ messages of at most :data:`MESSAGE_BYTES`; only a single row larger than that tr
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import faust
+from pydantic_core import from_json, to_json
 
 from stream.facts import Fact
 from stream.partitioning import partition_for, queue_key
@@ -90,12 +90,12 @@ def sectioned(sections: dict[tuple[Origin | None, str], list[Any]]) -> Iterator[
 
 
 def encode(unit: Any) -> bytes:
-    return json.dumps(unit, separators=(",", ":")).encode()
+    return to_json(unit)
 
 
 def unpack(message: bytes) -> list[Any]:
     """The units of one internal message."""
-    units: list[Any] = json.loads(message)
+    units: list[Any] = from_json(message)
     return units
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -30,14 +31,15 @@ class QueueReport:
 
 
 def build_reports(
-    states: Iterable[tuple[str, QueueState]], config: QueueConfig, window_set: WindowSet, now: float
+    states: Iterable[tuple[str, QueueState]], config: QueueConfig, window_set: WindowSet, now: float,
+    only: Collection[str] | None = None,
 ) -> list[QueueReport]:
+    """Reports of ``states`` over every window (or the windows named in ``only``)."""
+    chosen = [window for window in window_set.windows if only is None or window.name in only]
     reports = []
     for key, state in states:
         queue, channel = split_queue_key(key)
-        windows = {
-            window.name: contact_kpis(window_totals(state, window, window_set.tz, now)) for window in window_set.windows
-        }
+        windows = {window.name: contact_kpis(window_totals(state, window, window_set.tz, now)) for window in chosen}
         reports.append(QueueReport(queue, channel, config.for_queue(queue), waiting_now(state, now), windows))
     reports.sort(key=lambda r: (r.queue, r.channel))
     return reports

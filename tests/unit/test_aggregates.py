@@ -231,42 +231,38 @@ def test_zero_waits_are_a_value_not_absence() -> None:
     assert kpis["average_wait_seconds"] == 0.0
 
 
-# --------------------------------------------------------------------------- ContactTotals.merge
+# --------------------------------------------------------------------------- ContactTotals.total
 
 
-def test_merge_sums_counts_and_keeps_the_longest_wait() -> None:
+def test_total_sums_counts_and_keeps_the_longest_wait() -> None:
     a = ContactTotals(offered=2, answered=1, abandoned=1, short_abandoned=1, answered_in_service_level=1,
                       answered_wait_sum=10.0, wait_max=10.0, handled=1, handle_sum=100.0)  # fmt: skip
     b = ContactTotals(offered=3, answered=2, abandoned=1, short_abandoned=0, answered_in_service_level=0,
                       answered_wait_sum=70.0, wait_max=45.0, handled=2, handle_sum=50.0)  # fmt: skip
-    a.merge(b)
-    assert a == ContactTotals(offered=5, answered=3, abandoned=2, short_abandoned=1, answered_in_service_level=1,
+    assert ContactTotals.total([a, b]) == ContactTotals(offered=5, answered=3, abandoned=2, short_abandoned=1, answered_in_service_level=1,
                               answered_wait_sum=80.0, wait_max=45.0, handled=3, handle_sum=150.0)  # fmt: skip
 
 
-def test_merge_keeps_own_max_when_larger() -> None:
+def test_total_keeps_own_max_when_larger() -> None:
     a = ContactTotals(answered=1, answered_wait_sum=90.0, wait_max=90.0)
-    a.merge(ContactTotals(abandoned=1, wait_max=30.0))
-    assert a.wait_max == 90.0
-    assert (a.answered, a.abandoned) == (1, 1)
+    merged = ContactTotals.total([a, ContactTotals(abandoned=1, wait_max=30.0)])
+    assert merged.wait_max == 90.0
+    assert (merged.answered, merged.abandoned) == (1, 1)
 
 
 @pytest.mark.parametrize(
     ("left_max", "right_max", "merged_max"),
     [(None, None, None), (None, 12.0, 12.0), (12.0, None, 12.0), (0.0, None, 0.0), (None, 0.0, 0.0), (3.0, 4.0, 4.0)],
 )
-def test_merge_max_with_absent_values(left_max: float | None, right_max: float | None, merged_max: float | None) -> None:
+def test_total_max_with_absent_values(left_max: float | None, right_max: float | None, merged_max: float | None) -> None:
     left, right = ContactTotals(wait_max=left_max), ContactTotals(wait_max=right_max)
-    left.merge(right)
-    assert left.wait_max == merged_max
+    assert ContactTotals.total([left, right]).wait_max == merged_max
 
 
-def test_merge_equals_adding_everything_to_one_bucket() -> None:
+def test_total_equals_adding_everything_to_one_bucket() -> None:
     """Splitting the same facts across buckets and merging gives the totals of a single bucket."""
     facts = [fact("offered"), fact("answered", 12), fact("abandoned", 3), fact("abandoned", 61), fact("handled", 30)]
-    merged = ContactTotals()
-    for f in facts:
-        merged.merge(totals_of(f))
+    merged = ContactTotals.total([totals_of(f) for f in facts])
     assert merged == ContactTotals(offered=1, answered=1, abandoned=2, short_abandoned=1,
                                    answered_in_service_level=1, answered_wait_sum=12.0, wait_max=61.0,
                                    handled=1, handle_sum=30.0)  # fmt: skip
