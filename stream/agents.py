@@ -27,6 +27,7 @@ from schemas.events import TICKET
 from stream.admin import bootstrap_of
 from stream.aggregates import QueueState, apply_facts, prune
 from stream.alerting import evaluate
+from stream.batching import batches
 from stream.brokerwatch import reachable
 from stream.contacts import Lifecycle, apply_event
 from stream.contacts import is_expired as contact_expired
@@ -48,6 +49,8 @@ B = TypeVar("B")
 
 #: How often expired contacts, buckets and stale waits are dropped.
 EXPIRY_INTERVAL_SECONDS = 5.0
+#: How often the stages' held table writes are written (stream.deferred); also before every commit.
+WRITE_INTERVAL_SECONDS = 0.5
 #: How often thresholds are checked for breach and recovery (SPEC §4: live gauges refresh every second).
 ALERT_INTERVAL_SECONDS = 1.0
 #: How often the broker's reachability is checked.
@@ -71,7 +74,7 @@ def register_agents(p: Pipeline) -> None:
     async def ingest(stream: faust.StreamT[bytes]) -> None:
         # One agent over all input topics: a batch mixes sources, so at low rates a batch's
         # messages to the next stages are not multiplied by the number of input topics.
-        async for events in stream.take_events(p.settings.batch_size, within=p.settings.batch_seconds):
+        async for events in batches(stream, p.settings.batch_size, p.settings.batch_seconds):
             await run_batch(p, "ingest", ingest_batch, events)
 
     def stage(topic: faust.TopicT, name: str,
@@ -80,8 +83,8 @@ def register_agents(p: Pipeline) -> None:
             await handle(p, [(unpack(event.value), origin_of(event)) for event in events])
 
         async def run(stream: faust.StreamT[bytes]) -> None:
-            # Messages are taken in batches, so a key is written (and its changelog sent) once per batch.
-            async for events in stream.take_events(p.settings.batch_size, within=p.settings.batch_seconds):
+            # A batch is looked up and written per key, not per message (stream.batching, stream.deferred).
+            async for events in batches(stream, p.settings.batch_size, p.settings.batch_seconds):
                 await run_batch(p, name, handle_events, events)
 
         app.agent(topic, name=name)(run)
@@ -95,6 +98,10 @@ def register_agents(p: Pipeline) -> None:
     @app.timer(interval=EXPIRY_INTERVAL_SECONDS)
     async def expire() -> None:
         expire_state(p)
+
+    @app.timer(interval=WRITE_INTERVAL_SECONDS)
+    async def write_held() -> None:
+        p.writes.flush()
 
     @app.timer(interval=ALERT_INTERVAL_SECONDS)
     async def alert() -> None:
@@ -172,7 +179,7 @@ async def contacts_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
             event = Lifecycle.from_wire(row)
             name = "tickets" if event.channel == TICKET else "contacts"
             apply, visit_of = _LIFECYCLES[name]
-            state = touched[name].get(event.contact_id) or tables[name].get(event.contact_id)
+            state = touched[name].get(event.contact_id) or p.writes.get(tables[name], event.contact_id)
             result = apply(state, event)
             if result is None:
                 p.metrics.duplicate.labels(p.topics.topic_of[event.channel]).inc()  # type: ignore[index]
@@ -184,10 +191,10 @@ async def contacts_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
             if visit is not None and (state is None or visit != visit_of(state, event.contact_id)):
                 outbox.add(p.topics.customer_visits, visit.customer_id, visit.to_wire())
     await outbox.send()
-    # One table (and changelog) write per key per batch.
+    # States are put after the output they imply is sent (stream.deferred).
     for name, states in touched.items():
         for key, state in states.items():
-            tables[name][key] = state
+            p.writes.put(tables[name], key, state)
 
 
 async def customers_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
@@ -197,12 +204,12 @@ async def customers_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
     for rows, origin in deliveries:
         for row in rows:
             visit = Visit.from_wire(row)
-            state = touched.get(visit.customer_id) or table.get(visit.customer_id) or CustomerState()
+            state = touched.get(visit.customer_id) or p.writes.get(table, visit.customer_id) or CustomerState()
             outbox.add_facts(p.topics.queue_facts, apply_visit(state, visit, p.settings.fcr_lookback_seconds), origin)
             touched[visit.customer_id] = state
     await outbox.send()
     for customer_id, state in touched.items():
-        table[customer_id] = state
+        p.writes.put(table, customer_id, state)
 
 
 async def agent_states_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
@@ -211,7 +218,7 @@ async def agent_states_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> Non
     outbox = Outbox(p.settings.partitions)
     for row in (row for rows, _ in deliveries for row in rows):
         update = AgentUpdate.from_wire(row)
-        latest = touched.get(update.agent_id) or table.get(update.agent_id)
+        latest = touched.get(update.agent_id) or p.writes.get(table, update.agent_id)
         presences = apply_agent_update(latest, update)
         if presences is None:
             if latest == update:
@@ -222,7 +229,7 @@ async def agent_states_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> Non
             outbox.add(p.topics.queue_presence, presence.queue, presence.to_wire())
     await outbox.send()
     for agent_id, update in touched.items():
-        table[agent_id] = update
+        p.writes.put(table, agent_id, update)
 
 
 async def queues_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
@@ -243,7 +250,7 @@ async def queues_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
                 by_key[queue_key(fact.queue, fact.channel)].append(fact)
             for key, facts in by_key.items():
                 queue = facts[0].queue
-                state = touched.get(key) or table.get(key)
+                state = touched.get(key) or p.writes.get(table, key)
                 if state is None:
                     if not p.may_add_queue(table, queue, new_keys):
                         p.metrics.over_queue_limit.labels("queues").inc(len(facts))
@@ -260,7 +267,7 @@ async def queues_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
                 measured += facts
     for key, state in touched.items():
         prune(state, p.window_set, now, settings.contact_ttl_seconds, p.answer_ttl)
-        table[key] = state
+        p.writes.put(table, key, state)
     for fact in measured:
         if fact.retraction:
             continue
@@ -276,7 +283,7 @@ async def presence_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
     new_keys = 0  # written at the end of the batch, so counted against the limit as they come
     for row in (row for rows, _ in deliveries for row in rows):
         presence = Presence.from_wire(row)
-        state = touched.get(presence.queue) or table.get(presence.queue)
+        state = touched.get(presence.queue) or p.writes.get(table, presence.queue)
         is_new = state is None
         if is_new:
             if not p.may_add_queue(table, presence.queue, new_keys):
@@ -287,7 +294,7 @@ async def presence_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
             touched[presence.queue] = state
             new_keys += is_new
     for queue, state in touched.items():
-        table[queue] = state
+        p.writes.put(table, queue, state)
 
 
 async def publish_alerts(p: Pipeline) -> None:
@@ -298,13 +305,13 @@ async def publish_alerts(p: Pipeline) -> None:
     queues = p.tables.queues
     published = []
     # Table state is updated before the first await, while this worker surely owns the keys.
-    for report in p.reports(now):
+    for report in p.reports(now, windows=(p.settings.alert_policy.window,)):
         key = queue_key(report.queue, report.channel)
-        state = queues[key]
+        state = p.writes.get(queues, key)
         active, events = evaluate(report, state.alerts, p.settings.alert_policy, now)
         if events:
             state.alerts = active
-            queues[key] = state
+            p.writes.put(queues, key, state)
             published += events
     for event in published:
         p.log.warning("alert %s: %s/%s %s=%s (threshold %s)", event.state, event.queue, event.channel,
@@ -362,6 +369,7 @@ def expire_state(p: Pipeline) -> None:
     left every window, and stale waits, for the keys this worker owns."""
     if p.health_problem() is not None:
         return  # tables may be half recovered during a rebalance; expire next time
+    p.writes.flush()
     now = p.clock()
     s = p.settings
     tables, topics = p.tables, p.topics

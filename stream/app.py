@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from math import inf
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from math import inf
 from typing import Any, Callable
 
 import faust
@@ -13,8 +14,9 @@ from faust.types import TransportT
 
 from stream.agents import register_agents
 from stream.brokerwatch import BrokerWatch
-from stream.clock import EventClock
 from stream.aggregates import WindowSet
+from stream.clock import EventClock
+from stream.deferred import DeferredWrites
 from stream.metrics import Metrics
 from stream.partitioning import partition_for, split_queue_key
 from stream.report import PresenceReport, QueueReport, build_presence_reports, build_reports
@@ -42,6 +44,8 @@ class Pipeline:
     #: Set when now is event time (KPI_CLOCK=event); ingest advances it.
     event_clock: EventClock | None = None
     broker_watch: BrokerWatch = field(default_factory=BrokerWatch)
+    #: The stages' table writes, written at the latest before offsets are committed.
+    writes: DeferredWrites = field(default_factory=DeferredWrites)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("stream"))
     _queue_limit_warned: float = -inf
 
@@ -52,10 +56,11 @@ class Pipeline:
 
     def may_add_queue(self, table: faust.TableT, queue: str, pending: int = 0) -> bool:
         """Whether a new key for ``queue`` may be added to ``table``, which gets ``pending`` new keys
-        not written yet: always for a queue named in KPI_CONFIG, otherwise while the table would
-        hold no more than KPI_MAX_QUEUES keys. A flood of made-up queue names thus cannot grow
-        state or label sets without bound."""
-        if queue in self.settings.queue_config.queues or len(table) + pending < self.settings.max_queues:
+        besides those held in :attr:`writes`: always for a queue named in KPI_CONFIG, otherwise
+        while the table would hold no more than KPI_MAX_QUEUES keys. A flood of made-up queue
+        names thus cannot grow state or label sets without bound."""
+        keys = len(table) + self.writes.new_keys(table) + pending
+        if queue in self.settings.queue_config.queues or keys < self.settings.max_queues:
             return True
         if time.monotonic() - self._queue_limit_warned > 60:  # a flood must not flood the log too
             self._queue_limit_warned = time.monotonic()
@@ -77,20 +82,19 @@ class Pipeline:
         partitions = self.settings.partitions
         return lambda key: partition_for(key, partitions) in owned
 
-    def reports(self, now: float | None = None, queue: str | None = None) -> list[QueueReport]:
-        """Reports of the owned queues (or of ``queue``'s channels only)."""
+    def reports(self, now: float | None = None, queue: str | None = None,
+                windows: Collection[str] | None = None) -> list[QueueReport]:  # fmt: skip
+        """Reports of the owned queues (or of ``queue``'s channels only), over every window (or ``windows``)."""
         owns = self.owner_of_queues()
-        table = self.tables.queues
-        pairs = table.items() if queue is None else (
-            (key, table[key]) for key in table.keys() if split_queue_key(key)[0] == queue)  # fmt: skip
-        owned = [(key, state) for key, state in pairs if owns(key)]
-        return build_reports(owned, self.settings.queue_config, self.window_set, self.clock() if now is None else now)
+        owned = self.writes.items(self.tables.queues,
+                                  lambda key: owns(key) and (queue is None or split_queue_key(key)[0] == queue))
+        now = self.clock() if now is None else now
+        return build_reports(owned, self.settings.queue_config, self.window_set, now, windows)
 
     def presence_reports(self, queue: str | None = None) -> list[PresenceReport]:
         owns = self.owner(self.topics.queue_presence)
-        table = self.tables.presence
-        pairs = table.items() if queue is None else ([(queue, table[queue])] if queue in table else [])
-        return build_presence_reports((name, state) for name, state in pairs if owns(name))
+        owned = self.writes.items(self.tables.presence, lambda name: owns(name) and (queue is None or name == queue))
+        return build_presence_reports(owned)
 
     def health_problem(self) -> str | None:
         """``None`` when the worker is consuming, else why not."""
@@ -111,6 +115,8 @@ class KpiApp(faust.App):
 
     def __init__(self, *args: Any, fetch_wait_ms: int, **kwargs: Any) -> None:
         self._transport_class = transport_class(fetch_wait_ms)
+        #: Called, synchronously, right before the consumer chooses the offsets to commit.
+        self.before_commit: list[Callable[[], object]] = []
         super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> TransportT:
@@ -152,6 +158,7 @@ def create_pipeline(settings: Settings, clock: Clock | None = None) -> Pipeline:
         window_set=WindowSet(settings.window_list, settings.tz),
         event_clock=event_clock,
     )
+    app.before_commit.append(pipeline.writes.flush)
     pipeline.metrics.add_kpi_collector(pipeline.reports, pipeline.presence_reports)
     pipeline.metrics.add_health(pipeline.health_problem)
     register_agents(pipeline)

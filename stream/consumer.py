@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Coroutine, Generator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Mapping
 from typing import Any
 
 import aiokafka
@@ -131,6 +131,22 @@ class NoSkippedRecords:
                                   if offset is not None and tp.topic not in changelogs)  # fmt: skip
 
 
+class FlushBeforeCommit:
+    """Runs the app's ``before_commit`` callbacks right before the offsets to commit are chosen.
+
+    They run synchronously, and Faust's ``_commit_tps`` chooses the offsets before its first
+    wait, so nothing processed in between can be committed without them; the producer is then
+    drained before the commit (``stream.producer``). ``stream.deferred`` relies on this.
+    """
+
+    app: faust.types.AppT
+
+    async def _commit_tps(self, tps: Iterable[TP], start_new_transaction: bool) -> bool:
+        for callback in getattr(self.app, "before_commit", ()):
+            callback()
+        return await super()._commit_tps(tps, start_new_transaction)  # type: ignore[misc,no-any-return]
+
+
 class _Resumed:
     """A coroutine that has already run up to its first wait, made awaitable again."""
 
@@ -190,7 +206,7 @@ def consumer_class(fetch_wait_ms: int) -> type[faust_aiokafka.Consumer]:
                 await self.seek_to_beginning(*never_committed)
             return committed
 
-    bases: tuple[type, ...] = (NoSkippedRecords, faust_aiokafka.Consumer)
+    bases: tuple[type, ...] = (FlushBeforeCommit, NoSkippedRecords, faust_aiokafka.Consumer)
     if faust.__version__ in CHECKED_FAUST_VERSIONS:
         bases = (InlineHandoff, *bases)
     else:

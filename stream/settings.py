@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     ticket_ttl_seconds: float = Field(default=30 * 86400.0, gt=0, description="forget a ticket this long after its last event")
     fcr_lookback: str = Field(default="7d", description="an earlier contact within this makes a contact a repeat")
     batch_size: int = Field(default=2000, ge=1)
-    batch_seconds: float = Field(default=0.05, gt=0)
+    batch_seconds: float = Field(default=0.0, ge=0)
     session_timeout_seconds: float = Field(default=30.0, gt=0)
     fetch_wait_ms: int = Field(default=100, ge=0, le=30_000, description="longest a fetch waits for new events")
     log_level: str = Field(default="info", pattern=r"^(?i:debug|info|warning|error|critical)$")

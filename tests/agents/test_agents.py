@@ -21,14 +21,18 @@ from stream.presence import AgentUpdate, Presence
 from tests.agents.conftest import NOW, RecordingProducer
 
 
-def _agent(pipeline: Pipeline, name: str) -> Any:
-    return pipeline.app.agents[name]
+@asynccontextmanager
+async def _running(pipeline: Pipeline, name: str) -> AsyncIterator[Any]:
+    """A stage under test; on leaving, the table writes it held are written, as before a commit."""
+    async with pipeline.app.agents[name].test_context() as agent:
+        yield agent
+    pipeline.writes.flush()
 
 
 @asynccontextmanager
 async def _ingesting(pipeline: Pipeline, topic: str) -> AsyncIterator[Any]:
     """The ingest agent under test, its messages read as if from input ``topic``."""
-    async with _agent(pipeline, "ingest").test_context() as agent:
+    async with _running(pipeline, "ingest") as agent:
         agent._get_strtopic = lambda channel: topic
         yield agent
 
@@ -73,7 +77,7 @@ async def test_contacts_agent_applies_out_of_order_batch_once_and_emits_facts(
     p, producer = pipeline
     queued = Lifecycle("queued", NOW - 60, "c1", "voice", queue="sales")
     answered = Lifecycle("answered", NOW - 50, "c1", "voice")
-    async with _agent(p, "contacts").test_context() as agent:
+    async with _running(p, "contacts") as agent:
         await agent.put(encode([answered.to_wire(), queued.to_wire(), answered.to_wire()]))
     state = p.tables.contacts["c1"]
     assert (state.queued, state.answered, state.queue) == (NOW - 60, NOW - 50, "sales")
@@ -97,7 +101,7 @@ async def test_queues_agent_aggregates_a_batch_of_facts(pipeline: tuple[Pipeline
         Fact("waiting", "sales", "voice", "c2", NOW - 80),
         Fact("handled", "sales", "voice", "c1", NOW - 30, 60.0),
     ]
-    async with _agent(p, "queues").test_context() as agent:
+    async with _running(p, "queues") as agent:
         await agent.put(encode([{"origin": None, "facts": [fact.to_wire() for fact in facts]}]))
     assert isinstance(p.tables.queues["sales/voice"], QueueState)
     [report] = p.reports()
@@ -119,7 +123,7 @@ async def test_contacts_agent_sends_ticket_facts_and_visits_by_customer(
         Lifecycle("replied", NOW - 300, "t1", "ticket").to_wire(),
         Lifecycle("queued", NOW - 60, "c1", "voice", queue="sales", customer_id="k1").to_wire(),
     ]
-    async with _agent(p, "contacts").test_context() as agent:
+    async with _running(p, "contacts") as agent:
         await agent.put(encode(rows))
     assert p.tables.tickets["t1"].replies == (NOW - 300,)
     facts = _facts_sent(p, producer)
@@ -138,7 +142,7 @@ async def test_customers_agent_decides_first_contact_resolution(pipeline: tuple[
         Visit("k1", "t1", "billing", "ticket", NOW - 3600),
         Visit("k1", "c2", "sales", "voice", NOW - 60, NOW - 10, True),
     ]
-    async with _agent(p, "customers").test_context() as agent:
+    async with _running(p, "customers") as agent:
         await agent.put(encode([visit.to_wire() for visit in visits]))
     facts = _facts_sent(p, producer)
     assert sorted((f.kind, f.contact_id, f.value) for f in facts) == [
@@ -155,16 +159,36 @@ async def test_agent_presence_through_both_stages(pipeline: tuple[Pipeline, Reco
         AgentUpdate("a1", NOW - 30, "busy", ("sales", "support")),
         AgentUpdate("a1", NOW - 60, "available", ("sales",)),
     ]
-    async with _agent(p, "agent-states").test_context() as agent:
+    async with _running(p, "agent-states") as agent:
         await agent.put(encode([u.to_wire() for u in updates]))
     assert p.tables.agents["a1"] == updates[0]  # the older update arrived later and changed nothing
     presence_rows = producer.values_sent_to(p.topics.queue_presence.get_topic_name())
-    async with _agent(p, "presence").test_context() as agent:
+    async with _running(p, "presence") as agent:
         for rows in presence_rows:
             await agent.put(encode(rows))
     assert [(r.queue, r.agents["busy"], r.agents["available"]) for r in p.presence_reports()] == [
         ("sales", 1, 0), ("support", 1, 0),
     ]  # fmt: skip
+
+
+async def test_a_key_changed_by_several_batches_is_written_once_when_the_writes_are_flushed(
+    pipeline: tuple[Pipeline, RecordingProducer],
+) -> None:
+    p, producer = pipeline
+    available = AgentUpdate("a1", NOW - 60, "available", ("sales",))
+    busy = AgentUpdate("a1", NOW - 30, "busy", ("sales",))
+
+    def changelog() -> list[Any]:
+        return [s for s in producer.sent if s.topic.endswith("-agents-changelog")]
+
+    async with p.app.agents["agent-states"].test_context() as agent:
+        await agent.put(encode([available.to_wire()]))
+        await agent.put(encode([busy.to_wire()]))
+    assert changelog() == [] and "a1" not in p.tables.agents
+    assert p.writes.get(p.tables.agents, "a1") == busy  # what the next batch reads
+    assert p.writes.flush() == 1
+    [written] = changelog()
+    assert written.key == b"a1" and p.tables.agents["a1"] == busy
 
 
 async def test_ingest_routes_surveys_to_queues_and_agent_states_to_agents(
@@ -199,7 +223,7 @@ async def test_queues_agent_counts_a_redelivered_origin_once(pipeline: tuple[Pip
         Fact("answered", "sales", "voice", "c1", NOW - 90, 10.0).to_wire(),
     ]}  # fmt: skip
     later = {"origin": ["contact-events/2", 8], "facts": [Fact("offered", "sales", "voice", "c2", NOW - 50).to_wire()]}
-    async with _agent(p, "queues").test_context() as agent:
+    async with _running(p, "queues") as agent:
         # A batch of the contact stage carries a section per input message; replayed, it may be cut differently.
         for value in ([section], [section, later], [section]):
             await agent.put(encode(value))
@@ -213,7 +237,7 @@ async def test_queues_agent_counts_a_redelivered_origin_once(pipeline: tuple[Pip
 
 async def test_contacts_agent_tags_facts_with_the_input_message(pipeline: tuple[Pipeline, RecordingProducer]) -> None:
     p, producer = pipeline
-    async with _agent(p, "contacts").test_context() as agent:
+    async with _running(p, "contacts") as agent:
         await agent.put(encode([Lifecycle("queued", NOW - 60, "c9", "voice", queue="sales").to_wire()]))
     [[section]] = producer.values_sent_to(p.topics.queue_facts.get_topic_name())
     topic, offset = section["origin"]
@@ -225,7 +249,7 @@ async def test_a_flood_of_queue_names_stops_at_the_limit(pipeline: tuple[Pipelin
     """With KPI_MAX_QUEUES=2 the third and later new keys are dropped and counted."""
     p, _ = pipeline
     facts = [Fact("offered", f"spam-{n}", "voice", f"c{n}", NOW - 10).to_wire() for n in range(5)]
-    async with _agent(p, "queues").test_context() as agent:
+    async with _running(p, "queues") as agent:
         for fact in facts:
             await agent.put(encode([{"origin": None, "facts": [fact]}]))
         # A queue already kept still takes new facts.
@@ -245,7 +269,7 @@ async def test_agent_presence_stops_at_the_queue_limit_within_one_batch(
     """Presence keys are written at the end of a batch; the limit still holds inside it."""
     p, _ = pipeline
     rows = [Presence(f"spam-{n}", "a1", "busy", NOW - 10).to_wire() for n in range(5)]
-    async with _agent(p, "presence").test_context() as agent:
+    async with _running(p, "presence") as agent:
         await agent.put(encode(rows))
     assert sorted(r.queue for r in p.presence_reports()) == ["spam-0", "spam-1"]
     dropped = p.metrics.registry.get_sample_value("contact_centre_queue_limit_dropped_total", {"table": "presence"})
@@ -262,13 +286,13 @@ async def test_a_backlog_batch_goes_out_in_messages_kafka_accepts(pipeline: tupl
         Lifecycle("queued", NOW - 3000 + n * 0.1, f"contact-{n:05d}", "voice", queue=f"queue-{n % 40:02d}").to_wire(),
         Lifecycle("answered", NOW - 2990 + n * 0.1, f"contact-{n:05d}", "voice").to_wire(),
     )]  # fmt: skip
-    async with _agent(p, "contacts").test_context() as agent:
+    async with _running(p, "contacts") as agent:
         await agent.put(encode(rows))
     messages = [s for s in producer.sent if s.topic == p.topics.queue_facts.get_topic_name()]
     limit = p.app.conf.producer_max_request_size
     assert sum(len(message.value) for message in messages) > limit
     assert max(len(message.value) for message in messages) <= min(MESSAGE_BYTES, limit)
-    async with _agent(p, "queues").test_context() as agent:
+    async with _running(p, "queues") as agent:
         for message in messages * 2:
             await agent.put(message.value, partition=message.partition)
     reports = p.reports()
@@ -288,7 +312,7 @@ async def test_a_stage_that_fails_on_a_batch_exits_before_saving_it(
         raise RuntimeError("broker said no")
 
     monkeypatch.setattr(p.app.producer, "send", refused)
-    async with _agent(p, "contacts").test_context() as agent:
+    async with _running(p, "contacts") as agent:
         await agent.put(encode([Lifecycle("queued", NOW - 60, "c1", "voice", queue="sales").to_wire()]))
     [(status, message)] = worker_exits
     worker_exits.clear()

@@ -17,7 +17,7 @@ from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from stream.consumer import CHECKED_FAUST_VERSIONS, InlineHandoff, NoSkippedRecords, consumer_class
+from stream.consumer import CHECKED_FAUST_VERSIONS, FlushBeforeCommit, InlineHandoff, NoSkippedRecords, consumer_class
 
 
 class Drainer(InlineHandoff, mode.Service):
@@ -240,3 +240,34 @@ def test_the_consumer_checks_for_skipped_records_on_any_faust_version(monkeypatc
     assert issubclass(consumer_class(100), NoSkippedRecords)
     monkeypatch.setattr(faust, "__version__", "99.0.0")
     assert issubclass(consumer_class(100), NoSkippedRecords)
+
+
+class Committing:
+    """What FlushBeforeCommit wraps: Faust's ``_commit_tps``, which chooses offsets before its first wait."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.app = SimpleNamespace(before_commit=[lambda: log.append("flushed")])
+
+    async def _commit_tps(self, tps: Any, start_new_transaction: bool) -> bool:
+        self.log.append(f"offsets chosen for {sorted(tps)}")
+        await asyncio.sleep(0)  # producer flush and commit
+        self.log.append("committed")
+        return True
+
+
+class FlushingCommitter(FlushBeforeCommit, Committing):
+    pass
+
+
+async def test_held_table_writes_are_flushed_before_the_offsets_to_commit_are_chosen() -> None:
+    log: list[str] = []
+    assert await FlushingCommitter(log)._commit_tps([TP("calls", 0)], start_new_transaction=True)
+    assert log == ["flushed", "offsets chosen for [TP(topic='calls', partition=0)]", "committed"]
+
+
+def test_fausts_commit_chooses_offsets_before_it_first_waits() -> None:
+    """FlushBeforeCommit relies on nothing running between its callbacks and the choice of offsets."""
+    source = inspect.getsource(faust_consumer.Consumer._commit_tps)
+    assert source.index("self._filter_committable_offsets(tps)") < source.index("await ")
+    assert issubclass(consumer_class(100), FlushBeforeCommit)

@@ -304,7 +304,7 @@ def test_alert_window_may_be_any_configured_window(monkeypatch: pytest.MonkeyPat
         ("KPI_LATENESS_SECONDS", "-1"),
         ("KPI_CONTACT_TTL_SECONDS", "0"),
         ("KPI_BATCH_SIZE", "0"),
-        ("KPI_BATCH_SECONDS", "0"),
+        ("KPI_BATCH_SECONDS", "-0.1"),
         ("KPI_SESSION_TIMEOUT_SECONDS", "-3"),
         ("KPI_ALERT_WINDOW", "1h30m"),  # not one of KPI_WINDOWS
         ("KPI_ALERT_HYSTERESIS", "1"),

@@ -1,0 +1,70 @@
+"""Table writes held back and written together: each key once per interval, and always before
+offsets are committed.
+
+Every table write is a changelog message carrying the whole state, and a busy queue's state is
+several kilobytes of JSON. The stages touch the same keys (queues, agents, customers) batch after
+batch, so writing at the end of every batch wrote hot keys many times a second at live rates.
+The stages therefore :meth:`~DeferredWrites.put` their new states here and read them back with
+:meth:`~DeferredWrites.get`; :meth:`~DeferredWrites.flush` writes each key once, with its latest
+state. A timer flushes every :data:`stream.agents.WRITE_INTERVAL_SECONDS`, so a flush holds the
+event loop for a short while only.
+
+Why this loses nothing: a state held here comes from batches whose messages are acknowledged
+only after it was put here, and the consumer flushes (synchronously) right before it chooses the
+offsets to commit (``stream.consumer.FlushBeforeCommit``), then drains the producer before
+committing. So every committed offset's effects are in the changelogs, as when each batch wrote
+its keys; a crash loses only uncommitted work, which is processed again. Reports and alerts read
+through :meth:`~DeferredWrites.items` and :meth:`~DeferredWrites.get`; expiry, which deletes
+keys, flushes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import faust
+
+
+class DeferredWrites:
+    """Latest states per table and key, not yet written to the tables."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, tuple[faust.TableT, dict[str, Any]]] = {}
+
+    def get(self, table: faust.TableT, key: str) -> Any:
+        """The state of ``key``: the one held here, else the table's (``None`` if neither has one)."""
+        held = self._pending.get(table.name)
+        if held is not None and key in held[1]:
+            return held[1][key]
+        return table.get(key)
+
+    def put(self, table: faust.TableT, key: str, state: Any) -> None:
+        held = self._pending.get(table.name)
+        if held is None:
+            held = self._pending[table.name] = (table, {})
+        held[1][key] = state
+
+    def items(self, table: faust.TableT, keep: Callable[[str], bool]) -> list[tuple[str, Any]]:
+        """The keys of ``table`` that ``keep`` accepts, with their latest states, held ones included.
+
+        Keys are chosen before their states are read, which a RocksDB table deserialises.
+        """
+        held = self._pending[table.name][1] if table.name in self._pending else {}
+        stored = [(key, table[key]) for key in table.keys() if key not in held and keep(key)]
+        return stored + [(key, state) for key, state in held.items() if keep(key)]
+
+    def new_keys(self, table: faust.TableT) -> int:
+        """Keys held for ``table`` that it does not have yet."""
+        held = self._pending.get(table.name)
+        return 0 if held is None else sum(1 for key in held[1] if key not in table)
+
+    def flush(self) -> int:
+        """Write every held state to its table (one changelog message each); how many were written."""
+        pending, self._pending = self._pending, {}
+        written = 0
+        for table, states in pending.values():
+            for key, state in states.items():
+                table[key] = state
+            written += len(states)
+        return written

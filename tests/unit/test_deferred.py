@@ -1,0 +1,51 @@
+"""Held table writes (stream.deferred)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stream.deferred import DeferredWrites
+
+
+class Table(dict[str, Any]):
+    """A table as the stages use it: a mapping with a name, each assignment a changelog write."""
+
+    def __init__(self, name: str, **states: Any) -> None:
+        super().__init__(states)
+        self.name = name
+        self.writes: list[tuple[str, Any]] = []
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes.append((key, value))
+        super().__setitem__(key, value)
+
+
+def test_a_held_state_is_read_back_before_it_is_written() -> None:
+    writes, agents = DeferredWrites(), Table("agents", a1="ready")
+    assert writes.get(agents, "a1") == "ready"
+    writes.put(agents, "a1", "busy")
+    writes.put(agents, "a2", "ready")
+    assert (writes.get(agents, "a1"), writes.get(agents, "a2"), writes.get(agents, "a3")) == ("busy", "ready", None)
+    assert agents.writes == [] and agents["a1"] == "ready"
+
+
+def test_a_flush_writes_each_key_once_with_its_latest_state() -> None:
+    writes, agents, queues = DeferredWrites(), Table("agents"), Table("queues")
+    for state in ("ready", "busy", "wrap-up"):
+        writes.put(agents, "a1", state)
+    writes.put(queues, "sales/voice", {"offered": 3})
+    assert writes.flush() == 2
+    assert agents.writes == [("a1", "wrap-up")] and queues.writes == [("sales/voice", {"offered": 3})]
+    assert writes.flush() == 0  # nothing held any more
+    assert agents.writes == [("a1", "wrap-up")]
+
+
+def test_items_and_new_keys_count_held_states() -> None:
+    writes, queues = DeferredWrites(), Table("queues", **{"sales/voice": 1, "sales/chat": 2})
+    writes.put(queues, "sales/voice", 10)
+    writes.put(queues, "support/voice", 3)
+    everything = sorted(writes.items(queues, lambda key: True))
+    assert everything == [("sales/chat", 2), ("sales/voice", 10), ("support/voice", 3)]
+    assert sorted(writes.items(queues, lambda key: key.startswith("sales/"))) == [("sales/chat", 2), ("sales/voice", 10)]
+    assert writes.new_keys(queues) == 1
+    assert writes.new_keys(Table("presence")) == 0
