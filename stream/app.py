@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from math import inf
-from typing import Any, Callable
+from typing import Any
 
 import faust
 from faust.types import TransportT
 
 from stream.agents import register_agents
-from stream.brokerwatch import BrokerWatch
 from stream.aggregates import WindowSet
+from stream.brokerwatch import BrokerWatch
 from stream.clock import EventClock
 from stream.deferred import DeferredWrites
 from stream.metrics import Metrics

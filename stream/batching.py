@@ -5,8 +5,8 @@ when ``max_`` events are buffered. At low rates every event therefore waits for 
 every stage, half of ``within`` on average and all of it at worst, however idle the worker is.
 
 :func:`take_ready` closes a batch once the stream has taken every message delivered to it so far,
-or ``max_`` of them (and at the latest :data:`STALLED_SECONDS` after the previous batch). At
-low rates a batch is what one fetch brought; during a backlog messages pile
+or ``max_`` of them (and at the latest :data:`STALLED_SECONDS` after the caller asked for it).
+At low rates a batch is what one fetch brought; during a backlog messages pile
 up while the previous batch is processed, and batches are ``max_`` long. ``linger`` (the idea of a
 Kafka producer's ``linger.ms``) holds a batch open up to that much longer, for fewer and larger
 batches at the price of latency.
@@ -32,9 +32,10 @@ from stream.consumer import CHECKED_FAUST_VERSIONS
 
 #: The fixed window of Faust's ``take_events`` when this module's batching cannot be used.
 FALLBACK_WINDOW_SECONDS = 0.05
-#: A batch also closes this long after it could have: while a rebalance suspends the flow, the
-#: stream skips what is waiting without passing it to the batch, so the batch would not learn
-#: that nothing more is waiting, and the rebalance waits for its events to be acknowledged.
+#: At the latest, a batch closes this long after the caller asked for it, whatever it holds:
+#: while a rebalance suspends the flow, the stream skips what is waiting without passing it to
+#: the batch, which would never learn that nothing more is waiting, and the rebalance waits for
+#: the batch's events to be acknowledged.
 STALLED_SECONDS = 0.1
 
 

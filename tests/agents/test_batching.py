@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import SimpleNamespace
 from typing import Any
 from uuid import uuid4
 
 import faust
+import pytest
 
-from stream.batching import take_ready
+from stream.batching import FALLBACK_WINDOW_SECONDS, batches, take_ready
 
 
 @asynccontextmanager
@@ -89,3 +91,13 @@ async def test_a_batch_closes_when_a_rebalance_stops_the_stream_passing_on_what_
         await agent.put(1, wait=False)
         await until(1)
     assert seen == [[0]]
+
+
+def test_an_unchecked_faust_version_gets_fausts_timed_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """take_ready relies on the stream internals of the Faust versions it was checked against."""
+    calls: list[tuple[int, float]] = []
+    stream = SimpleNamespace(take_events=lambda max_, within: calls.append((max_, within)) or "timed batches")
+    monkeypatch.setattr(faust, "__version__", "99.0.0")
+    assert batches(stream, 10, 0.0) == "timed batches"  # type: ignore[arg-type]
+    assert batches(stream, 10, 0.2) == "timed batches"  # type: ignore[arg-type]
+    assert calls == [(10, FALLBACK_WINDOW_SECONDS), (10, 0.2)]
