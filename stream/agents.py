@@ -49,8 +49,10 @@ B = TypeVar("B")
 
 #: How often expired contacts, buckets and stale waits are dropped.
 EXPIRY_INTERVAL_SECONDS = 5.0
-#: How often the stages' held table writes are written (stream.deferred); also before every commit.
-WRITE_INTERVAL_SECONDS = 0.5
+#: How long the stages' table writes are held (stream.deferred), at most, before every commit.
+HOLD_SECONDS = 0.5
+#: How often the writes held that long are written: small portions, so the event loop is not held long.
+WRITE_INTERVAL_SECONDS = 0.1
 #: How often thresholds are checked for breach and recovery (SPEC §4: live gauges refresh every second).
 ALERT_INTERVAL_SECONDS = 1.0
 #: How often the broker's reachability is checked.
@@ -101,7 +103,7 @@ def register_agents(p: Pipeline) -> None:
 
     @app.timer(interval=WRITE_INTERVAL_SECONDS)
     async def write_held() -> None:
-        p.writes.flush()
+        p.writes.flush(held_for=HOLD_SECONDS)
 
     @app.timer(interval=ALERT_INTERVAL_SECONDS)
     async def alert() -> None:

@@ -6,8 +6,8 @@ several kilobytes of JSON. The stages touch the same keys (queues, agents, custo
 batch, so writing at the end of every batch wrote hot keys many times a second at live rates.
 The stages therefore :meth:`~DeferredWrites.put` their new states here and read them back with
 :meth:`~DeferredWrites.get`; :meth:`~DeferredWrites.flush` writes each key once, with its latest
-state. A timer flushes every :data:`stream.agents.WRITE_INTERVAL_SECONDS`, so a flush holds the
-event loop for a short while only.
+state. A timer writes the states first held :data:`stream.agents.HOLD_SECONDS` ago, several times
+in that interval, so each write-out holds the event loop for a short while only.
 
 Why this loses nothing: a state held here comes from batches whose messages are acknowledged
 only after it was put here, and the consumer flushes (synchronously) right before it chooses the
@@ -20,6 +20,7 @@ keys, flushes first.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,23 +28,27 @@ import faust
 
 
 class DeferredWrites:
-    """Latest states per table and key, not yet written to the tables."""
+    """Latest states per table and key, not yet written to the tables, with when each was first held."""
 
-    def __init__(self) -> None:
-        self._pending: dict[str, tuple[faust.TableT, dict[str, Any]]] = {}
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        # Per table, key -> (state, first held at). A dict keeps a key where it was first put, so
+        # each table's keys are in the order they were first held.
+        self._pending: dict[str, tuple[faust.TableT, dict[str, tuple[Any, float]]]] = {}
+        self._clock = clock
 
     def get(self, table: faust.TableT, key: str) -> Any:
         """The state of ``key``: the one held here, else the table's (``None`` if neither has one)."""
         held = self._pending.get(table.name)
         if held is not None and key in held[1]:
-            return held[1][key]
+            return held[1][key][0]
         return table.get(key)
 
     def put(self, table: faust.TableT, key: str, state: Any) -> None:
         held = self._pending.get(table.name)
         if held is None:
             held = self._pending[table.name] = (table, {})
-        held[1][key] = state
+        states = held[1]
+        states[key] = (state, states[key][1] if key in states else self._clock())
 
     def items(self, table: faust.TableT, keep: Callable[[str], bool]) -> list[tuple[str, Any]]:
         """The keys of ``table`` that ``keep`` accepts, with their latest states, held ones included.
@@ -52,19 +57,26 @@ class DeferredWrites:
         """
         held = self._pending[table.name][1] if table.name in self._pending else {}
         stored = [(key, table[key]) for key in table.keys() if key not in held and keep(key)]
-        return stored + [(key, state) for key, state in held.items() if keep(key)]
+        return stored + [(key, state) for key, (state, _) in held.items() if keep(key)]
 
     def new_keys(self, table: faust.TableT) -> int:
         """Keys held for ``table`` that it does not have yet."""
         held = self._pending.get(table.name)
         return 0 if held is None else sum(1 for key in held[1] if key not in table)
 
-    def flush(self) -> int:
-        """Write every held state to its table (one changelog message each); how many were written."""
-        pending, self._pending = self._pending, {}
+    def flush(self, held_for: float = 0.0) -> int:
+        """Write the states first held at least ``held_for`` seconds ago (by default every one) to
+        their tables, one changelog message each; how many were written."""
+        cutoff = self._clock() - held_for
         written = 0
-        for table, states in pending.values():
-            for key, state in states.items():
+        for table, states in self._pending.values():
+            done = []
+            for key, (state, since) in states.items():
+                if since > cutoff:
+                    break  # the rest were first held later still
                 table[key] = state
-            written += len(states)
+                done.append(key)
+            for key in done:
+                del states[key]
+            written += len(done)
         return written

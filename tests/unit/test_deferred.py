@@ -50,3 +50,22 @@ def test_items_and_new_keys_count_held_states() -> None:
     assert sales == [("sales/chat", 2), ("sales/voice", 10)]
     assert writes.new_keys(queues) == 1
     assert writes.new_keys(Table("presence")) == 0
+
+
+def test_a_partial_flush_writes_only_states_held_long_enough_keeping_each_key_where_it_was_first_held() -> None:
+    now = [100.0]
+    writes, agents = DeferredWrites(clock=lambda: now[0]), Table("agents")
+    writes.put(agents, "a1", "ready")
+    now[0] = 100.3
+    writes.put(agents, "a2", "ready")
+    writes.put(agents, "a1", "busy")  # changed again: still first held at 100.0
+    now[0] = 100.6
+    assert writes.flush(held_for=0.5) == 1
+    assert agents.writes == [("a1", "busy")]
+    writes.put(agents, "a1", "wrap-up")  # held anew, behind a2
+    now[0] = 100.9
+    assert writes.flush(held_for=0.5) == 1
+    assert agents.writes == [("a1", "busy"), ("a2", "ready")]
+    assert writes.get(agents, "a1") == "wrap-up"
+    assert writes.flush() == 1  # before a commit: everything
+    assert agents.writes[-1] == ("a1", "wrap-up")
