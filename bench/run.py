@@ -304,7 +304,7 @@ def processed_count(worker: WorkerProcess) -> float | None:
 
 
 def measure_latency(worker: WorkerProcess, bootstrap: str, topics: dict[str, str], rate: float, seconds: float,
-                    seed: int, warmup: float = 3.0, poll_interval: float = 0.1, probe_timeout: float = 30.0
+                    seed: int, warmup: float = 3.0, poll_interval: float = 0.02, probe_timeout: float = 30.0
                     ) -> dict[str, Any]:  # fmt: skip
     """Latency from the produce call of a probe contact.queued (queue ``bench-probe``) to the probe
     being counted in today's contacts_offered of that queue on /api/kpis?queue=bench-probe (the
