@@ -49,9 +49,11 @@ B = TypeVar("B")
 
 #: How often expired contacts, buckets and stale waits are dropped.
 EXPIRY_INTERVAL_SECONDS = 5.0
-#: How long the stages' table writes are held (stream.deferred), at most, before every commit.
+#: How long a stage's table write is held (stream.deferred) before the timer writes it; a commit
+#: writes every held one first.
 HOLD_SECONDS = 0.5
-#: How often the writes held that long are written: small portions, so the event loop is not held long.
+#: How often the timer writes what has been held that long: a little at a time, so the event loop
+#: is never held long.
 WRITE_INTERVAL_SECONDS = 0.1
 #: How often thresholds are checked for breach and recovery (SPEC §4: live gauges refresh every second).
 ALERT_INTERVAL_SECONDS = 1.0
