@@ -2,7 +2,9 @@
 
 1. ``ingest``: raw messages of every input topic, in batches -> validated events, one message
    per destination partition per batch (more if it would be too large, ``stream.outbox``); bad
-   input goes to the dead-letter topic.
+   input goes to the dead-letter topic. A call, chat or ticket event read on its contact's
+   partition of a co-partitioned input topic (keyed by contact id, as SPEC §2 asks) is applied
+   here as stage 2 would, one hop sooner.
 2. ``contacts``: call, chat and ticket events -> per-contact and per-ticket state (tables)
    -> facts for the queues, and visits for the customers.
 3. ``customers``: visits -> per-customer history (table) -> FCR and repeat-contact facts.
@@ -18,7 +20,7 @@ import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import faust
@@ -36,7 +38,7 @@ from stream.customers import CustomerState, Visit, apply_visit, expire_visits
 from stream.decoding import Ignored, Late, Rejected, decode
 from stream.facts import Fact
 from stream.outbox import Delivery, Origin, Outbox, unpack
-from stream.partitioning import queue_key
+from stream.partitioning import partition_for, queue_key
 from stream.presence import AgentUpdate, Presence, QueuePresence, apply_agent_update, apply_presence, forget_departed
 from stream.tickets import apply_ticket_event
 from stream.tickets import is_expired as ticket_expired
@@ -63,6 +65,8 @@ BROKER_CHECK_SECONDS = 2.0
 EXIT_BROKER_UNREACHABLE = 3
 #: Exit status of a worker whose stage failed on a batch.
 EXIT_STAGE_FAILED = 4
+#: Exit status of a worker whose input topics' partition counts changed under it.
+EXIT_TOPICS_CHANGED = 5
 
 
 def origin_of(event: faust.EventT) -> Origin:
@@ -120,13 +124,41 @@ def register_agents(p: Pipeline) -> None:
         owns = p.owner_of_queues()
         p.metrics.keep_histograms_of(lambda queue, channel: owns(queue_key(queue, channel)))
 
+    @app.on_rebalance_complete.connect
+    async def check_copartitioned(sender: faust.App, **kwargs: Any) -> None:
+        problem = copartitioning_problem(p)
+        if problem is not None:
+            exit_worker(p, EXIT_TOPICS_CHANGED, f"{problem}; exiting with status {EXIT_TOPICS_CHANGED} so a restart "
+                        "routes its events anew")  # fmt: skip
+
+
+def copartitioning_problem(p: Pipeline) -> str | None:
+    """Why ingest may no longer apply events of the co-partitioned input topics itself, if it may not.
+
+    It may while the worker owns the same partitions of each of them as of the contact stage's
+    topic. Partitions added to an input topic while the worker runs break that.
+    """
+    assigned = p.app.assignor.assigned_actives()
+    partitions_of = {topic: {tp.partition for tp in assigned if tp.topic == topic}
+                     for topic in (*p.copartitioned_inputs, p.topics.contact_events.get_topic_name())}  # fmt: skip
+    contact_partitions = partitions_of[p.topics.contact_events.get_topic_name()]
+    for topic in sorted(p.copartitioned_inputs):
+        if partitions_of[topic] != contact_partitions:
+            return (f"input topic {topic} is no longer partitioned like the contact stage (partitions "
+                    f"{sorted(partitions_of[topic])} here against {sorted(contact_partitions)})")  # fmt: skip
+    return None
+
 
 async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
     now = p.clock()
     wall_now = time.time() if p.event_clock is not None else now
     topics = p.topics
     source_of = topics.source_of
-    outbox = Outbox(p.settings.partitions)
+    partitions = p.settings.partitions
+    outbox = Outbox(partitions)
+    # Contact events read on their contact's partition of a co-partitioned input topic: this
+    # worker owns that contact, so they skip the hop through the contact stage.
+    at_home: list[tuple[Lifecycle, Origin]] = []
     for event in events:
         message = event.message
         outcome = decode(message.value, source_of[message.topic], now, p.settings.lateness_seconds, wall_now)
@@ -139,14 +171,20 @@ async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
         if isinstance(outcome, Late):
             p.metrics.late.labels(message.topic).inc()
         elif isinstance(outcome, Lifecycle):
-            outbox.add(topics.contact_events, outcome.contact_id, outcome.to_wire())
+            copartitioned = message.topic in p.copartitioned_inputs
+            if copartitioned and partition_for(outcome.contact_id, partitions) == message.partition:
+                at_home.append((outcome, origin_of(event)))
+            else:
+                outbox.add(topics.contact_events, outcome.contact_id, outcome.to_wire())
         elif isinstance(outcome, AgentUpdate):
             outbox.add(topics.agent_events, outcome.agent_id, outcome.to_wire())
         elif isinstance(outcome, Fact):  # a survey answer
             outbox.add_facts(topics.queue_facts, [outcome])
         else:
             assert isinstance(outcome, Ignored)
+    touched = apply_lifecycles(p, at_home, outbox)
     await outbox.send()
+    put_touched(p, touched)
 
 
 async def dead_letter(p: Pipeline, message: faust.types.Message, rejected: Rejected) -> None:
@@ -165,40 +203,51 @@ async def dead_letter(p: Pipeline, message: faust.types.Message, rejected: Rejec
     await p.topics.deadletter.send(key=message.key, value=message.value, headers=list(headers.items()))
 
 
-#: Per table of the contact stage: apply an event, and the visit a state implies.
+#: Per table of contact state: apply an event, and the visit a state implies.
 _LIFECYCLES: dict[str, tuple[Callable[[Any, Lifecycle], Any], Callable[[Any, str], Visit | None]]] = {
     "contacts": (apply_event, contact_visit),
     "tickets": (apply_ticket_event, ticket_visit),
 }
+#: States a batch changed, per table, to be put once the output they imply is sent (stream.deferred).
+Touched = dict["faust.TableT", dict[str, Any]]
 
 
 async def contacts_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
-    """Calls and chats update the contacts table, tickets the tickets table; both yield facts
-    for the queues and, for a known customer, a visit for the customer stage."""
-    tables = {"contacts": p.tables.contacts, "tickets": p.tables.tickets}
-    touched: dict[str, dict[str, Any]] = {name: {} for name in tables}
+    """Call, chat and ticket events that ingest could not apply where it read them."""
     outbox = Outbox(p.settings.partitions)
-    for rows, origin in deliveries:
-        for row in rows:
-            event = Lifecycle.from_wire(row)
-            name = "tickets" if event.channel == TICKET else "contacts"
-            apply, visit_of = _LIFECYCLES[name]
-            state = touched[name].get(event.contact_id) or p.writes.get(tables[name], event.contact_id)
-            result = apply(state, event)
-            if result is None:
-                p.metrics.duplicate.labels(p.topics.topic_of[event.channel]).inc()  # type: ignore[index]
-                continue
-            new, facts = result
-            touched[name][event.contact_id] = new
-            outbox.add_facts(p.topics.queue_facts, facts, origin)
-            visit = visit_of(new, event.contact_id)
-            if visit is not None and (state is None or visit != visit_of(state, event.contact_id)):
-                outbox.add(p.topics.customer_visits, visit.customer_id, visit.to_wire())
+    events = ((Lifecycle.from_wire(row), origin) for rows, origin in deliveries for row in rows)
+    touched = apply_lifecycles(p, events, outbox)
     await outbox.send()
-    # States are put after the output they imply is sent (stream.deferred).
-    for name, states in touched.items():
+    put_touched(p, touched)
+
+
+def apply_lifecycles(p: Pipeline, events: Iterable[tuple[Lifecycle, Origin]], outbox: Outbox) -> Touched:
+    """Calls and chats update the contacts table, tickets the tickets table; both yield facts
+    for the queues (tagged with ``origin``) and, for a known customer, a visit for the customer stage."""
+    tables = {"contacts": p.tables.contacts, "tickets": p.tables.tickets}
+    touched: Touched = {table: {} for table in tables.values()}
+    for event, origin in events:
+        name = "tickets" if event.channel == TICKET else "contacts"
+        apply, visit_of = _LIFECYCLES[name]
+        table = tables[name]
+        state = touched[table].get(event.contact_id) or p.writes.get(table, event.contact_id)
+        result = apply(state, event)
+        if result is None:
+            p.metrics.duplicate.labels(p.topics.topic_of[event.channel]).inc()  # type: ignore[index]
+            continue
+        new, facts = result
+        touched[table][event.contact_id] = new
+        outbox.add_facts(p.topics.queue_facts, facts, origin)
+        visit = visit_of(new, event.contact_id)
+        if visit is not None and (state is None or visit != visit_of(state, event.contact_id)):
+            outbox.add(p.topics.customer_visits, visit.customer_id, visit.to_wire())
+    return touched
+
+
+def put_touched(p: Pipeline, touched: Touched) -> None:
+    for table, states in touched.items():
         for key, state in states.items():
-            p.writes.put(tables[name], key, state)
+            p.writes.put(table, key, state)
 
 
 async def customers_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
