@@ -2,9 +2,9 @@
 
 1. ``ingest``: raw messages of every input topic, in batches -> validated events, one message
    per destination partition per batch (more if it would be too large, ``stream.outbox``); bad
-   input goes to the dead-letter topic. A call, chat or ticket event read on its contact's
-   partition of a co-partitioned input topic (keyed by contact id, as SPEC §2 asks) is applied
-   here as stage 2 would, one hop sooner.
+   input goes to the dead-letter topic. A call, chat, ticket or agent event read on its
+   contact's or agent's partition of a co-partitioned input topic (keyed by contact or agent id,
+   as SPEC §2 asks) is applied here as stage 2 or 4 would, one hop sooner.
 2. ``contacts``: call, chat and ticket events -> per-contact and per-ticket state (tables)
    -> facts for the queues, and visits for the customers.
 3. ``customers``: visits -> per-customer history (table) -> FCR and repeat-contact facts.
@@ -135,17 +135,18 @@ def register_agents(p: Pipeline) -> None:
 def copartitioning_problem(p: Pipeline) -> str | None:
     """Why ingest may no longer apply events of the co-partitioned input topics itself, if it may not.
 
-    It may while the worker owns the same partitions of each of them as of the contact stage's
-    topic. Partitions added to an input topic while the worker runs break that.
+    It may while the worker owns the same partitions of each of them as of the internal topics
+    (all of KPI_PARTITIONS partitions, so assigned alike; ``contact-events`` stands for them).
+    Partitions added to an input topic while the worker runs break that.
     """
     assigned = p.app.assignor.assigned_actives()
+    internal = p.topics.contact_events.get_topic_name()
     partitions_of = {topic: {tp.partition for tp in assigned if tp.topic == topic}
-                     for topic in (*p.copartitioned_inputs, p.topics.contact_events.get_topic_name())}  # fmt: skip
-    contact_partitions = partitions_of[p.topics.contact_events.get_topic_name()]
+                     for topic in (*p.copartitioned_inputs, internal)}  # fmt: skip
     for topic in sorted(p.copartitioned_inputs):
-        if partitions_of[topic] != contact_partitions:
-            return (f"input topic {topic} is no longer partitioned like the contact stage (partitions "
-                    f"{sorted(partitions_of[topic])} here against {sorted(contact_partitions)})")  # fmt: skip
+        if partitions_of[topic] != partitions_of[internal]:
+            return (f"input topic {topic} is no longer partitioned like the internal topics (partitions "
+                    f"{sorted(partitions_of[topic])} here against {sorted(partitions_of[internal])})")  # fmt: skip
     return None
 
 
@@ -156,9 +157,14 @@ async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
     source_of = topics.source_of
     partitions = p.settings.partitions
     outbox = Outbox(partitions)
-    # Contact events read on their contact's partition of a co-partitioned input topic: this
-    # worker owns that contact, so they skip the hop through the contact stage.
-    at_home: list[tuple[Lifecycle, Origin]] = []
+    # Events read on their contact's or agent's partition of a co-partitioned input topic: this
+    # worker owns that contact or agent, so they skip the hop through its stage.
+    contacts_at_home: list[tuple[Lifecycle, Origin]] = []
+    agents_at_home: list[AgentUpdate] = []
+
+    def at_home(message: faust.types.Message, key: str) -> bool:
+        return message.topic in p.copartitioned_inputs and partition_for(key, partitions) == message.partition
+
     for event in events:
         message = event.message
         outcome = decode(message.value, source_of[message.topic], now, p.settings.lateness_seconds, wall_now)
@@ -171,18 +177,20 @@ async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
         if isinstance(outcome, Late):
             p.metrics.late.labels(message.topic).inc()
         elif isinstance(outcome, Lifecycle):
-            copartitioned = message.topic in p.copartitioned_inputs
-            if copartitioned and partition_for(outcome.contact_id, partitions) == message.partition:
-                at_home.append((outcome, origin_of(event)))
+            if at_home(message, outcome.contact_id):
+                contacts_at_home.append((outcome, origin_of(event)))
             else:
                 outbox.add(topics.contact_events, outcome.contact_id, outcome.to_wire())
         elif isinstance(outcome, AgentUpdate):
-            outbox.add(topics.agent_events, outcome.agent_id, outcome.to_wire())
+            if at_home(message, outcome.agent_id):
+                agents_at_home.append(outcome)
+            else:
+                outbox.add(topics.agent_events, outcome.agent_id, outcome.to_wire())
         elif isinstance(outcome, Fact):  # a survey answer
             outbox.add_facts(topics.queue_facts, [outcome])
         else:
             assert isinstance(outcome, Ignored)
-    touched = apply_lifecycles(p, at_home, outbox)
+    touched = apply_lifecycles(p, contacts_at_home, outbox) | apply_agent_updates(p, agents_at_home, outbox)
     await outbox.send()
     put_touched(p, touched)
 
@@ -266,11 +274,18 @@ async def customers_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
 
 
 async def agent_states_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
+    """Agent events that ingest could not apply where it read them."""
+    outbox = Outbox(p.settings.partitions)
+    touched = apply_agent_updates(p, (AgentUpdate.from_wire(row) for rows, _ in deliveries for row in rows), outbox)
+    await outbox.send()
+    put_touched(p, touched)
+
+
+def apply_agent_updates(p: Pipeline, updates: Iterable[AgentUpdate], outbox: Outbox) -> Touched:
+    """Each agent's latest state (table ``agents``); what changed goes to the queues it serves or left."""
     table = p.tables.agents
     touched: dict[str, AgentUpdate] = {}
-    outbox = Outbox(p.settings.partitions)
-    for row in (row for rows, _ in deliveries for row in rows):
-        update = AgentUpdate.from_wire(row)
+    for update in updates:
         latest = touched.get(update.agent_id) or p.writes.get(table, update.agent_id)
         presences = apply_agent_update(latest, update)
         if presences is None:
@@ -280,9 +295,7 @@ async def agent_states_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> Non
         touched[update.agent_id] = update
         for presence in presences:
             outbox.add(p.topics.queue_presence, presence.queue, presence.to_wire())
-    await outbox.send()
-    for agent_id, update in touched.items():
-        p.writes.put(table, agent_id, update)
+    return {table: touched}
 
 
 async def queues_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:

@@ -43,8 +43,8 @@ class Pipeline:
     window_set: WindowSet
     #: Set when now is event time (KPI_CLOCK=event); ingest advances it.
     event_clock: EventClock | None = None
-    #: Input topics of calls, chats and tickets partitioned like the contact stage's topic: ingest
-    #: applies the events found on their contact's partition itself (stream.agents).
+    #: Input topics of calls, chats, tickets and agent states partitioned like the internal topics:
+    #: ingest applies the events found on their contact's or agent's partition itself (stream.agents).
     copartitioned_inputs: frozenset[str] = frozenset()
     broker_watch: BrokerWatch = field(default_factory=BrokerWatch)
     #: The stages' table writes, written at the latest before offsets are committed.
@@ -127,14 +127,14 @@ class KpiApp(faust.App):
 
 
 def copartitioned_inputs(settings: Settings, topic_partitions: Mapping[str, int]) -> frozenset[str]:
-    """The input topics of contact events with as many partitions as the internal topics.
+    """The input topics of contact and agent events with as many partitions as the internal topics.
 
     Faust's assignor gives a worker the same partition numbers of every topic with the same
     count, so such a topic's partition P is read by the worker that owns partition P of the
-    contact stage, and with it the contacts on it.
+    contact and agent stages, and with it the contacts and agents on it.
     """
-    lifecycle_topics = (settings.topic_calls, settings.topic_chats, settings.topic_tickets)
-    return frozenset(topic for topic in lifecycle_topics if topic_partitions.get(topic) == settings.partitions)
+    keyed_topics = (settings.topic_calls, settings.topic_chats, settings.topic_tickets, settings.topic_agents)
+    return frozenset(topic for topic in keyed_topics if topic_partitions.get(topic) == settings.partitions)
 
 
 def create_pipeline(settings: Settings, clock: Clock | None = None,

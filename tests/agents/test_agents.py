@@ -97,6 +97,29 @@ async def test_ingest_applies_events_read_on_their_contacts_partition_itself(
         ([f"{calls}/{home}", 0], ["offered", "waiting"]), ([f"{calls}/{home}", 1], ["answered"])]
 
 
+async def test_ingest_applies_agent_states_read_on_their_agents_partition_itself(
+    pipeline: tuple[Pipeline, RecordingProducer],
+) -> None:
+    p, producer = pipeline
+    agents = p.settings.topic_agents
+    p.copartitioned_inputs = frozenset({agents})
+
+    def state(agent_id: str, *queues: str) -> bytes:
+        return json.dumps({"event_id": f"{agent_id}-1", "type": "agent.state", "ts": NOW - 5, "agent_id": agent_id,
+                           "state": "available", "queues": list(queues)}).encode()  # fmt: skip
+
+    async with _ingesting(p, agents) as agent:
+        await agent.put(state("a1", "sales", "support"), key=b"a1", partition=partition_for("a1", 4))
+        await agent.put(state("a2", "sales"), partition=(partition_for("a2", 4) + 1) % 4)
+    routed = [row for value in producer.values_sent_to(p.topics.agent_events.get_topic_name()) for row in value]
+    assert [row[0] for row in routed] == ["a2"]
+    assert p.tables.agents["a1"] == AgentUpdate("a1", NOW - 5, "available", ("sales", "support"))
+    presences = [Presence.from_wire(row) for value in producer.values_sent_to(p.topics.queue_presence.get_topic_name())
+                 for row in value]  # fmt: skip
+    assert sorted((r.queue, r.agent_id, r.state) for r in presences) == [
+        ("sales", "a1", "available"), ("support", "a1", "available")]
+
+
 async def test_an_input_message_applied_twice_at_ingest_is_counted_once(
     pipeline: tuple[Pipeline, RecordingProducer],
 ) -> None:
@@ -124,10 +147,12 @@ async def test_an_input_message_applied_twice_at_ingest_is_counted_once(
     assert redelivered == 2  # the second copy's offered and waiting facts
 
 
-def test_contact_event_topics_with_the_internal_partition_count_are_copartitioned() -> None:
+def test_contact_and_agent_topics_with_the_internal_partition_count_are_copartitioned() -> None:
     settings = Settings(broker="kafka://127.0.0.1:9", partitions=4)
-    counts = {settings.topic_calls: 4, settings.topic_chats: 8, settings.topic_tickets: 4, settings.topic_surveys: 4}
-    assert copartitioned_inputs(settings, counts) == {settings.topic_calls, settings.topic_tickets}
+    counts = {settings.topic_calls: 4, settings.topic_chats: 8, settings.topic_tickets: 4,
+              settings.topic_surveys: 4, settings.topic_agents: 4}  # fmt: skip
+    expected = {settings.topic_calls, settings.topic_tickets, settings.topic_agents}
+    assert copartitioned_inputs(settings, counts) == expected
 
 
 def test_an_input_topic_assigned_unlike_the_contact_stage_is_a_problem(
@@ -146,7 +171,7 @@ def test_an_input_topic_assigned_unlike_the_contact_stage_is_a_problem(
     assign(range(2))
     assert copartitioning_problem(p) is None
     assign(range(3))
-    assert copartitioning_problem(p) == (f"input topic {calls} is no longer partitioned like the contact stage "
+    assert copartitioning_problem(p) == (f"input topic {calls} is no longer partitioned like the internal topics "
                                          "(partitions [0, 1, 2] here against [0, 1])")  # fmt: skip
 
 
