@@ -176,7 +176,6 @@ def create_pipeline(settings: Settings, clock: Clock | None = None,
         copartitioned_inputs=copartitioned_inputs(settings, topic_partitions or {}),
     )
     app.before_commit.append(pipeline.writes.flush)
-    pipeline.metrics.add_kpi_collector(pipeline.reports, pipeline.presence_reports)
     pipeline.metrics.add_health(pipeline.health_problem)
     register_agents(pipeline)
     register_views(pipeline)

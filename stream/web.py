@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from faust.web import Request, Response, View
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from stream.report import reports_to_json
 
@@ -22,8 +22,9 @@ def register_views(p: Pipeline) -> None:
 
     @app.page("/metrics")
     async def metrics(self: View, request: Request) -> Response:
+        body = p.metrics.exposition(p.reports(), p.presence_reports())
         # aiohttp refuses a charset in content_type=, so the full header goes in headers=.
-        return self.bytes(generate_latest(p.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return self.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.page("/api/kpis")
     async def kpis(self: View, request: Request) -> Response:

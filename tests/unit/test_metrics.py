@@ -1,0 +1,58 @@
+"""stream.metrics: the /metrics text, from the process's registry and a snapshot of reports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
+
+from stream.metrics import GaugeFamily, Metrics
+from stream.report import PresenceReport
+from tests.unit.test_report import CONFIG, reports
+
+
+def test_exposition_holds_the_counters_and_the_kpis_of_the_reports_given() -> None:
+    metrics = Metrics(CONFIG)
+    metrics.processed.labels("contact-centre.calls").inc(3)
+    metrics.observe_wait("sales", "voice", 12.0)
+    presence = [PresenceReport("sales", {"available": 2, "busy": 1})]
+    families = list(text_string_to_metric_families(metrics.exposition(reports(), presence).decode()))
+    names = [family.name for family in families]
+    assert len(names) == len(set(names))  # the two parts share no family
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for family in families for s in family.samples}
+
+    def value(name: str, **labels: str) -> float:
+        return samples[("contact_centre_" + name, tuple(sorted(labels.items())))]
+
+    assert value("events_processed_total", topic="contact-centre.calls") == 3
+    assert value("wait_seconds_count", queue="sales", channel="voice") == 1
+    assert value("service_level_ratio", queue="sales", channel="voice", window="15m") == 0.75
+    assert value("contacts_waiting", queue="sales", channel="voice") == 2
+    assert value("agents", queue="sales", state="busy") == 1
+
+
+def test_a_gauge_family_is_written_as_prometheus_client_writes_it() -> None:
+    labels = ("queue", "channel", "window")
+    samples = [
+        (("sales", "voice", "15m"), 0.75), (('odd "q"\\x', "chat", "1h\n"), float("inf")),
+        (("q", "ticket", "today"), 1e21), (("q", "voice", "1h"), float("nan")), (("q", "chat", "15m"), 3),
+    ]  # fmt: skip
+    ours = GaugeFamily("abandon_ratio", "A ratio \\ with a\nnewline.", labels)
+    theirs = GaugeMetricFamily("contact_centre_abandon_ratio", "A ratio \\ with a\nnewline.", labels=list(labels))
+    for values, value in samples:
+        ours.add(values, value)
+        theirs.add_metric(list(values), value)
+    registry = CollectorRegistry()
+    registry.register(StaticCollector(theirs))
+    assert ours.text() == generate_latest(registry).decode()
+
+
+class StaticCollector(Collector):
+    def __init__(self, family: GaugeMetricFamily) -> None:
+        self.family = family
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield self.family
