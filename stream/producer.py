@@ -47,7 +47,4 @@ class DrainingProducer(faust_aiokafka.Producer):
             # Waited on, not awaited: cancelling this flush must not cancel the record.
             await asyncio.wait({last})
             last.result()
-        # Not Faust's buffer flush: it waits for each record buffered after the call too, one
-        # timer each, while the stages go on writing.
-        if self._producer is not None:
-            await self._producer.flush()
+        await super().flush()
