@@ -16,24 +16,13 @@ has been delivered, and everything before it with it.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import FutureMessage
 
-#: Records the buffer holds before every stream waits for it to drain. The stages write held
-#: table states in bursts (stream.deferred: a few hundred every 0.1 s at 1,000 events/s, more
-#: right before a commit); at Faust's 100, every input message then waited while the burst left
-#: record by record, each wait with a timer of its own, and logged a warning.
-BUFFER_MESSAGES = 5_000
-
 
 class DrainingProducer(faust_aiokafka.Producer):
     _last_buffered: FutureMessage | None = None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.buffer.max_messages = BUFFER_MESSAGES
 
     def send_soon(self, fut: FutureMessage) -> None:
         self._last_buffered = fut
@@ -41,10 +30,11 @@ class DrainingProducer(faust_aiokafka.Producer):
 
     async def flush(self) -> None:
         last = self._last_buffered
+        await super().flush()
         if last is not None and not last.done():
-            # The buffer is sent in order: once ``last`` has been delivered, every record before
-            # it has been handed to the Kafka client, whose own flush then waits for them.
+            # The buffer is sent in order: once ``last`` has been handed over, so has every
+            # record before it, and the Kafka client's own flush then waits for their delivery.
             # Waited on, not awaited: cancelling this flush must not cancel the record.
             await asyncio.wait({last})
             last.result()
-        await super().flush()
+            await super().flush()

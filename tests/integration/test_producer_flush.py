@@ -50,34 +50,3 @@ async def test_a_flush_returns_after_every_buffered_record_is_on_the_broker(
         # Faust's own flush gives up with records still buffered; if this ever fails, Faust has
         # fixed it and stream.producer can go.
         assert not all(delivered)
-
-
-@pytest.mark.parametrize("drains", [True, False], ids=["stream.producer", "faust"])
-async def test_a_burst_of_table_writes_does_not_hold_up_the_streams(
-    broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, drains: bool
-) -> None:
-    """The stages write held states in bursts of hundreds of records; Faust makes every input
-    message wait (``wait_until_ebb``) while the buffer holds more than 100, and logs a warning."""
-    topic_name = f"it-burst-{uuid.uuid4().hex[:8]}"
-    create_topics(broker.bootstrap, [topic_name], 1)
-    app = faust.App(f"it-burst-{uuid.uuid4().hex[:8]}", broker=broker.url)
-    if drains:
-        monkeypatch.setattr(app.transport, "Producer", DrainingProducer)
-    topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
-    producer = app.producer
-    await producer.start()
-    try:
-        records = [topic.send_soon(value=f"write-{n}".encode()) for n in range(500)]
-        buffered = producer.buffer.size
-        await producer.buffer.wait_until_ebb()  # what each input message awaits first
-        left_waiting = producer.buffer.size
-        await producer.flush()
-        delivered = all(record.done() for record in records)
-    finally:
-        await producer.stop()
-    warned = any("producer buffer full" in record.getMessage() for record in caplog.records)
-    assert buffered == 500
-    if drains:
-        assert (left_waiting, warned, delivered) == (buffered, False, True)
-    else:
-        assert left_waiting < buffered and warned
