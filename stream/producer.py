@@ -16,13 +16,48 @@ has been delivered, and everything before it with it.
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
+import time
+from typing import Any
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import FutureMessage
 
+log = logging.getLogger(__name__)
+
+#: How often, at most, the worker says that its streams waited for the send buffer.
+BUFFER_WAIT_LOG_SECONDS = 60.0
+
 
 class DrainingProducer(faust_aiokafka.Producer):
     _last_buffered: FutureMessage | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._buffer_waits = 0
+        self._buffer_wait_logged = -math.inf
+        # Faust's conductor awaits this before handing each input message to the streams.
+        self.buffer.wait_until_ebb = self._wait_until_ebb  # type: ignore[method-assign]
+
+    async def _wait_until_ebb(self) -> None:
+        """Faust's ``ProducerBuffer.wait_until_ebb``, saying so once a minute rather than each time.
+
+        While the buffer holds more than ``max_messages`` records every stream waits for it to
+        drain; the stages' held table writes go out in such bursts at about 1,000 events/s, and
+        Faust's warning for each wait filled the log many times a second. The wait stays: it
+        keeps the buffer, and so each commit's flush, short.
+        """
+        buffer = self.buffer
+        if buffer.size <= buffer.max_messages:
+            return
+        self._buffer_waits += 1
+        now = time.monotonic()
+        if now - self._buffer_wait_logged >= BUFFER_WAIT_LOG_SECONDS:
+            log.warning("waits of the streams for the producer's send buffer (over %d records) to drain: %d since "
+                        "the last such message", buffer.max_messages, self._buffer_waits)  # fmt: skip
+            self._buffer_waits, self._buffer_wait_logged = 0, now
+        await buffer.flush_atmost(buffer.max_messages)
 
     def send_soon(self, fut: FutureMessage) -> None:
         self._last_buffered = fut

@@ -4,6 +4,7 @@ when records leave the buffer more slowly than Faust's flush is willing to wait 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any
 
@@ -50,3 +51,35 @@ async def test_a_flush_returns_after_every_buffered_record_is_on_the_broker(
         # Faust's own flush gives up with records still buffered; if this ever fails, Faust has
         # fixed it and stream.producer can go.
         assert not all(delivered)
+
+
+@pytest.mark.parametrize("drains", [True, False], ids=["stream.producer", "faust"])
+async def test_streams_waiting_for_a_full_buffer_are_logged_once_a_minute(
+    broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, drains: bool
+) -> None:
+    """Every input message waits while the send buffer holds over 100 records; Faust logs a
+    warning for each wait, stream.producer one for all the waits of a minute."""
+    topic_name = f"it-ebb-{uuid.uuid4().hex[:8]}"
+    create_topics(broker.bootstrap, [topic_name], 1)
+    app = faust.App(f"it-ebb-{uuid.uuid4().hex[:8]}", broker=broker.url)
+    if drains:
+        monkeypatch.setattr(app.transport, "Producer", DrainingProducer)
+    topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
+    producer = app.producer
+    await producer.start()
+    try:
+        records = [topic.send_soon(value=f"write-{n}".encode()) for n in range(450)]
+        for _ in range(3):  # three input messages arrive while the burst is going out
+            assert producer.buffer.size > producer.buffer.max_messages
+            await producer.buffer.wait_until_ebb()
+        await producer.flush()
+        delivered = all(record.done() for record in records)
+    finally:
+        await producer.stop()
+    assert delivered or not drains  # Faust's own flush may return early (the test above)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    if drains:
+        assert warnings == ["waits of the streams for the producer's send buffer (over 100 records) to drain: 1 "
+                            "since the last such message"]  # fmt: skip
+    else:
+        assert len(warnings) == 3 and all(w.startswith("producer buffer full") for w in warnings)
