@@ -19,9 +19,8 @@ class PartitionMismatch(Exception):
 
 def create_topics(
     bootstrap: str, names: list[str], partitions: int, exact: frozenset[str] = frozenset(), timeout: float = 30.0
-) -> dict[str, int]:
-    """Create the topics that do not exist yet (the broker's auto-created ones have the wrong
-    size); return every named topic's partition count.
+) -> None:
+    """Create the topics that do not exist yet; the broker's auto-created ones have the wrong size.
 
     Topics in ``exact`` must have exactly ``partitions`` partitions: keys are routed by
     that count, so a different one would scatter a key's state over two partitions.
@@ -43,13 +42,12 @@ def create_topics(
                 admin.create_topics(missing)
             except TopicAlreadyExistsError:
                 pass
-        counts = {topic["name"]: len(topic["partitions"]) for topic in admin.describe_topics(names)} if names else {}
-        for name in (name for name in names if name in exact):
-            if counts[name] != partitions:
+        present = [name for name in names if name in exact]
+        for topic in admin.describe_topics(present) if present else []:
+            if len(topic["partitions"]) != partitions:
                 raise PartitionMismatch(
-                    f"topic {name} has {counts[name]} partitions but KPI_PARTITIONS is {partitions}; set "
-                    f"KPI_PARTITIONS={counts[name]} or use a new KPI_APP_ID"
+                    f"topic {topic['name']} has {len(topic['partitions'])} partitions but KPI_PARTITIONS is "
+                    f"{partitions}; set KPI_PARTITIONS={len(topic['partitions'])} or use a new KPI_APP_ID"
                 )
-        return counts
     finally:
         admin.close()

@@ -2,9 +2,7 @@
 
 1. ``ingest``: raw messages of every input topic, in batches -> validated events, one message
    per destination partition per batch (more if it would be too large, ``stream.outbox``); bad
-   input goes to the dead-letter topic. A call, chat, ticket or agent event read on its
-   contact's or agent's partition of a co-partitioned input topic (keyed by contact or agent id,
-   as SPEC §2 asks) is applied here as stage 2 or 4 would, one hop sooner.
+   input goes to the dead-letter topic.
 2. ``contacts``: call, chat and ticket events -> per-contact and per-ticket state (tables)
    -> facts for the queues, and visits for the customers.
 3. ``customers``: visits -> per-customer history (table) -> FCR and repeat-contact facts.
@@ -20,7 +18,7 @@ import os
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import faust
@@ -38,7 +36,7 @@ from stream.customers import CustomerState, Visit, apply_visit, expire_visits
 from stream.decoding import Ignored, Late, Rejected, decode
 from stream.facts import Fact
 from stream.outbox import Delivery, Origin, Outbox, unpack
-from stream.partitioning import partition_for, queue_key
+from stream.partitioning import queue_key
 from stream.presence import AgentUpdate, Presence, QueuePresence, apply_agent_update, apply_presence, forget_departed
 from stream.tickets import apply_ticket_event
 from stream.tickets import is_expired as ticket_expired
@@ -65,8 +63,6 @@ BROKER_CHECK_SECONDS = 2.0
 EXIT_BROKER_UNREACHABLE = 3
 #: Exit status of a worker whose stage failed on a batch.
 EXIT_STAGE_FAILED = 4
-#: Exit status of a worker whose input topics' partition counts changed under it.
-EXIT_TOPICS_CHANGED = 5
 
 
 def origin_of(event: faust.EventT) -> Origin:
@@ -124,50 +120,16 @@ def register_agents(p: Pipeline) -> None:
         owns = p.owner_of_queues()
         p.metrics.keep_histograms_of(lambda queue, channel: owns(queue_key(queue, channel)))
 
-    @app.on_rebalance_complete.connect
-    async def check_copartitioned(sender: faust.App, **kwargs: Any) -> None:
-        problem = copartitioning_problem(p)
-        if problem is not None:
-            exit_worker(p, EXIT_TOPICS_CHANGED, f"{problem}; exiting with status {EXIT_TOPICS_CHANGED} so a restart "
-                        "routes its events anew")  # fmt: skip
-
-
-def copartitioning_problem(p: Pipeline) -> str | None:
-    """Why ingest may no longer apply events of the co-partitioned input topics itself, if it may not.
-
-    It may while the worker owns the same partitions of each of them as of the internal topics
-    (all of KPI_PARTITIONS partitions, so assigned alike; ``contact-events`` stands for them).
-    Partitions added to an input topic while the worker runs break that.
-    """
-    assigned = p.app.assignor.assigned_actives()
-    internal = p.topics.contact_events.get_topic_name()
-    partitions_of = {topic: {tp.partition for tp in assigned if tp.topic == topic}
-                     for topic in (*p.copartitioned_inputs, internal)}  # fmt: skip
-    for topic in sorted(p.copartitioned_inputs):
-        if partitions_of[topic] != partitions_of[internal]:
-            return (f"input topic {topic} is no longer partitioned like the internal topics (partitions "
-                    f"{sorted(partitions_of[topic])} here against {sorted(partitions_of[internal])})")  # fmt: skip
-    return None
-
 
 async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
     now = p.clock()
     wall_now = time.time() if p.event_clock is not None else now
     topics = p.topics
     source_of = topics.source_of
-    partitions = p.settings.partitions
-    outbox = Outbox(partitions)
-    # Events read on their contact's or agent's partition of a co-partitioned input topic: this
-    # worker owns that contact or agent, so they skip the hop through its stage.
-    contacts_at_home: list[tuple[Lifecycle, Origin]] = []
-    agents_at_home: list[AgentUpdate] = []
+    outbox = Outbox(p.settings.partitions)
     # Counted per batch: a labelled counter's ``labels()`` costs more than the event's own routing.
     processed: Counter[str] = Counter()
     late: Counter[str] = Counter()
-
-    def at_home(message: faust.types.Message, key: str) -> bool:
-        return message.topic in p.copartitioned_inputs and partition_for(key, partitions) == message.partition
-
     for event in events:
         message = event.message
         outcome = decode(message.value, source_of[message.topic], now, p.settings.lateness_seconds, wall_now)
@@ -180,15 +142,9 @@ async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
         if isinstance(outcome, Late):
             late[message.topic] += 1
         elif isinstance(outcome, Lifecycle):
-            if at_home(message, outcome.contact_id):
-                contacts_at_home.append((outcome, origin_of(event)))
-            else:
-                outbox.add(topics.contact_events, outcome.contact_id, outcome.to_wire())
+            outbox.add(topics.contact_events, outcome.contact_id, outcome.to_wire())
         elif isinstance(outcome, AgentUpdate):
-            if at_home(message, outcome.agent_id):
-                agents_at_home.append(outcome)
-            else:
-                outbox.add(topics.agent_events, outcome.agent_id, outcome.to_wire())
+            outbox.add(topics.agent_events, outcome.agent_id, outcome.to_wire())
         elif isinstance(outcome, Fact):  # a survey answer
             outbox.add_facts(topics.queue_facts, [outcome])
         else:
@@ -196,9 +152,7 @@ async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
     for counter, counts in ((p.metrics.processed, processed), (p.metrics.late, late)):
         for topic, count in counts.items():
             counter.labels(topic).inc(count)
-    touched = apply_lifecycles(p, contacts_at_home, outbox) | apply_agent_updates(p, agents_at_home, outbox)
     await outbox.send()
-    put_touched(p, touched)
 
 
 async def dead_letter(p: Pipeline, message: faust.types.Message, rejected: Rejected) -> None:
@@ -217,51 +171,40 @@ async def dead_letter(p: Pipeline, message: faust.types.Message, rejected: Rejec
     await p.topics.deadletter.send(key=message.key, value=message.value, headers=list(headers.items()))
 
 
-#: Per table of contact state: apply an event, and the visit a state implies.
+#: Per table of the contact stage: apply an event, and the visit a state implies.
 _LIFECYCLES: dict[str, tuple[Callable[[Any, Lifecycle], Any], Callable[[Any, str], Visit | None]]] = {
     "contacts": (apply_event, contact_visit),
     "tickets": (apply_ticket_event, ticket_visit),
 }
-#: States a batch changed, per table, to be put once the output they imply is sent (stream.deferred).
-Touched = dict["faust.TableT", dict[str, Any]]
 
 
 async def contacts_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
-    """Call, chat and ticket events that ingest could not apply where it read them."""
-    outbox = Outbox(p.settings.partitions)
-    events = ((Lifecycle.from_wire(row), origin) for rows, origin in deliveries for row in rows)
-    touched = apply_lifecycles(p, events, outbox)
-    await outbox.send()
-    put_touched(p, touched)
-
-
-def apply_lifecycles(p: Pipeline, events: Iterable[tuple[Lifecycle, Origin]], outbox: Outbox) -> Touched:
     """Calls and chats update the contacts table, tickets the tickets table; both yield facts
-    for the queues (tagged with ``origin``) and, for a known customer, a visit for the customer stage."""
+    for the queues and, for a known customer, a visit for the customer stage."""
     tables = {"contacts": p.tables.contacts, "tickets": p.tables.tickets}
-    touched: Touched = {table: {} for table in tables.values()}
-    for event, origin in events:
-        name = "tickets" if event.channel == TICKET else "contacts"
-        apply, visit_of = _LIFECYCLES[name]
-        table = tables[name]
-        state = touched[table].get(event.contact_id) or p.writes.get(table, event.contact_id)
-        result = apply(state, event)
-        if result is None:
-            p.metrics.duplicate.labels(p.topics.topic_of[event.channel]).inc()  # type: ignore[index]
-            continue
-        new, facts = result
-        touched[table][event.contact_id] = new
-        outbox.add_facts(p.topics.queue_facts, facts, origin)
-        visit = visit_of(new, event.contact_id)
-        if visit is not None and (state is None or visit != visit_of(state, event.contact_id)):
-            outbox.add(p.topics.customer_visits, visit.customer_id, visit.to_wire())
-    return touched
-
-
-def put_touched(p: Pipeline, touched: Touched) -> None:
-    for table, states in touched.items():
+    touched: dict[str, dict[str, Any]] = {name: {} for name in tables}
+    outbox = Outbox(p.settings.partitions)
+    for rows, origin in deliveries:
+        for row in rows:
+            event = Lifecycle.from_wire(row)
+            name = "tickets" if event.channel == TICKET else "contacts"
+            apply, visit_of = _LIFECYCLES[name]
+            state = touched[name].get(event.contact_id) or p.writes.get(tables[name], event.contact_id)
+            result = apply(state, event)
+            if result is None:
+                p.metrics.duplicate.labels(p.topics.topic_of[event.channel]).inc()  # type: ignore[index]
+                continue
+            new, facts = result
+            touched[name][event.contact_id] = new
+            outbox.add_facts(p.topics.queue_facts, facts, origin)
+            visit = visit_of(new, event.contact_id)
+            if visit is not None and (state is None or visit != visit_of(state, event.contact_id)):
+                outbox.add(p.topics.customer_visits, visit.customer_id, visit.to_wire())
+    await outbox.send()
+    # States are put after the output they imply is sent (stream.deferred).
+    for name, states in touched.items():
         for key, state in states.items():
-            p.writes.put(table, key, state)
+            p.writes.put(tables[name], key, state)
 
 
 async def customers_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
@@ -280,18 +223,11 @@ async def customers_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
 
 
 async def agent_states_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
-    """Agent events that ingest could not apply where it read them."""
-    outbox = Outbox(p.settings.partitions)
-    touched = apply_agent_updates(p, (AgentUpdate.from_wire(row) for rows, _ in deliveries for row in rows), outbox)
-    await outbox.send()
-    put_touched(p, touched)
-
-
-def apply_agent_updates(p: Pipeline, updates: Iterable[AgentUpdate], outbox: Outbox) -> Touched:
-    """Each agent's latest state (table ``agents``); what changed goes to the queues it serves or left."""
     table = p.tables.agents
     touched: dict[str, AgentUpdate] = {}
-    for update in updates:
+    outbox = Outbox(p.settings.partitions)
+    for row in (row for rows, _ in deliveries for row in rows):
+        update = AgentUpdate.from_wire(row)
         latest = touched.get(update.agent_id) or p.writes.get(table, update.agent_id)
         presences = apply_agent_update(latest, update)
         if presences is None:
@@ -301,7 +237,9 @@ def apply_agent_updates(p: Pipeline, updates: Iterable[AgentUpdate], outbox: Out
         touched[update.agent_id] = update
         for presence in presences:
             outbox.add(p.topics.queue_presence, presence.queue, presence.to_wire())
-    return {table: touched}
+    await outbox.send()
+    for agent_id, update in touched.items():
+        p.writes.put(table, agent_id, update)
 
 
 async def queues_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:

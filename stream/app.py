@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from math import inf
 from typing import Any
@@ -43,9 +43,6 @@ class Pipeline:
     window_set: WindowSet
     #: Set when now is event time (KPI_CLOCK=event); ingest advances it.
     event_clock: EventClock | None = None
-    #: Input topics of calls, chats, tickets and agent states partitioned like the internal topics:
-    #: ingest applies the events found on their contact's or agent's partition itself (stream.agents).
-    copartitioned_inputs: frozenset[str] = frozenset()
     broker_watch: BrokerWatch = field(default_factory=BrokerWatch)
     #: The stages' table writes, written at the latest before offsets are committed.
     writes: DeferredWrites = field(default_factory=DeferredWrites)
@@ -126,21 +123,8 @@ class KpiApp(faust.App):
         return self._transport_class(self.conf.broker_consumer, self)
 
 
-def copartitioned_inputs(settings: Settings, topic_partitions: Mapping[str, int]) -> frozenset[str]:
-    """The input topics of contact and agent events with as many partitions as the internal topics.
-
-    Faust's assignor gives a worker the same partition numbers of every topic with the same
-    count, so such a topic's partition P is read by the worker that owns partition P of the
-    contact and agent stages, and with it the contacts and agents on it.
-    """
-    keyed_topics = (settings.topic_calls, settings.topic_chats, settings.topic_tickets, settings.topic_agents)
-    return frozenset(topic for topic in keyed_topics if topic_partitions.get(topic) == settings.partitions)
-
-
-def create_pipeline(settings: Settings, clock: Clock | None = None,
-                    topic_partitions: Mapping[str, int] | None = None) -> Pipeline:  # fmt: skip
-    """The worker's pipeline; ``clock`` overrides what KPI_CLOCK chooses (for tests);
-    ``topic_partitions``: the partition count of each input topic, as found at start-up."""
+def create_pipeline(settings: Settings, clock: Clock | None = None) -> Pipeline:
+    """The worker's pipeline; ``clock`` overrides what KPI_CLOCK chooses (for tests)."""
     event_clock = EventClock() if settings.clock == "event" and clock is None else None
     app = KpiApp(
         settings.app_id,
@@ -173,7 +157,6 @@ def create_pipeline(settings: Settings, clock: Clock | None = None,
         clock=clock or event_clock or time.time,
         window_set=WindowSet(settings.window_list, settings.tz),
         event_clock=event_clock,
-        copartitioned_inputs=copartitioned_inputs(settings, topic_partitions or {}),
     )
     app.before_commit.append(pipeline.writes.flush)
     pipeline.metrics.add_health(pipeline.health_problem)

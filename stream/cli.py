@@ -155,14 +155,14 @@ def _serve(settings: Settings, fresh_broker: bool) -> int:
 
     assert settings.broker is not None
     try:
-        topic_partitions = create_topics(
+        create_topics(
             bootstrap_of(settings.broker), required_topics(settings), settings.partitions,
             exact=frozenset(partitioned_topics(settings)),
         )  # fmt: skip
     except PartitionMismatch as exc:
         print(f"python -m stream worker: error: {exc}", file=sys.stderr)
         return 2
-    pipeline = create_pipeline(settings, topic_partitions=topic_partitions)
+    pipeline = create_pipeline(settings)
     table_dir = Path(pipeline.app.conf.tabledir)
     if fresh_broker and settings.store == "rocksdb" and forget_local_state(table_dir):
         log.warning("removed tables kept in %s: the embedded broker starts without their changelogs", table_dir)

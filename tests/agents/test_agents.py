@@ -8,18 +8,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from faust.types import TP
 
-from stream.agents import EXIT_STAGE_FAILED, copartitioning_problem
 from stream.aggregates import QueueState
-from stream.app import Pipeline, copartitioned_inputs
+from stream.app import Pipeline
 from stream.contacts import Lifecycle
 from stream.customers import Visit
 from stream.facts import Fact
+from stream.agents import EXIT_STAGE_FAILED
 from stream.outbox import MESSAGE_BYTES, encode
 from stream.partitioning import partition_for
 from stream.presence import AgentUpdate, Presence
-from stream.settings import Settings
 from tests.agents.conftest import NOW, RecordingProducer
 
 
@@ -71,108 +69,6 @@ async def test_ingest_routes_valid_events_by_contact_and_dead_letters_the_rest(
     assert registry.get_sample_value("contact_centre_events_invalid_total", {"topic": calls, "reason": "not_json"}) == 1
     assert registry.get_sample_value("contact_centre_events_late_total", {"topic": calls}) == 1
     assert registry.get_sample_value("contact_centre_events_processed_total", {"topic": calls}) == 3
-
-
-async def test_ingest_applies_events_read_on_their_contacts_partition_itself(
-    pipeline: tuple[Pipeline, RecordingProducer],
-) -> None:
-    """On a co-partitioned input topic, an event on its contact's partition skips the contact
-    stage; one elsewhere (keyed otherwise) is routed to it as before."""
-    p, producer = pipeline
-    calls = p.settings.topic_calls
-    p.copartitioned_inputs = frozenset({calls})
-    home, away = partition_for("c1", 4), (partition_for("c2", 4) + 1) % 4
-    async with _ingesting(p, calls) as agent:
-        await agent.put(_event("contact.queued", "c1", NOW - 60, queue="sales"), key=b"c1", partition=home)
-        await agent.put(_event("contact.answered", "c1", NOW - 50, agent_id="a1"), key=b"c1", partition=home)
-        await agent.put(_event("contact.queued", "c2", NOW - 40, queue="sales"), partition=away)
-    routed = [row for value in producer.values_sent_to(p.topics.contact_events.get_topic_name()) for row in value]
-    assert [row[2] for row in routed] == ["c2"]
-    state = p.tables.contacts["c1"]
-    assert (state.queued, state.answered) == (NOW - 60, NOW - 50)
-    messages = producer.values_sent_to(p.topics.queue_facts.get_topic_name())
-    sections = [section for message in messages for section in message]
-    # Each fact names the input message it came from, so a replay of that message is recognised.
-    assert [(section["origin"], [Fact.from_wire(row).kind for row in section["facts"]]) for section in sections] == [
-        ([f"{calls}/{home}", 0], ["offered", "waiting"]), ([f"{calls}/{home}", 1], ["answered"])]
-
-
-async def test_ingest_applies_agent_states_read_on_their_agents_partition_itself(
-    pipeline: tuple[Pipeline, RecordingProducer],
-) -> None:
-    p, producer = pipeline
-    agents = p.settings.topic_agents
-    p.copartitioned_inputs = frozenset({agents})
-
-    def state(agent_id: str, *queues: str) -> bytes:
-        return json.dumps({"event_id": f"{agent_id}-1", "type": "agent.state", "ts": NOW - 5, "agent_id": agent_id,
-                           "state": "available", "queues": list(queues)}).encode()  # fmt: skip
-
-    async with _ingesting(p, agents) as agent:
-        await agent.put(state("a1", "sales", "support"), key=b"a1", partition=partition_for("a1", 4))
-        await agent.put(state("a2", "sales"), partition=(partition_for("a2", 4) + 1) % 4)
-    routed = [row for value in producer.values_sent_to(p.topics.agent_events.get_topic_name()) for row in value]
-    assert [row[0] for row in routed] == ["a2"]
-    assert p.tables.agents["a1"] == AgentUpdate("a1", NOW - 5, "available", ("sales", "support"))
-    presences = [Presence.from_wire(row) for value in producer.values_sent_to(p.topics.queue_presence.get_topic_name())
-                 for row in value]  # fmt: skip
-    assert sorted((r.queue, r.agent_id, r.state) for r in presences) == [
-        ("sales", "a1", "available"), ("support", "a1", "available")]
-
-
-async def test_an_input_message_applied_twice_at_ingest_is_counted_once(
-    pipeline: tuple[Pipeline, RecordingProducer],
-) -> None:
-    """A crash after ingest sent a message's facts but before the contact's state was written:
-    the message is read again, its facts are sent again with the same origin, and the queue
-    stage skips them."""
-    p, producer = pipeline
-    calls = p.settings.topic_calls
-    p.copartitioned_inputs = frozenset({calls})
-    queued = _event("contact.queued", "c1", NOW - 60, queue="sales")
-    for _ in range(2):
-        async with _ingesting(p, calls) as agent:
-            await agent.put(queued, key=b"c1", partition=partition_for("c1", 4))
-        del p.tables.contacts["c1"]  # the state's write was lost with the crash
-    messages = producer.values_sent_to(p.topics.queue_facts.get_topic_name())
-    assert len(messages) == 2
-    async with _running(p, "queues") as agent:
-        for value in messages:
-            await agent.put(encode(value))
-    [report] = p.reports()
-    assert report.windows["15m"]["contacts_offered"] == 1
-    redelivered = p.metrics.registry.get_sample_value(
-        "contact_centre_facts_redelivered_total", {"topic": p.topics.queue_facts.get_topic_name()}
-    )
-    assert redelivered == 2  # the second copy's offered and waiting facts
-
-
-def test_contact_and_agent_topics_with_the_internal_partition_count_are_copartitioned() -> None:
-    settings = Settings(broker="kafka://127.0.0.1:9", partitions=4)
-    counts = {settings.topic_calls: 4, settings.topic_chats: 8, settings.topic_tickets: 4,
-              settings.topic_surveys: 4, settings.topic_agents: 4}  # fmt: skip
-    expected = {settings.topic_calls, settings.topic_tickets, settings.topic_agents}
-    assert copartitioned_inputs(settings, counts) == expected
-
-
-def test_an_input_topic_assigned_unlike_the_contact_stage_is_a_problem(
-    pipeline: tuple[Pipeline, RecordingProducer], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Partitions added to an input topic while the worker runs: the assignor no longer gives its
-    partitions with the contact stage's, so ingest must stop applying its events itself."""
-    p, _ = pipeline
-    calls, contact_events = p.settings.topic_calls, p.topics.contact_events.get_topic_name()
-    p.copartitioned_inputs = frozenset({calls})
-
-    def assign(calls_partitions: range) -> None:
-        actives = {TP(contact_events, 0), TP(contact_events, 1), *(TP(calls, n) for n in calls_partitions)}
-        monkeypatch.setattr(p.app.assignor, "assigned_actives", lambda: actives)
-
-    assign(range(2))
-    assert copartitioning_problem(p) is None
-    assign(range(3))
-    assert copartitioning_problem(p) == (f"input topic {calls} is no longer partitioned like the internal topics "
-                                         "(partitions [0, 1, 2] here against [0, 1])")  # fmt: skip
 
 
 async def test_contacts_agent_applies_out_of_order_batch_once_and_emits_facts(
