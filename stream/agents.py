@@ -53,8 +53,8 @@ EXPIRY_INTERVAL_SECONDS = 5.0
 #: writes every held one first.
 HOLD_SECONDS = 0.5
 #: How often the timer writes what has been held that long: a little at a time, so the event loop
-#: is never held long.
-WRITE_INTERVAL_SECONDS = 0.1
+#: is never held long, and no more than the producer's buffer has room for (``Pipeline.producer_room``).
+WRITE_INTERVAL_SECONDS = 0.05
 #: How often thresholds are checked for breach and recovery (SPEC §4: live gauges refresh every second).
 ALERT_INTERVAL_SECONDS = 1.0
 #: How often the broker's reachability is checked.
@@ -105,7 +105,7 @@ def register_agents(p: Pipeline) -> None:
 
     @app.timer(interval=WRITE_INTERVAL_SECONDS)
     async def write_held() -> None:
-        p.writes.flush(held_for=HOLD_SECONDS)
+        p.writes.flush(held_for=HOLD_SECONDS, limit=p.producer_room())
 
     @app.timer(interval=ALERT_INTERVAL_SECONDS)
     async def alert() -> None:

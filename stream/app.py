@@ -68,6 +68,12 @@ class Pipeline:
                              "contact_centre_queue_limit_dropped_total", queue, self.settings.max_queues)  # fmt: skip
         return False
 
+    def producer_room(self) -> int:
+        """Records the producer's buffer takes before every stream must wait for it to drain
+        (Faust's ``ProducerBuffer.wait_until_ebb``, ``stream.producer``)."""
+        buffer = self.app.producer.buffer
+        return max(0, buffer.max_messages - buffer.size)
+
     def owner_of_queues(self) -> Callable[[str], bool]:
         return self.owner(self.topics.queue_facts)
 

@@ -7,7 +7,8 @@ batch, so writing at the end of every batch wrote hot keys many times a second a
 The stages therefore :meth:`~DeferredWrites.put` their new states here and read them back with
 :meth:`~DeferredWrites.get`; :meth:`~DeferredWrites.flush` writes each key once, with its latest
 state. A timer writes the states first held :data:`stream.agents.HOLD_SECONDS` ago, several times
-in that interval, so each write-out holds the event loop for a short while only.
+in that interval, so each write-out holds the event loop for a short while only, and no more at a
+time than the producer's buffer takes before Faust makes every stream wait for it to drain.
 
 Why this loses nothing: a state held here comes from batches whose messages are acknowledged
 only after it was put here, and the consumer flushes (synchronously) right before it chooses the
@@ -64,16 +65,16 @@ class DeferredWrites:
         held = self._pending.get(table.name)
         return 0 if held is None else sum(1 for key in held[1] if key not in table)
 
-    def flush(self, held_for: float = 0.0) -> int:
+    def flush(self, held_for: float = 0.0, limit: int | None = None) -> int:
         """Write the states first held at least ``held_for`` seconds ago (by default every one) to
-        their tables, one changelog message each; how many were written."""
+        their tables, one changelog message each, at most ``limit`` of them; how many were written."""
         cutoff = self._clock() - held_for
         written = 0
         for table, states in self._pending.values():
             done = []
             for key, (state, since) in states.items():
-                if since > cutoff:
-                    break  # the rest were first held later still
+                if since > cutoff or (limit is not None and written + len(done) >= limit):
+                    break  # the rest were first held later still, or must wait for the next time
                 table[key] = state
                 done.append(key)
             for key in done:

@@ -69,3 +69,15 @@ def test_a_partial_flush_writes_only_states_held_long_enough_keeping_each_key_wh
     assert writes.get(agents, "a1") == "wrap-up"
     assert writes.flush() == 1  # before a commit: everything
     assert agents.writes[-1] == ("a1", "wrap-up")
+
+
+def test_a_limited_flush_writes_the_oldest_states_first_and_keeps_the_rest_for_later() -> None:
+    writes, agents, queues = DeferredWrites(), Table("agents"), Table("queues")
+    for n in range(3):
+        writes.put(agents, f"a{n}", "ready")
+    writes.put(queues, "sales/voice", 1)
+    assert writes.flush(limit=2) == 2
+    assert agents.writes == [("a0", "ready"), ("a1", "ready")] and queues.writes == []
+    assert writes.flush(limit=0) == 0
+    assert writes.flush(limit=5) == 2
+    assert agents.writes[-1] == ("a2", "ready") and queues.writes == [("sales/voice", 1)]
