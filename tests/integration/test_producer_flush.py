@@ -19,16 +19,22 @@ from stream.producer import DrainingProducer
 pytestmark = pytest.mark.integration
 
 
+def _app_topic(broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch, drains: bool) -> faust.TopicT:
+    """A new one-partition topic of a new app, whose producer is stream.producer's if ``drains``."""
+    run = uuid.uuid4().hex[:8]
+    create_topics(broker.bootstrap, [f"it-producer-{run}"], 1)
+    app = faust.App(f"it-producer-{run}", broker=broker.url)
+    if drains:
+        monkeypatch.setattr(app.transport, "Producer", DrainingProducer)
+    return app.topic(f"it-producer-{run}", key_serializer="raw", value_serializer="raw")
+
+
 @pytest.mark.parametrize("drains", [True, False], ids=["stream.producer", "faust"])
 async def test_a_flush_returns_after_every_buffered_record_is_on_the_broker(
     broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch, drains: bool
 ) -> None:
-    topic_name = f"it-flush-{uuid.uuid4().hex[:8]}"
-    create_topics(broker.bootstrap, [topic_name], 1)
-    app = faust.App(f"it-flush-{uuid.uuid4().hex[:8]}", broker=broker.url)
-    if drains:
-        monkeypatch.setattr(app.transport, "Producer", DrainingProducer)
-    topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
+    topic = _app_topic(broker, monkeypatch, drains)
+    app = topic.app
     handed_over = ProducerBuffer._send_pending
 
     async def slowly(self: ProducerBuffer, fut: Any) -> None:
@@ -59,13 +65,8 @@ async def test_streams_waiting_for_a_full_buffer_are_logged_once_a_minute(
 ) -> None:
     """Every input message waits while the send buffer holds over 100 records; Faust logs a
     warning for each wait, stream.producer one for all the waits of a minute."""
-    topic_name = f"it-ebb-{uuid.uuid4().hex[:8]}"
-    create_topics(broker.bootstrap, [topic_name], 1)
-    app = faust.App(f"it-ebb-{uuid.uuid4().hex[:8]}", broker=broker.url)
-    if drains:
-        monkeypatch.setattr(app.transport, "Producer", DrainingProducer)
-    topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
-    producer = app.producer
+    topic = _app_topic(broker, monkeypatch, drains)
+    producer = topic.app.producer
     await producer.start()
     try:
         records = [topic.send_soon(value=f"write-{n}".encode()) for n in range(450)]
