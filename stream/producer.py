@@ -10,7 +10,8 @@ write them after the new owner had restored its tables (or a crash would lose th
 owner would never read that input again.
 
 :class:`DrainingProducer`'s flush returns only once the last record buffered before the call
-has been delivered, and everything before it with it.
+has been delivered, and everything before it with it. It also logs the streams' waits for a full
+buffer once a minute with a count, where Faust logs each one.
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ class DrainingProducer(faust_aiokafka.Producer):
         """Faust's ``ProducerBuffer.wait_until_ebb``, saying so once a minute rather than each time.
 
         While the buffer holds more than ``max_messages`` records every stream waits for it to
-        drain; the stages' held table writes go out in such bursts at about 1,000 events/s, and
-        Faust's warning for each wait filled the log many times a second. The wait stays: it
-        keeps the buffer, and so each commit's flush, short.
+        drain; the write-out of held table states before each commit, and a backlog's batches, go
+        out in such bursts, and Faust's warning for each wait filled the log many times a second.
+        The wait stays: it keeps the buffer, and so each commit's flush, short.
         """
         buffer = self.buffer
         if buffer.size <= buffer.max_messages:
