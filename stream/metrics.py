@@ -158,7 +158,7 @@ def kpi_exposition(reports: Iterable[QueueReport], presence: Iterable[PresenceRe
 
     # HELP contact_centre_service_level_ratio Answered within the service-level time / ...
     # TYPE contact_centre_service_level_ratio gauge
-    contact_centre_service_level_ratio{queue="sales",channel="voice",window="15m"} 0.8
+    contact_centre_service_level_ratio{channel="voice",queue="sales",window="15m"} 0.8
     """
     qc, qcw = ("queue", "channel"), ("queue", "channel", "window")
     windowed = {name: GaugeFamily(name, help_text, qcw) for name, help_text in _WINDOWED.items()}
