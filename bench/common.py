@@ -60,6 +60,7 @@ class Dataset:
 
     messages: list[tuple[str, bytes | None, bytes]]
     offered: int  # distinct contact.queued + ticket.created: the sum of today's contacts_offered
+    offered_by_queue: dict[str, int]
     invalid: int
     duplicates: int
     contacts: int
@@ -84,13 +85,15 @@ INVALID_VALUES: list[tuple[str, bytes]] = [
 ]
 
 
-def generate(events: int, end: float, span: float, agents: int, stats: dict[str, int], seed: int = 7,
-             ticket_share: float = 0.1, duplicate_share: float = 0.002, invalid: int = 21
+def generate(events: int, end: float, span: float, agents: int, stats: dict[str, int],
+             offered_by_queue: dict[str, int], seed: int = 7, ticket_share: float = 0.1,
+             duplicate_share: float = 0.002, invalid: int = 21
              ) -> Iterator[tuple[str, bytes | None, bytes]]:  # fmt: skip
     """A realistic mixed stream of about ``events`` messages whose event times lie in [end - span, end].
 
     ``stats`` receives: messages, offered (distinct contact.queued + ticket.created: the sum of
-    today's contacts_offered), contacts (calls and chats), duplicates, invalid, agents, last_ts.
+    today's contacts_offered), contacts (calls and chats), duplicates, invalid, agents, last_ts;
+    ``offered_by_queue`` receives each queue's part of offered.
     """
     contacts = max(10.0, events / EVENTS_PER_CONTACT)
     rate = contacts / span
@@ -112,6 +115,7 @@ def generate(events: int, end: float, span: float, agents: int, stats: dict[str,
             if event["type"] in ("contact.queued", "ticket.created"):
                 stats["offered"] += 1
                 stats["contacts"] += event["type"] == "contact.queued"
+                offered_by_queue[event["queue"]] = offered_by_queue.get(event["queue"], 0) + 1
             if rng.random() < duplicate_share:  # the same message delivered twice
                 yield message
                 stats["messages"] += 1
@@ -133,12 +137,13 @@ def generate(events: int, end: float, span: float, agents: int, stats: dict[str,
 
 def build_dataset(events: int, end: float, span: float, agents: int, seed: int = 7) -> Dataset:
     stats: dict[str, int] = {}
-    messages = list(generate(events, end, span, agents, stats, seed=seed))
+    offered_by_queue: dict[str, int] = {}
+    messages = list(generate(events, end, span, agents, stats, offered_by_queue, seed=seed))
     by_input: dict[str, int] = {}
     for name, _, _ in messages:
         by_input[name] = by_input.get(name, 0) + 1
-    return Dataset(messages, stats["offered"], stats["invalid"], stats["duplicates"], stats["contacts"],
-                   stats["agents"], end - span, stats["last_ts"], by_input)  # fmt: skip
+    return Dataset(messages, stats["offered"], offered_by_queue, stats["invalid"], stats["duplicates"],
+                   stats["contacts"], stats["agents"], end - span, stats["last_ts"], by_input)  # fmt: skip
 
 
 def produce_all(bootstrap: str, topics: dict[str, str], messages: Iterable[tuple[str, bytes | None, bytes]]) -> float:
