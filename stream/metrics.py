@@ -1,16 +1,18 @@
-"""Prometheus metrics: event counters, wait/handle histograms and a collector over the KPI tables.
+"""Prometheus metrics: event counters, wait/handle histograms and the KPI gauges.
 
 KPI gauges are computed at scrape time from the tables, so they always reflect the
 wall clock (a quiet queue decays) and there is no second copy of the state to drift.
+The histograms and gauges are written as text directly (stream.exposition); the counters,
+few lines, go through prometheus_client's registry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
-from prometheus_client.utils import floatToGoString
+from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics, generate_latest
 
+from stream.exposition import GaugeFamily, HistogramFamily
 from stream.report import PresenceReport, QueueReport
 from stream.settings import QueueConfig
 
@@ -34,7 +36,7 @@ def wait_buckets(config: QueueConfig) -> tuple[float, ...]:
 
 
 class Metrics:
-    """The process's metrics, in a registry of its own."""
+    """The process's metrics: counters in a registry of its own, and the histograms."""
 
     def __init__(self, config: QueueConfig, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -53,38 +55,30 @@ class Metrics:
             PREFIX + "facts_redelivered_total", "Facts skipped because their origin was already counted (after a crash "
             "or rebalance).", ["topic"], registry=r,
         )  # fmt: skip
-        self.wait = Histogram(
-            PREFIX + "wait_seconds", "Completed waits (answered or abandoned).", ["queue", "channel"],
-            buckets=wait_buckets(config), registry=r,
-        )  # fmt: skip
-        self.handle = Histogram(
-            PREFIX + "handle_seconds", "Handle times (answer to wrap-up).", ["queue", "channel"],
-            buckets=HANDLE_BUCKETS, registry=r,
-        )  # fmt: skip
-        self._histogram_keys: set[tuple[str, str]] = set()
+        qc = ("queue", "channel")
+        self.wait = HistogramFamily(
+            PREFIX + "wait_seconds", "Completed waits (answered or abandoned).", qc, wait_buckets(config))
+        self.handle = HistogramFamily(
+            PREFIX + "handle_seconds", "Handle times (answer to wrap-up).", qc, HANDLE_BUCKETS)
 
     def observe_wait(self, queue: str, channel: str, seconds: float) -> None:
-        self._histogram_keys.add((queue, channel))
-        self.wait.labels(queue, channel).observe(seconds)
+        self.wait.observe((queue, channel), seconds)
 
     def observe_handle(self, queue: str, channel: str, seconds: float) -> None:
-        self._histogram_keys.add((queue, channel))
-        self.handle.labels(queue, channel).observe(seconds)
+        self.handle.observe((queue, channel), seconds)
 
     def keep_histograms_of(self, owned: Callable[[str, str], bool]) -> None:
         """Remove histogram series of queues this worker no longer owns."""
-        for labels in [k for k in self._histogram_keys if not owned(*k)]:
-            self._histogram_keys.discard(labels)
-            for histogram in (self.wait, self.handle):
-                try:
-                    histogram.remove(*labels)
-                except KeyError:
-                    pass
+        for histogram in (self.wait, self.handle):
+            for queue, channel in histogram.label_values():
+                if not owned(queue, channel):
+                    histogram.remove((queue, channel))
 
     def exposition(self, reports: Iterable[QueueReport], presence: Iterable[PresenceReport]) -> bytes:
-        """What /metrics serves: this registry's counters, histograms and health, then the KPI
+        """What /metrics serves: this registry's counters and health, the histograms, then the KPI
         gauges of ``reports`` and ``presence`` (computed at scrape time, see the module's doc)."""
-        return generate_latest(self.registry) + kpi_exposition(reports, presence).encode()
+        histograms = self.wait.text() + self.handle.text()
+        return generate_latest(self.registry) + (histograms + kpi_exposition(reports, presence)).encode()
 
     def add_health(self, health_problem: Callable[[], str | None]) -> None:
         """``contact_centre_consuming``: what /healthz says, for alert rules."""
@@ -120,39 +114,6 @@ _WINDOWED = {
 _RESPONSES = {"csat_responses": "csat", "nps_responses": "nps", "ces_responses": "ces", "esat_responses": "esat"}
 
 
-class GaugeFamily:
-    """One gauge family's samples, written out as exposition text directly.
-
-    prometheus_client spends about 9 µs on each line it writes; the KPI gauges are thousands of
-    lines (about 7,000 for 50 queues), written on the event loop at every scrape. The text is
-    the same, labels in name order included.
-    """
-
-    __slots__ = ("name", "help", "_order", "_line", "lines")
-
-    def __init__(self, name: str, help_text: str, labels: Sequence[str]) -> None:
-        self.name = PREFIX + name
-        self.help = help_text
-        self._order = sorted(range(len(labels)), key=labels.__getitem__)
-        pairs = ",".join(f'{labels[i]}="%s"' for i in self._order)
-        self._line = f"{self.name}{{{pairs}}} %s\n"
-        self.lines: list[str] = []
-
-    def add(self, values: Sequence[str], value: float) -> None:
-        self.lines.append(self._line % (*(escape_label_value(values[i]) for i in self._order), floatToGoString(value)))
-
-    def text(self) -> str:
-        help_text = self.help.replace("\\", r"\\").replace("\n", r"\n")
-        return f"# HELP {self.name} {help_text}\n# TYPE {self.name} gauge\n" + "".join(self.lines)
-
-
-def escape_label_value(value: str) -> str:
-    # Queue names cannot need it (SPEC §3: [A-Za-z0-9_.-]); the check is for anything else.
-    if "\\" in value or '"' in value or "\n" in value:
-        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
-    return value
-
-
 def kpi_exposition(reports: Iterable[QueueReport], presence: Iterable[PresenceReport]) -> str:
     """The KPI gauges of the queues in ``reports`` and ``presence``, in the text format.
 
@@ -161,17 +122,21 @@ def kpi_exposition(reports: Iterable[QueueReport], presence: Iterable[PresenceRe
     contact_centre_service_level_ratio{channel="voice",queue="sales",window="15m"} 0.8
     """
     qc, qcw = ("queue", "channel"), ("queue", "channel", "window")
-    windowed = {name: GaugeFamily(name, help_text, qcw) for name, help_text in _WINDOWED.items()}
-    responses = GaugeFamily("survey_responses", "Survey answers in the window.", (*qcw, "survey"))
-    employee_nps = GaugeFamily(
+
+    def gauge(name: str, help_text: str, labels: Sequence[str]) -> GaugeFamily:
+        return GaugeFamily(PREFIX + name, help_text, labels)
+
+    windowed = {name: gauge(name, help_text, qcw) for name, help_text in _WINDOWED.items()}
+    responses = gauge("survey_responses", "Survey answers in the window.", (*qcw, "survey"))
+    employee_nps = gauge(
         "employee_nps_score", "100 x (answers 9-10 - answers 0-6) / answers of survey.esat.", ("queue", "window"))
-    waiting = GaugeFamily("contacts_waiting", "Contacts queued and not yet answered or abandoned.", qc)
-    oldest = GaugeFamily("oldest_waiting_seconds", "Age of the longest-waiting contact (0 when none).", qc)
-    threshold = GaugeFamily("wait_threshold_seconds", "Configured wait alert threshold.", qc)
-    sl_target = GaugeFamily("service_level_target_ratio", "Configured service-level target.", qc)
-    target = GaugeFamily("kpi_target", "Configured target of a KPI.", (*qc, "kpi"))
-    target_met = GaugeFamily("kpi_target_met", "1 when the KPI meets its target in the window, else 0.", (*qcw, "kpi"))
-    agents = GaugeFamily("agents", "Agents whose latest state is this one, per queue they serve.", ("queue", "state"))
+    waiting = gauge("contacts_waiting", "Contacts queued and not yet answered or abandoned.", qc)
+    oldest = gauge("oldest_waiting_seconds", "Age of the longest-waiting contact (0 when none).", qc)
+    threshold = gauge("wait_threshold_seconds", "Configured wait alert threshold.", qc)
+    sl_target = gauge("service_level_target_ratio", "Configured service-level target.", qc)
+    target = gauge("kpi_target", "Configured target of a KPI.", (*qc, "kpi"))
+    target_met = gauge("kpi_target_met", "1 when the KPI meets its target in the window, else 0.", (*qcw, "kpi"))
+    agents = gauge("agents", "Agents whose latest state is this one, per queue they serve.", ("queue", "state"))
     for r in reports:
         labels = (r.queue, r.channel)
         waiting.add(labels, r.waiting.contacts_waiting)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from stream.aggregates import QueueState
 from stream.app import Pipeline
@@ -109,9 +110,14 @@ async def test_queues_agent_aggregates_a_batch_of_facts(pipeline: tuple[Pipeline
     assert report.waiting.oldest_waiting_seconds == 80.0
     kpis = report.windows["15m"]
     assert (kpis["contacts_offered"], kpis["average_wait_seconds"], kpis["average_handle_seconds"]) == (2, 10.0, 60.0)
-    labels = {"queue": "sales", "channel": "voice"}
-    assert p.metrics.registry.get_sample_value("contact_centre_wait_seconds_count", labels) == 1
-    assert p.metrics.registry.get_sample_value("contact_centre_handle_seconds_sum", labels) == 60.0
+    histograms = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(p.metrics.exposition([], []).decode())
+        for sample in family.samples
+    }
+    labels = (("channel", "voice"), ("queue", "sales"))
+    assert histograms["contact_centre_wait_seconds_count", labels] == 1
+    assert histograms["contact_centre_handle_seconds_sum", labels] == 60.0
 
 
 async def test_contacts_agent_sends_ticket_facts_and_visits_by_customer(

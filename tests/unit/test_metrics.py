@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-from stream.metrics import GaugeFamily, Metrics
+from stream.exposition import GaugeFamily, HistogramFamily
+from stream.metrics import Metrics
 from stream.report import PresenceReport
 from tests.unit.test_report import CONFIG, reports
 
@@ -40,7 +41,7 @@ def test_a_gauge_family_is_written_as_prometheus_client_writes_it() -> None:
         (("sales", "voice", "15m"), 0.75), (('odd "q"\\x', "chat", "1h\n"), float("inf")),
         (("q", "ticket", "today"), 1e21), (("q", "voice", "1h"), float("nan")), (("q", "chat", "15m"), 3),
     ]  # fmt: skip
-    ours = GaugeFamily("abandon_ratio", "A ratio \\ with a\nnewline.", labels)
+    ours = GaugeFamily("contact_centre_abandon_ratio", "A ratio \\ with a\nnewline.", labels)
     theirs = GaugeMetricFamily("contact_centre_abandon_ratio", "A ratio \\ with a\nnewline.", labels=list(labels))
     for values, value in samples:
         ours.add(values, value)
@@ -48,6 +49,35 @@ def test_a_gauge_family_is_written_as_prometheus_client_writes_it() -> None:
     registry = CollectorRegistry()
     registry.register(StaticCollector(theirs))
     assert ours.text() == generate_latest(registry).decode()
+
+
+def test_a_histogram_family_is_written_as_prometheus_client_writes_it() -> None:
+    labels, buckets = ("queue", "channel"), (5.0, 20.0, 1e7, 30.0e6)
+    observations = [
+        (("sales", "voice"), 5.0), (("sales", "voice"), 4.99), (("sales", "voice"), 19.0), (("sales", "voice"), 1e9),
+        (('odd "q"\\x', "chat\n"), 20.0), (("q", "chat"), -1.5), (("q", "chat"), 25e6), (("sales", "voice"), 0.0),
+    ]  # fmt: skip
+    ours = HistogramFamily("contact_centre_wait_seconds", "Completed waits \\ all.", labels, buckets)
+    registry = CollectorRegistry()
+    theirs = Histogram("contact_centre_wait_seconds", "Completed waits \\ all.", labels, buckets=buckets, registry=registry)
+    for values, amount in observations:
+        ours.observe(values, amount)
+        theirs.labels(*values).observe(amount)
+    assert ours.text() == generate_latest(registry).decode()
+    ours.remove(("q", "chat"))
+    theirs.remove("q", "chat")
+    assert ours.text() == generate_latest(registry).decode()
+    assert ours.label_values() == [("sales", "voice"), ('odd "q"\\x', "chat\n")]
+
+
+def test_histograms_of_queues_no_longer_owned_are_removed() -> None:
+    metrics = Metrics(CONFIG)
+    metrics.observe_wait("sales", "voice", 12.0)
+    metrics.observe_handle("sales", "voice", 200.0)
+    metrics.observe_wait("support", "chat", 3.0)
+    metrics.keep_histograms_of(lambda queue, channel: queue == "support")
+    assert metrics.wait.label_values() == [("support", "chat")]
+    assert metrics.handle.label_values() == []
 
 
 class StaticCollector(Collector):

@@ -1,0 +1,112 @@
+"""Gauge and histogram families written out in the Prometheus text format directly.
+
+/metrics is built on the event loop at every scrape, and prometheus_client spends about 9 µs on
+each line it writes: its samples are tuples of dicts, their labels sorted and escaped line by
+line. The KPI gauges (about 7,000 lines for 50 queues) and the wait and handle histograms (about
+3,500) are the bulk of the page. These families write the same text, byte for byte (labels in
+name order, Go's float format, the same escaping), from strings prepared once.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+
+from prometheus_client.utils import floatToGoString
+
+
+class GaugeFamily:
+    """One gauge family's samples, added for a scrape and written out once."""
+
+    __slots__ = ("name", "help", "_order", "_line", "lines")
+
+    def __init__(self, name: str, help_text: str, labels: Sequence[str]) -> None:
+        self.name = name
+        self.help = help_text
+        self._order = sorted(range(len(labels)), key=labels.__getitem__)
+        pairs = ",".join(f'{labels[i]}="%s"' for i in self._order)
+        self._line = f"{self.name}{{{pairs}}} %s\n"
+        self.lines: list[str] = []
+
+    def add(self, values: Sequence[str], value: float) -> None:
+        self.lines.append(self._line % (*(escape_label_value(values[i]) for i in self._order), floatToGoString(value)))
+
+    def text(self) -> str:
+        return header(self.name, self.help, "gauge") + "".join(self.lines)
+
+
+class HistogramFamily:
+    """Histograms with the same bucket edges, one per combination of label values, kept for the
+    life of the process and written out at each scrape.
+
+    An observation increments one bucket (found by bisection); the cumulative counts that the
+    text format wants are summed when it is written.
+    """
+
+    __slots__ = ("name", "help", "_labels", "_edges", "_series")
+
+    def __init__(self, name: str, help_text: str, labels: Sequence[str], buckets: Sequence[float]) -> None:
+        if list(buckets) != sorted(buckets):
+            raise ValueError(f"buckets of {name} are not in increasing order: {list(buckets)}")
+        self.name = name
+        self.help = help_text
+        self._labels = tuple(labels)
+        self._edges = tuple(float(edge) for edge in buckets if edge != float("inf"))
+        self._series: dict[tuple[str, ...], _Series] = {}
+
+    def observe(self, values: tuple[str, ...], amount: float) -> None:
+        series = self._series.get(values)
+        if series is None:
+            series = self._series[values] = _Series(self.name, self._labels, values, self._edges)
+        series.counts[bisect_left(self._edges, amount)] += 1
+        series.total += amount
+
+    def remove(self, values: tuple[str, ...]) -> None:
+        self._series.pop(values, None)
+
+    def label_values(self) -> list[tuple[str, ...]]:
+        return list(self._series)
+
+    def text(self) -> str:
+        lines = [header(self.name, self.help, "histogram")]
+        for series in self._series.values():
+            count = 0
+            for prefix, in_bucket in zip(series.bucket_prefixes, series.counts, strict=True):
+                count += in_bucket
+                lines.append(f"{prefix}{floatToGoString(count)}\n")
+            lines.append(f"{series.count_prefix}{floatToGoString(count)}\n")
+            lines.append(f"{series.sum_prefix}{floatToGoString(series.total)}\n")
+        return "".join(lines)
+
+
+class _Series:
+    """One histogram's counts per bucket (the last one above every edge) and sum, and the start
+    of each of its lines."""
+
+    __slots__ = ("counts", "total", "bucket_prefixes", "count_prefix", "sum_prefix")
+
+    def __init__(self, name: str, labels: tuple[str, ...], values: tuple[str, ...], edges: tuple[float, ...]) -> None:
+        self.counts = [0] * (len(edges) + 1)
+        self.total = 0.0
+        pairs = dict(zip(labels, map(escape_label_value, values), strict=True))
+        self.bucket_prefixes = [
+            f"{name}_bucket{{{label_text({**pairs, 'le': floatToGoString(edge)})}}} " for edge in (*edges, float("inf"))
+        ]
+        self.count_prefix = f"{name}_count{{{label_text(pairs)}}} "
+        self.sum_prefix = f"{name}_sum{{{label_text(pairs)}}} "
+
+
+def label_text(pairs: dict[str, str]) -> str:
+    return ",".join(f'{name}="{pairs[name]}"' for name in sorted(pairs))
+
+
+def header(name: str, help_text: str, kind: str) -> str:
+    escaped = help_text.replace("\\", r"\\").replace("\n", r"\n")
+    return f"# HELP {name} {escaped}\n# TYPE {name} {kind}\n"
+
+
+def escape_label_value(value: str) -> str:
+    # Queue names cannot need it (SPEC §3: [A-Za-z0-9_.-]); the check is for anything else.
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+    return value
