@@ -30,16 +30,16 @@ from stream.alerting import evaluate
 from stream.batching import batches
 from stream.brokerwatch import reachable
 from stream.contacts import Lifecycle, apply_event
-from stream.contacts import is_expired as contact_expired
 from stream.contacts import visit_of as contact_visit
-from stream.customers import CustomerState, Visit, apply_visit, expire_visits
+from stream.customers import CustomerState, Visit, apply_visit
 from stream.decoding import Ignored, Late, Rejected, decode
+from stream.expiry import TICK_SECONDS as EXPIRY_TICK_SECONDS
+from stream.expiry import Expiry
 from stream.facts import Fact
 from stream.outbox import Delivery, Origin, Outbox, unpack
 from stream.partitioning import queue_key
-from stream.presence import AgentUpdate, Presence, QueuePresence, apply_agent_update, apply_presence, forget_departed
+from stream.presence import AgentUpdate, Presence, QueuePresence, apply_agent_update, apply_presence
 from stream.tickets import apply_ticket_event
-from stream.tickets import is_expired as ticket_expired
 from stream.tickets import visit_of as ticket_visit
 
 if TYPE_CHECKING:
@@ -47,8 +47,6 @@ if TYPE_CHECKING:
 
 B = TypeVar("B")
 
-#: How often expired contacts, buckets and stale waits are dropped.
-EXPIRY_INTERVAL_SECONDS = 5.0
 #: How long a stage's table write is held (stream.deferred) before the timer writes it; a commit
 #: writes every held one first.
 HOLD_SECONDS = 0.5
@@ -99,9 +97,11 @@ def register_agents(p: Pipeline) -> None:
     stage(topics.queue_facts, "queues", queues_batch)
     stage(topics.queue_presence, "presence", presence_batch)
 
-    @app.timer(interval=EXPIRY_INTERVAL_SECONDS)
+    expiry = Expiry(p)
+
+    @app.timer(interval=EXPIRY_TICK_SECONDS)
     async def expire() -> None:
-        expire_state(p)
+        expiry.tick()
 
     @app.timer(interval=WRITE_INTERVAL_SECONDS)
     async def write_held() -> None:
@@ -372,46 +372,3 @@ def exit_worker(p: Pipeline, status: int, message: str) -> NoReturn:
     print(f"python -m stream worker: error: {message}", file=sys.stderr, flush=True)
     logging.shutdown()
     os._exit(status)
-
-
-def expire_state(p: Pipeline) -> None:
-    """Drop finished contacts and tickets, old visits and departed agents, window buckets that
-    left every window, and stale waits, for the keys this worker owns."""
-    if p.health_problem() is not None:
-        return  # tables may be half recovered during a rebalance; expire next time
-    p.writes.flush()
-    now = p.clock()
-    s = p.settings
-    tables, topics = p.tables, p.topics
-
-    def queue(state: QueueState) -> bool | None:
-        changed = prune(state, p.window_set, now, s.contact_ttl_seconds, p.answer_ttl)
-        return None if state.is_empty else changed
-
-    def customer(state: CustomerState) -> bool | None:
-        changed = expire_visits(state, now, s.fcr_lookback_seconds + s.contact_ttl_seconds)
-        return changed if state.visits else None
-
-    def presence(state: QueuePresence) -> bool | None:
-        changed = forget_departed(state, now, p.answer_ttl)
-        return changed if state.agents else None
-
-    _sweep(tables.contacts, p.owner(topics.contact_events),
-           lambda state: None if contact_expired(state, now, s.lateness_seconds, s.contact_ttl_seconds) else False)
-    _sweep(tables.tickets, p.owner(topics.contact_events),
-           lambda state: None if ticket_expired(state, now, s.ticket_ttl_seconds) else False)
-    _sweep(tables.customers, p.owner(topics.customer_visits), customer)
-    _sweep(tables.queues, p.owner(topics.queue_facts), queue)
-    _sweep(tables.presence, p.owner(topics.queue_presence), presence)  # fmt: skip
-
-
-def _sweep(table: faust.TableT, owns: Callable[[str], bool], update: Callable[[Any], bool | None]) -> None:
-    """Apply ``update`` to each owned state: ``None`` deletes the key, True writes the changed state back."""
-    for key, state in list(table.items()):
-        if not owns(key):
-            continue
-        verdict = update(state)
-        if verdict is None:
-            del table[key]
-        elif verdict:
-            table[key] = state

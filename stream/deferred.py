@@ -14,9 +14,9 @@ Why this loses nothing: a state held here comes from batches whose messages are 
 only after it was put here, and the consumer flushes (synchronously) right before it chooses the
 offsets to commit (``stream.consumer.FlushBeforeCommit``), then drains the producer before
 committing. So every committed offset's effects are in the changelogs, as when each batch wrote
-its keys; a crash loses only uncommitted work, which is processed again. Reports and alerts read
-through :meth:`~DeferredWrites.items` and :meth:`~DeferredWrites.get`; expiry, which deletes
-keys, flushes first.
+its keys; a crash loses only uncommitted work, which is processed again. Reports, alerts and
+expiry read through :meth:`~DeferredWrites.items` and :meth:`~DeferredWrites.get`; expiry holds
+its deletions here too (:data:`DELETED`), so it never writes a burst of states at once.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from collections.abc import Callable
 from typing import Any
 
 import faust
+
+#: A held state that deletes its key when written.
+DELETED = None
 
 
 class DeferredWrites:
@@ -38,13 +41,15 @@ class DeferredWrites:
         self._clock = clock
 
     def get(self, table: faust.TableT, key: str) -> Any:
-        """The state of ``key``: the one held here, else the table's (``None`` if neither has one)."""
+        """The state of ``key``: the one held here, else the table's (``None`` if neither has one,
+        or the key is held as deleted)."""
         held = self._pending.get(table.name)
         if held is not None and key in held[1]:
             return held[1][key][0]
         return table.get(key)
 
     def put(self, table: faust.TableT, key: str, state: Any) -> None:
+        """Hold ``state`` for ``key`` (:data:`DELETED`: delete the key)."""
         held = self._pending.get(table.name)
         if held is None:
             held = self._pending[table.name] = (table, {})
@@ -52,13 +57,19 @@ class DeferredWrites:
         states[key] = (state, states[key][1] if key in states else self._clock())
 
     def items(self, table: faust.TableT, keep: Callable[[str], bool]) -> list[tuple[str, Any]]:
-        """The keys of ``table`` that ``keep`` accepts, with their latest states, held ones included.
+        """The keys of ``table`` that ``keep`` accepts, with their latest states, held ones included
+        (and keys held as deleted left out).
 
         Keys are chosen before their states are read, which a RocksDB table deserialises.
         """
         held = self._pending[table.name][1] if table.name in self._pending else {}
         stored = [(key, table[key]) for key in table.keys() if key not in held and keep(key)]
-        return stored + [(key, state) for key, (state, _) in held.items() if keep(key)]
+        return stored + [(key, state) for key, (state, _) in held.items() if state is not DELETED and keep(key)]
+
+    def keys(self, table: faust.TableT) -> list[str]:
+        """Every key of ``table`` and every key held for it (including keys held as deleted)."""
+        held = self._pending[table.name][1] if table.name in self._pending else {}
+        return [*table.keys(), *(key for key in held if key not in table)]
 
     def new_keys(self, table: faust.TableT) -> int:
         """Keys held for ``table`` that it does not have yet."""
@@ -67,7 +78,8 @@ class DeferredWrites:
 
     def flush(self, held_for: float = 0.0, limit: int | None = None) -> int:
         """Write the states first held at least ``held_for`` seconds ago (by default every one) to
-        their tables, one changelog message each, at most ``limit`` of them; how many were written."""
+        their tables, one changelog message each (a deletion: none if the table does not have the
+        key), at most ``limit`` of them; how many were written."""
         cutoff = self._clock() - held_for
         written = 0
         for table, states in self._pending.values():
@@ -75,7 +87,10 @@ class DeferredWrites:
             for key, (state, since) in states.items():
                 if since > cutoff or (limit is not None and written + len(done) >= limit):
                     break  # the rest were first held later still, or must wait for the next time
-                table[key] = state
+                if state is not DELETED:
+                    table[key] = state
+                elif key in table:
+                    del table[key]
                 done.append(key)
             for key in done:
                 del states[key]

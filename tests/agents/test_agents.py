@@ -12,8 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stream.aggregates import QueueState
 from stream.app import Pipeline
-from stream.contacts import Lifecycle
+from stream.contacts import ContactState, Lifecycle
 from stream.customers import Visit
+from stream.expiry import SLICES, Expiry
 from stream.facts import Fact
 from stream.agents import EXIT_STAGE_FAILED
 from stream.outbox import MESSAGE_BYTES, encode
@@ -325,3 +326,48 @@ async def test_a_stage_that_fails_on_a_batch_exits_before_saving_it(
     assert status == EXIT_STAGE_FAILED
     assert "stage contacts failed on a batch of 1 messages" in message and "broker said no" in message
     assert p.tables.contacts.get("c1") is None
+
+
+async def test_expiry_holds_its_deletions_and_sees_held_states(
+    pipeline: tuple[Pipeline, RecordingProducer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, producer = pipeline
+    monkeypatch.setattr(p, "health_problem", lambda: None)
+    contacts = p.tables.contacts
+    done_long_ago = ContactState("voice", "sales", queued=NOW - 7200, abandoned=NOW - 7100)
+    done_just_now = ContactState("voice", "sales", queued=NOW - 100, abandoned=NOW - 90)
+    contacts["old"] = done_long_ago
+    contacts["young"] = done_just_now
+    p.writes.put(contacts, "held-old", done_long_ago)  # not written to the table yet
+    producer.sent.clear()
+
+    expiry = Expiry(p)
+    for _ in range(SLICES):  # a round
+        expiry.tick()
+    assert producer.sent == []  # nothing written at once: deletions are held like any write
+    assert p.writes.get(contacts, "old") is None and p.writes.get(contacts, "held-old") is None
+    assert [key for key, _ in p.writes.items(contacts, lambda key: True)] == ["young"]
+
+    p.writes.flush()
+    assert sorted(contacts.keys()) == ["young"]
+    changelog = [s for s in producer.sent if s.topic == contacts.changelog_topic.get_topic_name()]
+    assert [(s.key, s.value) for s in changelog] == [(b"old", None)]  # "held-old" never reached the table
+
+
+async def test_expiry_visits_a_slice_of_the_keys_per_tick(
+    pipeline: tuple[Pipeline, RecordingProducer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, _ = pipeline
+    monkeypatch.setattr(p, "health_problem", lambda: None)
+    contacts = p.tables.contacts
+    for n in range(3 * SLICES):
+        contacts[f"c{n}"] = ContactState("voice", "sales", queued=NOW - 7200, abandoned=NOW - 7100)
+    expiry = Expiry(p)
+    expiry.tick()
+    assert len(p.writes.items(contacts, lambda key: True)) == 3 * SLICES - 3
+    contacts["late-comer"] = ContactState("voice", "sales", queued=NOW - 7200, abandoned=NOW - 7100)
+    for _ in range(SLICES - 1):  # the rest of the round
+        expiry.tick()
+    assert [key for key, _ in p.writes.items(contacts, lambda key: True)] == ["late-comer"]
+    expiry.tick()  # the next round begins with the keys added meanwhile
+    assert p.writes.items(contacts, lambda key: True) == []

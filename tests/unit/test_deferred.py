@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stream.deferred import DeferredWrites
+from stream.deferred import DELETED, DeferredWrites
 
 
 class Table(dict[str, Any]):
@@ -18,6 +18,10 @@ class Table(dict[str, Any]):
     def __setitem__(self, key: str, value: Any) -> None:
         self.writes.append((key, value))
         super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.writes.append((key, DELETED))  # a tombstone on the changelog
+        super().__delitem__(key)
 
 
 def test_a_held_state_is_read_back_before_it_is_written() -> None:
@@ -81,3 +85,14 @@ def test_a_limited_flush_writes_the_oldest_states_first_and_keeps_the_rest_for_l
     assert writes.flush(limit=0) == 0
     assert writes.flush(limit=5) == 2
     assert agents.writes[-1] == ("a2", "ready") and queues.writes == [("sales/voice", 1)]
+
+
+def test_a_key_held_as_deleted_is_gone_at_once_and_deleted_when_written() -> None:
+    writes, contacts = DeferredWrites(), Table("contacts", c1="done", c2="open")
+    writes.put(contacts, "c1", DELETED)
+    writes.put(contacts, "c3", "queued")
+    writes.put(contacts, "c3", DELETED)  # held and deleted before ever being written
+    assert writes.get(contacts, "c1") is None and writes.get(contacts, "c3") is None
+    assert writes.items(contacts, lambda key: True) == [("c2", "open")]
+    assert writes.flush() == 2
+    assert contacts.writes == [("c1", DELETED)] and dict(contacts) == {"c2": "open"}
