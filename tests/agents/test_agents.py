@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from stream.agents import EXIT_STAGE_FAILED
 from stream.aggregates import QueueState
 from stream.app import Pipeline
 from stream.contacts import ContactState, Lifecycle
 from stream.customers import Visit
 from stream.expiry import SLICES, Expiry
 from stream.facts import Fact
-from stream.agents import EXIT_STAGE_FAILED
 from stream.outbox import MESSAGE_BYTES, encode
 from stream.partitioning import partition_for
 from stream.presence import AgentUpdate, Presence
@@ -328,17 +328,25 @@ async def test_a_stage_that_fails_on_a_batch_exits_before_saving_it(
     assert p.tables.contacts.get("c1") is None
 
 
-async def test_expiry_holds_its_deletions_and_sees_held_states(
+#: A contact that ended long enough ago to expire.
+ENDED_LONG_AGO = ContactState("voice", "sales", queued=NOW - 7200, abandoned=NOW - 7100)
+
+
+@pytest.fixture()
+def healthy(
     pipeline: tuple[Pipeline, RecordingProducer], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    p, producer = pipeline
-    monkeypatch.setattr(p, "health_problem", lambda: None)
+) -> tuple[Pipeline, RecordingProducer]:
+    """The pipeline, consuming as far as expiry can tell (it skips a worker that is not)."""
+    monkeypatch.setattr(pipeline[0], "health_problem", lambda: None)
+    return pipeline
+
+
+async def test_expiry_holds_its_deletions_and_sees_held_states(healthy: tuple[Pipeline, RecordingProducer]) -> None:
+    p, producer = healthy
     contacts = p.tables.contacts
-    done_long_ago = ContactState("voice", "sales", queued=NOW - 7200, abandoned=NOW - 7100)
-    done_just_now = ContactState("voice", "sales", queued=NOW - 100, abandoned=NOW - 90)
-    contacts["old"] = done_long_ago
-    contacts["young"] = done_just_now
-    p.writes.put(contacts, "held-old", done_long_ago)  # not written to the table yet
+    contacts["old"] = ENDED_LONG_AGO
+    contacts["young"] = ContactState("voice", "sales", queued=NOW - 100, abandoned=NOW - 90)
+    p.writes.put(contacts, "held-old", ENDED_LONG_AGO)  # not written to the table yet
     producer.sent.clear()
 
     expiry = Expiry(p)
@@ -354,18 +362,15 @@ async def test_expiry_holds_its_deletions_and_sees_held_states(
     assert [(s.key, s.value) for s in changelog] == [(b"old", None)]  # "held-old" never reached the table
 
 
-async def test_expiry_visits_a_slice_of_the_keys_per_tick(
-    pipeline: tuple[Pipeline, RecordingProducer], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    p, _ = pipeline
-    monkeypatch.setattr(p, "health_problem", lambda: None)
+async def test_expiry_visits_a_slice_of_the_keys_per_tick(healthy: tuple[Pipeline, RecordingProducer]) -> None:
+    p, _ = healthy
     contacts = p.tables.contacts
     for n in range(3 * SLICES):
-        contacts[f"c{n}"] = ContactState("voice", "sales", queued=NOW - 7200, abandoned=NOW - 7100)
+        contacts[f"c{n}"] = ENDED_LONG_AGO
     expiry = Expiry(p)
     expiry.tick()
     assert len(p.writes.items(contacts, lambda key: True)) == 3 * SLICES - 3
-    contacts["late-comer"] = ContactState("voice", "sales", queued=NOW - 7200, abandoned=NOW - 7100)
+    contacts["late-comer"] = ENDED_LONG_AGO
     for _ in range(SLICES - 1):  # the rest of the round
         expiry.tick()
     assert [key for key, _ in p.writes.items(contacts, lambda key: True)] == ["late-comer"]
