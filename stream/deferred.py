@@ -15,8 +15,9 @@ only after it was put here, and the consumer flushes (synchronously) right befor
 offsets to commit (``stream.consumer.FlushBeforeCommit``), then drains the producer before
 committing. So every committed offset's effects are in the changelogs, as when each batch wrote
 its keys; a crash loses only uncommitted work, which is processed again. Reports, alerts and
-expiry read through :meth:`~DeferredWrites.items` and :meth:`~DeferredWrites.get`; expiry holds
-its deletions here too (:data:`DELETED`), so it never writes a burst of states at once.
+expiry read through :meth:`~DeferredWrites.items`, :meth:`~DeferredWrites.keys` and
+:meth:`~DeferredWrites.get`; expiry holds its deletions here too (:data:`DELETED`), so it never
+writes a burst of states at once.
 """
 
 from __future__ import annotations
