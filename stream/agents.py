@@ -19,7 +19,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import faust
 
@@ -44,8 +44,6 @@ from stream.tickets import visit_of as ticket_visit
 
 if TYPE_CHECKING:
     from stream.app import Pipeline
-
-B = TypeVar("B")
 
 #: How long a stage's table write is held (stream.deferred) before the timer writes it; a commit
 #: writes every held one first.
@@ -350,13 +348,16 @@ async def check_broker(p: Pipeline) -> None:
         exit_worker(p, EXIT_BROKER_UNREACHABLE, message)
 
 
-async def run_batch(p: Pipeline, stage: str, handle: Callable[[Pipeline, Sequence[B]], Awaitable[None]],
-                    batch: Sequence[B]) -> None:  # fmt: skip
+async def run_batch(p: Pipeline, stage: str, handle: Callable[[Pipeline, Sequence[faust.EventT]], Awaitable[None]],
+                    batch: Sequence[faust.EventT]) -> None:  # fmt: skip
     """Run a stage on a batch; if it fails, exit before the batch's offsets are committed.
 
     Faust would restart the agent and acknowledge the batch, losing it. Exiting instead is the
     crash every table is built to survive: a restart processes the batch again, exactly once.
     """
+    started = time.time()
+    for event in batch:  # how long each message waited for its stage, since it was produced
+        p.metrics.stage_delay.observe((stage,), started - event.message.timestamp)
     try:
         await handle(p, batch)
     except Exception as exc:

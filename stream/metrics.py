@@ -26,6 +26,8 @@ disable_created_metrics()
 BASE_WAIT_BUCKETS = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 1800, 3600)
 #: Talk + hold + after-contact work: from short calls to long chats.
 HANDLE_BUCKETS = (30, 60, 120, 180, 240, 300, 420, 600, 900, 1200, 1800, 2700, 3600, 7200)
+#: From tens of milliseconds (each stage when the worker keeps up) to an hour (a backlog).
+DELAY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 
 
 def wait_buckets(config: QueueConfig) -> tuple[float, ...]:
@@ -60,6 +62,10 @@ class Metrics:
             PREFIX + "wait_seconds", "Completed waits (answered or abandoned).", qc, wait_buckets(config))
         self.handle = HistogramFamily(
             PREFIX + "handle_seconds", "Handle times (answer to wrap-up).", qc, HANDLE_BUCKETS)
+        self.stage_delay = HistogramFamily(
+            PREFIX + "stage_delay_seconds", "Time from a message being produced (its Kafka timestamp) to its stage "
+            "starting on it.", ("stage",), DELAY_BUCKETS,
+        )  # fmt: skip
 
     def observe_wait(self, queue: str, channel: str, seconds: float) -> None:
         self.wait.observe((queue, channel), seconds)
@@ -77,7 +83,7 @@ class Metrics:
     def exposition(self, reports: Iterable[QueueReport], presence: Iterable[PresenceReport]) -> bytes:
         """What /metrics serves: this registry's counters and health, the histograms, then the KPI
         gauges of ``reports`` and ``presence`` (computed at scrape time, see the module's doc)."""
-        histograms = self.wait.text() + self.handle.text()
+        histograms = self.wait.text() + self.handle.text() + self.stage_delay.text()
         return generate_latest(self.registry) + (histograms + kpi_exposition(reports, presence)).encode()
 
     def add_health(self, health_problem: Callable[[], str | None]) -> None:

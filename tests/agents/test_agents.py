@@ -119,6 +119,10 @@ async def test_queues_agent_aggregates_a_batch_of_facts(pipeline: tuple[Pipeline
     labels = (("channel", "voice"), ("queue", "sales"))
     assert histograms["contact_centre_wait_seconds_count", labels] == 1
     assert histograms["contact_centre_handle_seconds_sum", labels] == 60.0
+    # One message, its delay from being produced to the stage starting on it well under a minute.
+    assert histograms["contact_centre_stage_delay_seconds_count", (("stage", "queues"),)] == 1
+    assert 0 <= histograms["contact_centre_stage_delay_seconds_sum", (("stage", "queues"),)] < 60
+    assert ("contact_centre_stage_delay_seconds_count", (("stage", "ingest"),)) not in histograms
 
 
 async def test_contacts_agent_sends_ticket_facts_and_visits_by_customer(
