@@ -26,8 +26,9 @@ disable_created_metrics()
 BASE_WAIT_BUCKETS = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 1800, 3600)
 #: Talk + hold + after-contact work: from short calls to long chats.
 HANDLE_BUCKETS = (30, 60, 120, 180, 240, 300, 420, 600, 900, 1200, 1800, 2700, 3600, 7200)
-#: From tens of milliseconds (each stage when the worker keeps up) to an hour (a backlog).
-DELAY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+#: Fine from 5 ms to a second (each stage when the worker keeps up), coarse up to an hour (a backlog).
+DELAY_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5, 5, 10, 30, 60,
+                 300, 900, 3600)  # fmt: skip
 
 
 def wait_buckets(config: QueueConfig) -> tuple[float, ...]:
