@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from stream.aggregates import WaitRules
+from stream.app import create_pipeline
 from stream.settings import ConfigError, QueueConfig, QueueSettings, load_queue_config, load_settings
 from stream.windows import Window
 
@@ -256,6 +257,7 @@ def test_settings_defaults() -> None:
     assert settings.topic_deadletter == "contact-centre.deadletter"
     assert settings.topic_alerts == "contact-centre.alerts"
     assert settings.queue_config == QueueConfig()
+    assert settings.commit_interval_seconds == 10.0
 
 
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -313,6 +315,7 @@ def test_alert_window_may_be_any_configured_window(monkeypatch: pytest.MonkeyPat
         ("KPI_DAY_START", "25:00"),
         ("KPI_CLOCK", "sundial"),
         ("KPI_FCR_LOOKBACK", "a week"),
+        ("KPI_COMMIT_INTERVAL_SECONDS", "0"),
     ],
 )
 def test_environment_error_names_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
@@ -343,3 +346,9 @@ def test_unrelated_environment_is_ignored(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("KPI_NOT_A_SETTING", "whatever")
     monkeypatch.setenv("WEB_PORT", "0")  # no prefix: not ours
     assert load_settings().web_port == 6066
+
+
+def test_the_commit_interval_reaches_faust(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KPI_COMMIT_INTERVAL_SECONDS", "4.5")
+    pipeline = create_pipeline(load_settings())
+    assert pipeline.app.conf.broker_commit_interval == 4.5
