@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     session_timeout_seconds: float = Field(default=30.0, gt=0)
     fetch_wait_ms: int = Field(default=100, ge=0, le=30_000, description="longest a fetch waits for new events")
     commit_interval_seconds: float = Field(
-        default=10.0, gt=0, le=300, description="how often input offsets are committed (each commit writes every held state)")
+        default=10.0, gt=0, le=300, description="how often input offsets are committed (each writes every held state)")
     log_level: str = Field(default="info", pattern=r"^(?i:debug|info|warning|error|critical)$")
     broker_outage_exit_seconds: float = Field(default=60.0, gt=0, description="exit non-zero after the broker has been unreachable this long")
     max_queues: int = Field(default=1000, ge=1, description="queue/channel keys a worker keeps, beyond KPI_CONFIG's")
