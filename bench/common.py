@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import re
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from stream.broker import EmbeddedBroker, free_port
 from stream.simulator import Simulation, SimulationConfig, encode
@@ -305,6 +307,46 @@ def counter_sum(text: str, name: str) -> float:
         if line.startswith(name + "{"):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+STAGE_DELAY = "contact_centre_stage_delay_seconds"
+
+
+def stage_delay_buckets(text: str) -> dict[str, dict[float, float]]:
+    """Per stage, the cumulative counts of the worker's stage-delay histogram by bucket edge."""
+    buckets: dict[str, dict[float, float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == STAGE_DELAY:
+            for sample in family.samples:
+                if sample.name.endswith("_bucket"):
+                    buckets.setdefault(sample.labels["stage"], {})[float(sample.labels["le"])] = sample.value
+    return buckets
+
+
+def stage_delays_ms(before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]
+                    ) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Per stage, the messages counted between two scrapes and their p50/p90/p99 delay in ms,
+    interpolated within buckets as Prometheus' histogram_quantile does."""
+    delays: dict[str, dict[str, float]] = {}
+    for stage, counts in after.items():
+        delta = {edge: count - before.get(stage, {}).get(edge, 0.0) for edge, count in sorted(counts.items())}
+        total = delta[math.inf]
+        if total > 0:
+            quantiles = {f"p{q}_ms": bucket_quantile(q / 100, delta) * 1000 for q in (50, 90, 99)}
+            delays[stage] = {"messages": total, **quantiles}
+    return delays
+
+
+def bucket_quantile(q: float, cumulative: dict[float, float]) -> float:
+    rank = q * cumulative[math.inf]
+    lower_edge = lower_count = 0.0
+    for edge, count in sorted(cumulative.items()):
+        if count >= rank:
+            if math.isinf(edge):
+                return lower_edge  # as histogram_quantile: the highest finite edge
+            return lower_edge + (edge - lower_edge) * (rank - lower_count) / max(1e-12, count - lower_count)
+        lower_edge, lower_count = edge, count
+    return lower_edge
 
 
 def gauge_sum(text: str, name: str, **labels: str) -> float:

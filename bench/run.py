@@ -51,6 +51,8 @@ from bench.common import (
     proc_rss_mb,
     produce_all,
     short_id,
+    stage_delay_buckets,
+    stage_delays_ms,
 )
 from bench.refs import run_aiokafka, run_faust
 from stream.admin import create_topics
@@ -319,6 +321,7 @@ def measure_latency(worker: WorkerProcess, bootstrap: str, topics: dict[str, str
     stops then, even while a probe is pending (an overloaded worker then shows its backlog's delay)."""
     probe_producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     probes = first_probe = int(probe_count(worker) or 0)
+    delays_before = stage_delay_buckets(scrape(worker) or "")
     processed_before = processed_count(worker) or 0.0
     cpu_before = proc_cpu_seconds(worker.pid)
     sender = Sender(bootstrap, topics, rate, agents=300, seed=seed)
@@ -342,7 +345,7 @@ def measure_latency(worker: WorkerProcess, bootstrap: str, topics: dict[str, str
             s0 = time.monotonic()
             if s0 > phase_end and end_mark is None:
                 sender.stopping.set()  # the load ends with the phase, even while a probe is pending
-                end_mark = (s0, processed_count(worker), proc_cpu_seconds(worker.pid))
+                end_mark = (s0, processed_count(worker), proc_cpu_seconds(worker.pid), scrape(worker) or "")
             count = probe_count(worker)
             s1 = time.monotonic()
             poll_times.append(s1 - s0)
@@ -356,11 +359,11 @@ def measure_latency(worker: WorkerProcess, bootstrap: str, topics: dict[str, str
         time.sleep(rng.uniform(0.2, 0.5))
     probing_s = time.monotonic() - began
     if end_mark is None:
-        end_mark = (time.monotonic(), processed_count(worker), proc_cpu_seconds(worker.pid))
+        end_mark = (time.monotonic(), processed_count(worker), proc_cpu_seconds(worker.pid), scrape(worker) or "")
     sender.stopping.set()
     sender.join(timeout=90)
     sent_probes = probes - first_probe
-    stop_time, processed_at_stop, cpu_at_stop = end_mark
+    stop_time, processed_at_stop, cpu_at_stop, metrics_at_stop = end_mark
     # What the worker processed per second while loaded, and what it still had to do when the load ended.
     processed_rate = backlog_at_stop = None
     if processed_at_stop is not None:
@@ -388,6 +391,9 @@ def measure_latency(worker: WorkerProcess, bootstrap: str, topics: dict[str, str
         "processed_rate": processed_rate,
         "backlog_at_stop": backlog_at_stop,
         "catch_up_s": caught_up,
+        # Every message of the load, from the worker's own histogram: per stage, from its producer
+        # to the stage starting on it (the probes' path is ingest, contacts, queues).
+        "stage_delays": stage_delays_ms(delays_before, stage_delay_buckets(metrics_at_stop)),
         # Sustained: at the end of the load the worker was less than 2 s of input behind.
         "sustained": backlog_at_stop is not None and backlog_at_stop < 2 * rate and missed == 0,
     }
@@ -606,6 +612,9 @@ def report_phase(phase: dict[str, Any]) -> None:
     log(f"latency at {phase['achieved_rate']:.0f}/s: p50 {phase['p50_ms']:.0f} ms, p99 {phase['p99_ms']:.0f} ms, "
         f"max {phase['max_ms']:.0f} ms over {phase['probes']} probes ({phase['probes_missed']} missed), "
         f"processed {phase['processed_rate'] or 0:.0f}/s, sustained {phase['sustained']}")
+    for stage, delay in sorted(phase["stage_delays"].items()):
+        log(f"  stage {stage}: {delay['messages']:.0f} messages waited p50 {delay['p50_ms']:.0f} ms, "
+            f"p90 {delay['p90_ms']:.0f} ms, p99 {delay['p99_ms']:.0f} ms")
 
 
 def main(argv: list[str] | None = None) -> int:

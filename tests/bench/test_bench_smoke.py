@@ -40,6 +40,9 @@ def test_quick_benchmark_writes_every_figure(tmp_path: Path) -> None:
     for key in KEYS:
         value = result.get(key)
         assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, f"{key}: {value!r}"
+    delays = result["latency"]["500"]["stage_delays"]  # the worker's own histogram, per stage
+    assert {"ingest", "contacts", "queues"} <= set(delays), delays
+    assert all(d["messages"] > 0 and 0 <= d["p50_ms"] <= d["p99_ms"] for d in delays.values()), delays
     samples = result["rss_mb_samples"]
     assert samples and all(isinstance(v, (int, float)) and v > 0 for v in samples)
     assert isinstance(result["recovery_kpis_equal"], bool)
