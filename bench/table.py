@@ -53,6 +53,13 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
             f"… worker processed while loaded at {phase['achieved_rate']:,.0f}/s (events/s; sustained?)",
             f"{fmt(phase['processed_rate'])} ({fmt(phase['sustained'])})",
         ))
+        delays = phase.get("stage_delays") or {}
+        probes_path = [stage for stage in ("ingest", "contacts", "queues") if stage in delays]  # a probe's stages
+        if probes_path:
+            out.append((
+                f"… delay of every message at {' / '.join(probes_path)} (p50 / p99, ms; the worker's histogram)",
+                " · ".join(f"{fmt(delays[s]['p50_ms'])} / {fmt(delays[s]['p99_ms'])}" for s in probes_path),
+            ))
     memory = r.get("memory")
     if memory and "rss_mb_start" in memory:
         out.append((f"RSS over {memory['events']:,} live events at {memory['achieved_rate']:,.0f}/s "
