@@ -61,8 +61,7 @@ class Dataset:
     """Messages (input name, key, value) in produce order, and what the KPIs must show."""
 
     messages: list[tuple[str, bytes | None, bytes]]
-    offered: int  # distinct contact.queued + ticket.created: the sum of today's contacts_offered
-    offered_by_queue: dict[str, int]
+    offered_by_queue: dict[str, int]  # distinct contact.queued + ticket.created per queue
     invalid: int
     duplicates: int
     contacts: int
@@ -70,6 +69,11 @@ class Dataset:
     start: float
     end: float
     by_input: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def offered(self) -> int:
+        """The sum of today's contacts_offered over every queue."""
+        return sum(self.offered_by_queue.values())
 
     @property
     def valid(self) -> int:
@@ -93,9 +97,9 @@ def generate(events: int, end: float, span: float, agents: int, stats: dict[str,
              ) -> Iterator[tuple[str, bytes | None, bytes]]:  # fmt: skip
     """A realistic mixed stream of about ``events`` messages whose event times lie in [end - span, end].
 
-    ``stats`` receives: messages, offered (distinct contact.queued + ticket.created: the sum of
-    today's contacts_offered), contacts (calls and chats), duplicates, invalid, agents, last_ts;
-    ``offered_by_queue`` receives each queue's part of offered.
+    ``stats`` receives: messages, contacts (calls and chats), duplicates, invalid, agents,
+    last_ts; ``offered_by_queue``: per queue, the distinct contact.queued and ticket.created (each
+    queue's today's contacts_offered).
     """
     contacts = max(10.0, events / EVENTS_PER_CONTACT)
     rate = contacts / span
@@ -103,7 +107,7 @@ def generate(events: int, end: float, span: float, agents: int, stats: dict[str,
                               ticket_rate=rate * ticket_share)  # fmt: skip
     sim = Simulation(config, start=end - span, seed=seed)
     rng = random.Random(seed)
-    stats.update(messages=0, offered=0, contacts=0, duplicates=0, invalid=0, agents=config.agents)
+    stats.update(messages=0, contacts=0, duplicates=0, invalid=0, agents=config.agents)
     invalid_share = invalid / max(1, events)
     t = end - span
     step = max(1.0, span / 2000)
@@ -115,7 +119,6 @@ def generate(events: int, end: float, span: float, agents: int, stats: dict[str,
             yield message
             stats["messages"] += 1
             if event["type"] in ("contact.queued", "ticket.created"):
-                stats["offered"] += 1
                 stats["contacts"] += event["type"] == "contact.queued"
                 offered_by_queue[event["queue"]] = offered_by_queue.get(event["queue"], 0) + 1
             if rng.random() < duplicate_share:  # the same message delivered twice
@@ -144,7 +147,7 @@ def build_dataset(events: int, end: float, span: float, agents: int, seed: int =
     by_input: dict[str, int] = {}
     for name, _, _ in messages:
         by_input[name] = by_input.get(name, 0) + 1
-    return Dataset(messages, stats["offered"], offered_by_queue, stats["invalid"], stats["duplicates"],
+    return Dataset(messages, offered_by_queue, stats["invalid"], stats["duplicates"],
                    stats["contacts"], stats["agents"], end - span, stats["last_ts"], by_input)  # fmt: skip
 
 
