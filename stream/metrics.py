@@ -1,4 +1,4 @@
-"""Prometheus metrics: event counters, wait/handle histograms and the KPI gauges.
+"""Prometheus metrics: event counters, histograms (waits, handle times, stage delays) and the KPI gauges.
 
 KPI gauges are computed at scrape time from the tables, so they always reflect the
 wall clock (a quiet queue decays) and there is no second copy of the state to drift.
