@@ -1,42 +1,55 @@
-"""Batches that close as soon as nothing more is waiting.
+"""Batches read straight from a stream's channel, each closed as soon as nothing more is waiting.
 
 Faust's ``Stream.take_events(max_, within)`` yields a batch every ``within`` seconds, or earlier
 when ``max_`` events are buffered. At low rates every event therefore waits for the timer at
 every stage, half of ``within`` on average and all of it at worst, however idle the worker is.
+And each event still goes through the stream's own loop, which gives the event loop a turn
+(``await asyncio.sleep(0)``), runs the stream's processors and sensors and sets the current
+event, one event at a time: about a third of a bare Faust agent's CPU here.
 
-:func:`take_ready` closes a batch once the stream has taken every message delivered to it so far,
-or ``max_`` of them (and at the latest :data:`STALLED_SECONDS` after the caller asked for it).
-At low rates a batch is what one fetch brought; during a backlog messages pile
-up while the previous batch is processed, and batches are ``max_`` long. ``linger`` (the idea of a
-Kafka producer's ``linger.ms``) holds a batch open up to that much longer, for fewer and larger
-batches at the price of latency.
+:func:`take_ready` reads the events the conductor has delivered to the stream's channel in one go,
+up to ``max_`` of them, and yields them as a batch as soon as none is left waiting. At low rates
+a batch is what one fetch brought; during a backlog, messages pile up while the previous batch is
+processed, and batches are ``max_`` long. ``linger`` (the idea of a Kafka producer's
+``linger.ms``) holds a batch open up to that much longer, for fewer and larger batches at the
+price of latency.
 
-Apart from when a batch closes this is Faust's ``take_events``: the stream is drained in the
-background into the batch, which is frozen while the caller processes it, and every event is
-acknowledged after its batch has been processed, so offsets are committed only for processed
-messages. It uses the same stream internals, so it is used only with the Faust versions it was
-checked against (:data:`stream.consumer.CHECKED_FAUST_VERSIONS`); with any other version
-:func:`batches` falls back to ``take_events``.
+It keeps what the stream's loop does for each event that matters to offsets and rebalances:
+
+- an event taken while the flow is suspended (a rebalance) or fetched in an earlier consumer
+  generation is skipped, and acknowledged, as the stream does; the consumer reads its partition
+  again from the committed offset after the rebalance;
+- an event of an acknowledged topic is tracked as unacknowledged before its batch is processed,
+  so a rebalance waits for the batch (``Consumer.wait_empty``);
+- the stream's processors run on each event as it is taken (a processor raising ``Skip`` leaves
+  the event out, acknowledged);
+- every event is acknowledged after its batch has been processed, so offsets are committed only
+  for processed messages;
+- taking from the channel's queue raises the errors thrown into the channel, and lets the
+  conductor resume a partition it paused while the queue was full.
+
+The streams' own sensors (``on_stream_event_in``/``out``) are not called. It relies on the
+channel and stream internals of the Faust versions it was checked against
+(:data:`stream.consumer.CHECKED_FAUST_VERSIONS`); with any other version :func:`batches` falls
+back to ``take_events``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import faust
+from faust.exceptions import Skip
 from faust.types import EventT
+from mode.utils.futures import maybe_async
 
 from stream.consumer import CHECKED_FAUST_VERSIONS
 
 #: The fixed window of Faust's ``take_events`` when this module's batching cannot be used.
 FALLBACK_WINDOW_SECONDS = 0.05
-#: At the latest, a batch closes this long after the caller asked for it, whatever it holds:
-#: while a rebalance suspends the flow, the stream skips what is waiting without passing it to
-#: the batch, which would never learn that nothing more is waiting, and the rebalance waits for
-#: the batch's events to be acknowledged.
-STALLED_SECONDS = 0.1
 
 
 def batches(stream: faust.StreamT[Any], max_: int, linger: float) -> AsyncIterator[list[EventT]]:
@@ -48,58 +61,58 @@ def batches(stream: faust.StreamT[Any], max_: int, linger: float) -> AsyncIterat
 
 async def take_ready(stream: faust.StreamT[Any], max_: int, linger: float = 0.0) -> AsyncIterator[list[EventT]]:
     """Batches of at most ``max_`` events, each closed when no more are waiting (plus ``linger`` s)."""
-    events: list[EventT] = []
-    ready = asyncio.Event()  # the batch may close: nothing more waiting, or full
-    full = asyncio.Event()
-    consumed = asyncio.Event()
-    frozen: asyncio.Future[None] | None = None  # set while the caller processes a batch
-    channel = aiter(stream.channel)
-    waiting = channel.queue  # delivered to the stream and not taken yet
-
-    async def add(value: Any) -> Any:
-        nonlocal frozen
+    app = stream.app
+    queue = aiter(stream.channel).queue  # the iterator registered with the conductor
+    consumer = app.consumer
+    flow_control = app.flow_control
+    acking_topics = app.topics.acking_topics
+    on_message_out = app.sensors.on_message_out
+    processors = stream._processors  # type: ignore[attr-defined]  # none in the worker's stages
+    while True:
         try:
-            if frozen is not None:  # this event belongs to the next batch
-                try:
-                    await frozen
-                finally:
-                    frozen = None
-            event = stream.current_event
-            if event is None:
-                raise RuntimeError("batch found current_event is None")
-            events.append(event)
-            if len(events) >= max_:
-                full.set()
-                ready.set()
-                consumed.clear()
-                await stream.wait(consumed)  # type: ignore[arg-type]  # never more than max_ in a batch
-            elif waiting.empty():
-                ready.set()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            stream.log.exception("Error adding to a batch: %r", exc)  # type: ignore[attr-defined]
-            await stream.crash(exc)  # type: ignore[attr-defined]
-        return value
-
-    # Events are acknowledged here, after their batch, not when the stream takes them.
-    stream.enable_acks = False
-    stream.add_processor(add)
-    stream._enable_passive(channel)  # type: ignore[attr-defined]
-    while not stream.should_stop:  # type: ignore[attr-defined]
-        await stream.wait_for_stopped(ready, timeout=STALLED_SECONDS)  # type: ignore[attr-defined]
-        if linger and events and not full.is_set():
-            await stream.wait_for_stopped(full, timeout=linger)  # type: ignore[attr-defined]
-        if not events:
+            waiting = await _take_waiting(queue, max_, linger)
+        except StopAsyncIteration:  # the channel's end: the agent is stopping
+            return
+        batch = []
+        for event in waiting:
+            message = event.message
+            if not flow_control.is_active() or message.generation_id != app.consumer_generation_id:
+                event.ack()  # as the stream does: the partition is read again from its committed offset
+                continue
+            if message.topic in acking_topics and not message.tracked:
+                message.tracked = True
+                consumer.track_message(message)
+            try:
+                for processor in processors:  # for what they do; the batch holds the events
+                    await maybe_async(processor(event.value))
+            except Skip:
+                event.ack()
+                continue
+            batch.append(event)
+        if not batch:
             continue
-        frozen = stream.loop.create_future()  # type: ignore[attr-defined]
         try:
-            yield list(events)
+            yield batch
         finally:
-            for event in events:
-                await stream.ack(event)
-            events.clear()
-            ready.clear()
-            full.clear()
-            frozen.set_result(None)
-            consumed.set()
+            for event in batch:
+                if event.ack():
+                    message = event.message
+                    on_message_out(message.tp, message.offset, message)
+
+
+async def _take_waiting(queue: asyncio.Queue[EventT], max_: int, linger: float) -> list[EventT]:
+    """The next event, every one waiting behind it, and those arriving within ``linger`` s, up to ``max_``.
+
+    The channel's queue raises the errors thrown into the channel, and taking from it lets the
+    conductor resume a partition it paused while the queue was full.
+    """
+    waiting = [await queue.get()]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + linger
+    while True:
+        while len(waiting) < max_ and not queue.empty():
+            waiting.append(queue.get_nowait())
+        if len(waiting) >= max_ or loop.time() >= deadline:
+            return waiting
+        with contextlib.suppress(asyncio.TimeoutError):
+            waiting.append(await asyncio.wait_for(queue.get(), deadline - loop.time()))

@@ -15,13 +15,14 @@ import pytest
 
 from stream.batching import FALLBACK_WINDOW_SECONDS, batches, take_ready
 
+#: The agent under test, the values of each batch it was given, and a wait for that many values.
+Batching = tuple[Any, list[list[int]], Callable[[int], Any]]
+
 
 @asynccontextmanager
-async def batching_agent(max_: int, linger: float, suspend_at: int | None = None,
-                         ) -> AsyncIterator[tuple[Any, list[list[int]], Callable[[int], Any]]]:  # fmt: skip
+async def batching_agent(max_: int, linger: float) -> AsyncIterator[Batching]:
     """An agent that records the values of each batch ``take_ready`` gives it, and whether any of
-    them was acknowledged while the batch was being processed; ``until(n)`` waits for n values.
-    The flow is suspended, as by a rebalance, once the stream has taken value ``suspend_at``."""
+    them was acknowledged while the batch was being processed; ``until(n)`` waits for n values."""
     app = faust.App(f"batching-{uuid4().hex[:8]}", broker="kafka://127.0.0.1:9", store="memory://")
     app.finalize()
     app.flow_control.resume()
@@ -31,8 +32,6 @@ async def batching_agent(max_: int, linger: float, suspend_at: int | None = None
 
     @app.agent()
     async def collect(stream: faust.StreamT[int]) -> None:
-        if suspend_at is not None:
-            stream.add_processor(lambda value: app.flow_control.suspend() if value == suspend_at else None)
         async for events in take_ready(stream, max_, linger):
             acked_early.append(any(event.message.acked for event in events))
             async with counted:
@@ -82,15 +81,44 @@ async def test_a_message_after_a_pause_starts_a_new_batch_unless_the_batch_linge
     assert seen == [[0, 1]]
 
 
-async def test_a_batch_closes_when_a_rebalance_stops_the_stream_passing_on_what_is_waiting() -> None:
-    """While the flow is suspended the stream skips waiting messages without passing them to the
-    batch, so the batch never hears that nothing more is waiting; it must close anyway, because
-    the rebalance waits for the events it holds to be acknowledged."""
-    async with batching_agent(max_=100, linger=0.0, suspend_at=0) as (agent, seen, until):
-        await agent.put(0, wait=False)
-        await agent.put(1, wait=False)
-        await until(1)
-    assert seen == [[0]]
+async def test_events_taken_during_a_rebalance_are_skipped_and_acknowledged_as_the_stream_does() -> None:
+    """Events taken while the flow is suspended, or fetched in an earlier consumer generation, are
+    left out of every batch and acknowledged (the consumer reads their partitions again from the
+    committed offsets); events of the batch being processed are acknowledged after it."""
+    app = faust.App(f"batching-{uuid4().hex[:8]}", broker="kafka://127.0.0.1:9", store="memory://")
+    app.finalize()
+    app.flow_control.resume()
+    release = asyncio.Event()
+    seen: list[list[int]] = []
+
+    @app.agent()
+    async def collect(stream: faust.StreamT[int]) -> None:
+        async for events in take_ready(stream, 100, 0.0):
+            seen.append([event.value for event in events])
+            if len(seen) == 1:
+                await release.wait()  # the batch is being processed while the rebalance starts
+
+    async with collect.test_context() as agent:
+        first = await agent.put(0, wait=False)
+        await wait_until(lambda: seen == [[0]])
+        during = [await agent.put(value, wait=False) for value in (1, 2)]
+        app.flow_control.suspend()
+        assert not first.message.acked  # its batch is still being processed
+        release.set()
+        await wait_until(lambda: all(event.message.acked for event in (first, *during)))
+        app.flow_control.resume()
+        stale = await agent.put(3, wait=False)
+        app.consumer_generation_id += 1  # fetched before the rebalance that this number counts
+        await wait_until(lambda: stale.message.acked)
+        await agent.put(4, wait=False)
+        await wait_until(lambda: len(seen) == 2)
+    assert seen == [[0], [4]]
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5):
+        while not condition():
+            await asyncio.sleep(0.01)
 
 
 def test_an_unchecked_faust_version_gets_fausts_timed_batches(monkeypatch: pytest.MonkeyPatch) -> None:
