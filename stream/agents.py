@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 #: writes every held one first.
 HOLD_SECONDS = 0.5
 #: How often the timer writes what has been held that long: a little at a time, so the event loop
-#: is never held long, and no more than the producer's buffer has room for (``Pipeline.producer_room``).
+#: is never held long.
 WRITE_INTERVAL_SECONDS = 0.05
 #: How often thresholds are checked for breach and recovery (SPEC §4: live gauges refresh every second).
 ALERT_INTERVAL_SECONDS = 1.0
@@ -103,7 +103,7 @@ def register_agents(p: Pipeline) -> None:
 
     @app.timer(interval=WRITE_INTERVAL_SECONDS)
     async def write_held() -> None:
-        p.writes.flush(held_for=HOLD_SECONDS, limit=p.producer_room())
+        p.writes.flush(held_for=HOLD_SECONDS)
 
     @app.timer(interval=ALERT_INTERVAL_SECONDS)
     async def alert() -> None:

@@ -29,6 +29,9 @@ from stream.web import register_views
 
 Clock = Callable[[], float]
 
+#: The largest record batch the producer builds: a quarter of Kafka's default message size limit.
+CHANGELOG_BATCH_BYTES = 256 * 1024
+
 
 @dataclass
 class Pipeline:
@@ -67,12 +70,6 @@ class Pipeline:
             self.log.warning("queue %r dropped: this worker already keeps %d queues (KPI_MAX_QUEUES); see "
                              "contact_centre_queue_limit_dropped_total", queue, self.settings.max_queues)  # fmt: skip
         return False
-
-    def producer_room(self) -> int:
-        """Records the producer's buffer takes before every stream must wait for it to drain
-        (Faust's ``ProducerBuffer.wait_until_ebb``, ``stream.producer``)."""
-        buffer = self.app.producer.buffer
-        return max(0, buffer.max_messages - buffer.size)
 
     def owner_of_queues(self) -> Callable[[str], bool]:
         return self.owner(self.topics.queue_facts)
@@ -158,6 +155,10 @@ def create_pipeline(settings: Settings, clock: Clock | None = None) -> Pipeline:
         # loop 25-50 ms; Faust's 2.8 s made that the most frequent pause. Re-processing after a
         # crash is idempotent, so committing less often costs only a little more of it.
         broker_commit_interval=settings.commit_interval_seconds,
+        # Table changes go out a record batch per changelog partition (stream.changelog); Faust's
+        # 16 KiB would split a write-out of busy queues' states (several KB each) into a batch
+        # per state or two, each a produce request of its own.
+        producer_max_batch_size=CHANGELOG_BATCH_BYTES,
         fetch_wait_ms=settings.fetch_wait_ms,
     )
     pipeline = Pipeline(

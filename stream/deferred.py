@@ -7,8 +7,8 @@ batch, so writing at the end of every batch wrote hot keys many times a second a
 The stages therefore :meth:`~DeferredWrites.put` their new states here and read them back with
 :meth:`~DeferredWrites.get`; :meth:`~DeferredWrites.flush` writes each key once, with its latest
 state. A timer writes the states first held :data:`stream.agents.HOLD_SECONDS` ago, several times
-in that interval, so each write-out holds the event loop for a short while only, and no more at a
-time than the producer's buffer takes before Faust makes every stream wait for it to drain.
+in that interval, so each write-out holds the event loop for a short while only. The states are
+written by ``stream.changelog``, a record batch per changelog partition.
 
 Why this loses nothing: a state held here comes from batches whose messages are acknowledged
 only after it was put here, and the consumer flushes (synchronously) right before it chooses the
@@ -23,22 +23,26 @@ writes a burst of states at once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
+from faust.types import TableT
 
-#: A held state that deletes its key when written.
-DELETED = None
+from stream.changelog import DELETED, write_states
+
+#: Writes a table's states (``stream.changelog.write_states``).
+Write = Callable[[TableT, Sequence[tuple[str, Any]]], None]
 
 
 class DeferredWrites:
     """Latest states per table and key, not yet written to the tables, with when each was first held."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, write: Write = write_states, clock: Callable[[], float] = time.monotonic) -> None:
         # Per table, key -> (state, first held at). A dict keeps a key where it was first put, so
         # each table's keys are in the order they were first held.
         self._pending: dict[str, tuple[faust.TableT, dict[str, tuple[Any, float]]]] = {}
+        self._write = write
         self._clock = clock
 
     def get(self, table: faust.TableT, key: str) -> Any:
@@ -77,23 +81,20 @@ class DeferredWrites:
         held = self._pending.get(table.name)
         return 0 if held is None else sum(1 for key in held[1] if key not in table)
 
-    def flush(self, held_for: float = 0.0, limit: int | None = None) -> int:
+    def flush(self, held_for: float = 0.0) -> int:
         """Write the states first held at least ``held_for`` seconds ago (by default every one) to
-        their tables, one changelog message each (a deletion: none if the table does not have the
-        key), at most ``limit`` of them; how many were written."""
+        their tables and changelogs; how many were written."""
         cutoff = self._clock() - held_for
         written = 0
         for table, states in self._pending.values():
-            done = []
+            due = []
             for key, (state, since) in states.items():
-                if since > cutoff or (limit is not None and written + len(done) >= limit):
-                    break  # the rest were first held later still, or must wait for the next time
-                if state is not DELETED:
-                    table[key] = state
-                elif key in table:
-                    del table[key]
-                done.append(key)
-            for key in done:
+                if since > cutoff:
+                    break  # the rest were first held later still
+                due.append((key, state))
+            for key, _ in due:
                 del states[key]
-            written += len(done)
+            if due:
+                self._write(table, due)
+            written += len(due)
         return written

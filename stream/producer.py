@@ -1,4 +1,5 @@
-"""Faust's aiokafka producer with a flush that waits for every buffered record.
+"""Faust's aiokafka producer with a flush that waits for every buffered record, and a way to hand
+records to the Kafka client in whole record batches.
 
 Table writes do not go to Kafka at once: Faust puts each changelog record in a buffer that a
 background task hands to the Kafka client. Before it commits input offsets, and before it gives
@@ -12,6 +13,10 @@ owner would never read that input again.
 :class:`DrainingProducer`'s flush returns only once the last record buffered before the call
 has been delivered, and everything before it with it. It also logs the streams' waits for a full
 buffer once a minute with a count, where Faust logs each one.
+
+:meth:`DrainingProducer.send_batches_soon` takes the records of many keys at once (the table
+writes of ``stream.changelog``) and hands them to the Kafka client in one record batch per
+partition, without Faust's per-record buffer, futures and callbacks; a flush waits for them too.
 """
 
 from __future__ import annotations
@@ -20,19 +25,31 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
+import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import FutureMessage
+from faust.types import TP, FutureMessage
 
 log = logging.getLogger(__name__)
 
 #: How often, at most, the worker says that its streams waited for the send buffer.
 BUFFER_WAIT_LOG_SECONDS = 60.0
 
+#: A key and a value (``None``: a tombstone).
+Record = tuple[bytes, bytes | None]
+#: Records for one partition, and what to call with the offset of the last one once it is on the broker.
+PartitionRecords = tuple[TP, Sequence[Record], Callable[[int], None]]
+
 
 class DrainingProducer(faust_aiokafka.Producer):
     _last_buffered: FutureMessage | None = None
+    #: Hands the records of the latest :meth:`send_batches_soon` to the client, after the one before.
+    _handing_over: asyncio.Task[None] | None = None
+    #: Why records handed over could not be delivered; every flush raises it from then on.
+    _undelivered: BaseException | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -64,9 +81,45 @@ class DrainingProducer(faust_aiokafka.Producer):
         self._last_buffered = fut
         super().send_soon(fut)
 
+    def send_batches_soon(self, records: Sequence[PartitionRecords]) -> None:
+        """Send each partition's records in as few record batches as ``producer_max_batch_size``
+        allows (a record larger than that alone), after every record passed here before, so each
+        partition gets its records in the order they were passed."""
+        previous = self._handing_over
+        self._handing_over = asyncio.ensure_future(self._hand_over(previous, records))
+
+    async def _hand_over(self, previous: asyncio.Task[None] | None, records: Sequence[PartitionRecords]) -> None:
+        if previous is not None:
+            await asyncio.wait({previous})
+        client = self._ensure_producer()
+        try:
+            for tp, rows, on_delivered in records:
+                for batch in _batches(client, rows):
+                    delivered = await client.send_batch(batch, tp.topic, partition=tp.partition)
+                    delivered.add_done_callback(partial(self._on_delivered, last=batch.record_count() - 1,
+                                                        report=on_delivered))  # fmt: skip
+        except Exception as exc:
+            self._failed(exc)
+
+    def _on_delivered(self, done: asyncio.Future[Any], last: int, report: Callable[[int], None]) -> None:
+        if done.cancelled():
+            self._failed(asyncio.CancelledError())
+        elif done.exception() is not None:
+            self._failed(done.exception())  # type: ignore[arg-type]
+        elif done.result() is not None:  # None: acks=0, no offsets known
+            report(done.result().offset + last)
+
+    def _failed(self, exc: BaseException) -> None:
+        log.error("table changes were not delivered to their changelogs: %r", exc)
+        self._undelivered = self._undelivered or exc
+
     async def flush(self) -> None:
+        handing_over = self._handing_over
+        if handing_over is not None:
+            # Waited on, not awaited: cancelling this flush must not cancel the hand-over.
+            await asyncio.wait({handing_over})
         last = self._last_buffered
-        await super().flush()
+        await super().flush()  # the client's flush waits for every batch handed over
         if last is not None and not last.done():
             # The buffer is sent in order: once ``last`` has been handed over, so has every
             # record before it, and the Kafka client's own flush then waits for their delivery.
@@ -74,3 +127,15 @@ class DrainingProducer(faust_aiokafka.Producer):
             await asyncio.wait({last})
             last.result()
             await super().flush()
+        if self._undelivered is not None:
+            raise RuntimeError("table changes were not delivered to their changelogs") from self._undelivered
+
+
+def _batches(client: aiokafka.AIOKafkaProducer, records: Sequence[Record]) -> list[Any]:
+    """``records`` in record batches of the client's batch size; the first record of a batch always fits."""
+    batches = [client.create_batch()]
+    for key, value in records:
+        if batches[-1].append(key=key, value=value, timestamp=None) is None:
+            batches.append(client.create_batch())
+            batches[-1].append(key=key, value=value, timestamp=None)
+    return batches

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -19,6 +19,7 @@ from faust.types import TP
 
 from stream.app import Pipeline, create_pipeline
 from stream.partitioning import partition_for
+from stream.producer import PartitionRecords
 from stream.settings import Settings
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc).timestamp()
@@ -55,6 +56,11 @@ class RecordingProducer:
         message = fut.message
         self.sent.append(Sent(message.channel.get_topic_name(), message.key, message.value, message.partition, None))
 
+    def send_batches_soon(self, records: Sequence[PartitionRecords]) -> None:
+        for tp, rows, on_delivered in records:
+            self.sent += [Sent(tp.topic, key, value, tp.partition, None) for key, value in rows]
+            on_delivered(len(self.sent))
+
     def values_sent_to(self, topic: str) -> list[Any]:
         return [json.loads(s.value) for s in self.sent if s.topic == topic and s.value is not None]
 
@@ -71,7 +77,7 @@ def pipeline(
     built.app.flow_control.resume()
     recorder = RecordingProducer(built.settings.partitions)
     producer = built.app.producer
-    for name in ("key_partition", "send", "send_soon"):
+    for name in ("key_partition", "send", "send_soon", "send_batches_soon"):
         monkeypatch.setattr(producer, name, getattr(recorder, name))
 
     async def started_producer() -> Any:

@@ -1,5 +1,6 @@
 """stream.producer on the real broker: a flush waits for every record buffered before it, also
-when records leave the buffer more slowly than Faust's flush is willing to wait (0.1 s each)."""
+when records leave the buffer more slowly than Faust's flush is willing to wait (0.1 s each), and
+for every record batch handed over (``send_batches_soon``)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import logging
 import uuid
 from typing import Any
 
+import aiokafka
 import faust
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 from faust.transport.producer import ProducerBuffer
+from faust.types import TP
 
 from stream.admin import create_topics
 from stream.broker import EmbeddedBroker
@@ -84,3 +88,82 @@ async def test_streams_waiting_for_a_full_buffer_are_logged_once_a_minute(
                             "since the last such message"]  # fmt: skip
     else:
         assert len(warnings) == 3 and all(w.startswith("producer buffer full") for w in warnings)
+
+
+async def _read_back(broker: EmbeddedBroker, topic: str, expected: int) -> dict[int, list[tuple[bytes, bytes | None]]]:
+    """Every record of ``topic`` (at least ``expected``), key and value, per partition in offset order."""
+    consumer = aiokafka.AIOKafkaConsumer(topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    read: dict[int, list[tuple[bytes, bytes | None]]] = {}
+    try:
+        async with asyncio.timeout(20):
+            while sum(map(len, read.values())) < expected:
+                for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                    read.setdefault(tp.partition, []).extend((r.key, r.value) for r in records)
+    finally:
+        await consumer.stop()
+    return read
+
+
+async def test_records_sent_in_batches_are_on_the_broker_in_order_when_a_flush_returns(
+    broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Table changes handed over a record batch per partition (stream.changelog): a flush waits for
+    every one, each partition gets them in the order they were passed even when handing them over
+    is slow, a record too large for a batch goes alone, and each batch's last offset is reported."""
+    run = uuid.uuid4().hex[:8]
+    topic = f"it-batches-{run}"
+    create_topics(broker.bootstrap, [topic], 2)
+    app = faust.App(f"it-batches-{run}", broker=broker.url, producer_max_batch_size=1024)
+    monkeypatch.setattr(app.transport, "Producer", DrainingProducer)
+    handed_over = aiokafka.AIOKafkaProducer.send_batch
+
+    async def slowly(self: aiokafka.AIOKafkaProducer, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.15)
+        return await handed_over(self, *args, **kwargs)
+
+    monkeypatch.setattr(aiokafka.AIOKafkaProducer, "send_batch", slowly)
+    last_offsets: dict[int, list[int]] = {0: [], 1: []}
+    producer = app.producer
+    await producer.start()
+    try:
+        producer.send_batches_soon([
+            (TP(topic, 0), [(b"c1", b"queued"), (b"c2", None)], last_offsets[0].append),
+            (TP(topic, 1), [(b"q1", b"x" * 3000), (b"q2", b"small")], last_offsets[1].append),
+        ])  # fmt: skip
+        producer.send_batches_soon([(TP(topic, 0), [(b"c1", b"answered")], last_offsets[0].append)])
+        await producer.flush()
+        await asyncio.sleep(0.1)  # the batches' futures reach their callbacks a loop turn later
+    finally:
+        await producer.stop()
+    read = await _read_back(broker, topic, 5)
+    assert read == {0: [(b"c1", b"queued"), (b"c2", None), (b"c1", b"answered")],
+                    1: [(b"q1", b"x" * 3000), (b"q2", b"small")]}  # fmt: skip
+    assert last_offsets == {0: [1, 2], 1: [0, 1]}
+
+
+async def test_a_flush_fails_once_a_batch_could_not_be_handed_over(
+    broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offsets must not be committed for table changes that never reached their changelog."""
+    run = uuid.uuid4().hex[:8]
+    create_topics(broker.bootstrap, [f"it-batches-{run}"], 1)
+    app = faust.App(f"it-batches-{run}", broker=broker.url)
+    monkeypatch.setattr(app.transport, "Producer", DrainingProducer)
+
+    async def refused(self: aiokafka.AIOKafkaProducer, *args: Any, **kwargs: Any) -> Any:
+        raise KafkaTimeoutError()
+
+    producer = app.producer
+    await producer.start()
+    try:
+        with monkeypatch.context() as patched:
+            patched.setattr(aiokafka.AIOKafkaProducer, "send_batch", refused)
+            producer.send_batches_soon([(TP(f"it-batches-{run}", 0), [(b"c1", b"queued")], lambda offset: None)])
+            with pytest.raises(RuntimeError, match="not delivered to their changelogs"):
+                await producer.flush()
+        producer.send_batches_soon([(TP(f"it-batches-{run}", 0), [(b"c1", b"answered")], lambda offset: None)])
+        with pytest.raises(RuntimeError, match="not delivered to their changelogs"):
+            await producer.flush()  # a later batch that got through does not make up for it
+    finally:
+        await producer.stop()
