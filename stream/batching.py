@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import faust
@@ -69,47 +69,58 @@ async def take_ready(stream: faust.StreamT[Any], max_: int, linger: float = 0.0)
     acking_topics = app.topics.acking_topics
     on_message_out = app.sensors.on_message_out
     processors = stream._processors  # type: ignore[attr-defined]  # none in the worker's stages
-    while True:
-        try:
-            waiting = await _take_waiting(queue, max_, linger)
-        except StopAsyncIteration:  # the channel's end: the agent is stopping
+    batch: list[EventT] = []
+
+    async def admit(event: EventT) -> None:
+        """Decide about ``event`` the moment it is taken, as the stream's loop does: a rebalance
+        starting later must wait for it (``Consumer.wait_empty``) if it is in the batch."""
+        message = event.message
+        if not flow_control.is_active() or message.generation_id != app.consumer_generation_id:
+            event.ack()  # as the stream does: the partition is read again from its committed offset
             return
-        batch = []
-        for event in waiting:
-            message = event.message
-            if not flow_control.is_active() or message.generation_id != app.consumer_generation_id:
-                event.ack()  # as the stream does: the partition is read again from its committed offset
-                continue
-            if message.topic in acking_topics and not message.tracked:
-                message.tracked = True
-                consumer.track_message(message)
-            try:
-                for processor in processors:  # for what they do; the batch holds the events
-                    await maybe_async(processor(event.value))
-            except Skip:
-                event.ack()
-                continue
-            batch.append(event)
-        if not batch:
-            continue
+        if message.topic in acking_topics and not message.tracked:
+            message.tracked = True
+            consumer.track_message(message)
         try:
-            yield batch
-        finally:
-            for event in batch:
-                if event.ack():
-                    message = event.message
-                    on_message_out(message.tp, message.offset, message)
+            for processor in processors:  # for what they do; the batch holds the events
+                await maybe_async(processor(event.value))
+        except Skip:
+            event.ack()
+            return
+        batch.append(event)
+
+    while True:
+        failure: Exception | None = None
+        try:
+            await _take_waiting(queue, admit, lambda: len(batch) >= max_, linger)
+        except StopAsyncIteration:  # the channel's end: the agent is stopping, nothing is committed
+            return
+        except Exception as exc:  # thrown into the channel: raised after what was taken before it
+            failure = exc
+        if batch:
+            try:
+                yield list(batch)
+            finally:
+                for event in batch:
+                    if event.ack():
+                        message = event.message
+                        on_message_out(message.tp, message.offset, message)
+                batch.clear()
+        if failure is not None:
+            raise failure
 
 
-async def _take_waiting(queue: asyncio.Queue[EventT], max_: int, linger: float) -> list[EventT]:
-    """The next event, every one waiting behind it, and those arriving within ``linger`` s, up to ``max_``."""
-    waiting = [await queue.get()]
+async def _take_waiting(queue: asyncio.Queue[EventT], admit: Callable[[EventT], Awaitable[None]],
+                        full: Callable[[], bool], linger: float) -> None:  # fmt: skip
+    """Take the next event, every one waiting behind it and those arriving within ``linger`` s,
+    until ``full()``, each passed to ``admit`` as it is taken."""
+    await admit(await queue.get())
     loop = asyncio.get_running_loop()
     deadline = loop.time() + linger
     while True:
-        while len(waiting) < max_ and not queue.empty():
-            waiting.append(queue.get_nowait())
-        if len(waiting) >= max_ or loop.time() >= deadline:
-            return waiting
+        while not full() and not queue.empty():
+            await admit(queue.get_nowait())
+        if full() or loop.time() >= deadline:
+            return
         with contextlib.suppress(asyncio.TimeoutError):
-            waiting.append(await asyncio.wait_for(queue.get(), deadline - loop.time()))
+            await admit(await asyncio.wait_for(queue.get(), deadline - loop.time()))

@@ -115,6 +115,19 @@ async def test_events_taken_during_a_rebalance_are_skipped_and_acknowledged_as_t
     assert seen == [[0], [4]]
 
 
+async def test_an_event_is_judged_when_taken_so_a_rebalance_during_a_linger_keeps_it() -> None:
+    """Once taken into a batch an event is tracked, and a rebalance waits for it; one starting
+    while the batch lingers must not skip it when the batch closes."""
+    async with batching_agent(max_=100, linger=0.3) as (agent, seen, until):
+        app = agent.app
+        taken = await agent.put(0, wait=False)
+        await asyncio.sleep(0.05)  # taken, and the batch lingering
+        app.flow_control.suspend()
+        await until(1)
+        app.flow_control.resume()
+    assert seen == [[0]] and taken.message.acked
+
+
 async def wait_until(condition: Callable[[], bool]) -> None:
     async with asyncio.timeout(5):
         while not condition():
