@@ -103,7 +103,10 @@ def register_agents(p: Pipeline) -> None:
 
     @app.timer(interval=WRITE_INTERVAL_SECONDS)
     async def write_held() -> None:
-        p.writes.flush(held_for=HOLD_SECONDS)
+        # While the Kafka client has not taken the last write-out, the states stay held (each
+        # key's latest only) rather than queue up; a commit writes them all regardless.
+        if not p.app.producer.handing_over():
+            p.writes.flush(held_for=HOLD_SECONDS)
 
     @app.timer(interval=ALERT_INTERVAL_SECONDS)
     async def alert() -> None:

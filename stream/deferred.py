@@ -92,9 +92,9 @@ class DeferredWrites:
                 if since > cutoff:
                     break  # the rest were first held later still
                 due.append((key, state))
-            for key, _ in due:
-                del states[key]
             if due:
                 self._write(table, due)
+            for key, _ in due:  # only once written: a write that fails keeps them held
+                del states[key]
             written += len(due)
         return written

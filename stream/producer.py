@@ -53,6 +53,8 @@ class DrainingProducer(faust_aiokafka.Producer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        #: Batches handed to the client, until their outcome is known.
+        self._deliveries: set[asyncio.Future[Any]] = set()
         self._buffer_waits = 0
         self._buffer_wait_logged = -math.inf
         # Faust's conductor awaits this before handing each input message to the streams.
@@ -88,20 +90,28 @@ class DrainingProducer(faust_aiokafka.Producer):
         previous = self._handing_over
         self._handing_over = asyncio.ensure_future(self._hand_over(previous, records))
 
+    def handing_over(self) -> bool:
+        """Whether records passed to :meth:`send_batches_soon` are still waiting for the client to take them."""
+        return self._handing_over is not None and not self._handing_over.done()
+
     async def _hand_over(self, previous: asyncio.Task[None] | None, records: Sequence[PartitionRecords]) -> None:
         if previous is not None:
             await asyncio.wait({previous})
-        client = self._ensure_producer()
-        try:
-            for tp, rows, on_delivered in records:
+        for tp, rows, on_delivered in records:
+            try:
+                client = self._ensure_producer()
                 for batch in _batches(client, rows):
                     delivered = await client.send_batch(batch, tp.topic, partition=tp.partition)
+                    self._deliveries.add(delivered)
                     delivered.add_done_callback(partial(self._on_delivered, last=batch.record_count() - 1,
                                                         report=on_delivered))  # fmt: skip
-        except Exception as exc:
-            self._failed(exc)
+            except BaseException as exc:  # the other partitions' records still go out
+                self._failed(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
 
     def _on_delivered(self, done: asyncio.Future[Any], last: int, report: Callable[[int], None]) -> None:
+        self._deliveries.discard(done)
         if done.cancelled():
             self._failed(asyncio.CancelledError())
         elif done.exception() is not None:
@@ -120,6 +130,10 @@ class DrainingProducer(faust_aiokafka.Producer):
             await asyncio.wait({handing_over})
         last = self._last_buffered
         await super().flush()  # the client's flush waits for every batch handed over
+        if self._deliveries:
+            # Each batch's outcome reaches _on_delivered through a future the client resolves a
+            # loop turn after its own: wait for those, so a failure is known before returning.
+            await asyncio.wait(set(self._deliveries))
         if last is not None and not last.done():
             # The buffer is sent in order: once ``last`` has been handed over, so has every
             # record before it, and the Kafka client's own flush then waits for their delivery.

@@ -167,3 +167,28 @@ async def test_a_flush_fails_once_a_batch_could_not_be_handed_over(
             await producer.flush()  # a later batch that got through does not make up for it
     finally:
         await producer.stop()
+
+
+async def test_a_flush_fails_when_a_batch_handed_over_is_then_not_delivered(
+    broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch the client took but could not deliver (its future fails later) fails the flush too."""
+    run = uuid.uuid4().hex[:8]
+    create_topics(broker.bootstrap, [f"it-batches-{run}"], 1)
+    app = faust.App(f"it-batches-{run}", broker=broker.url)
+    monkeypatch.setattr(app.transport, "Producer", DrainingProducer)
+
+    async def taken_then_lost(self: aiokafka.AIOKafkaProducer, *args: Any, **kwargs: Any) -> Any:
+        outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0.2, outcome.set_exception, KafkaTimeoutError())
+        return outcome
+
+    producer = app.producer
+    await producer.start()
+    try:
+        monkeypatch.setattr(aiokafka.AIOKafkaProducer, "send_batch", taken_then_lost)
+        producer.send_batches_soon([(TP(f"it-batches-{run}", 0), [(b"c1", b"queued")], lambda offset: None)])
+        with pytest.raises(RuntimeError, match="not delivered to their changelogs"):
+            await producer.flush()
+    finally:
+        await producer.stop()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from stream.deferred import DELETED, DeferredWrites
 
 
@@ -89,3 +91,14 @@ def test_a_key_held_as_deleted_is_gone_at_once_and_deleted_when_written() -> Non
     assert writes.items(contacts, lambda key: True) == [("c2", "open")]
     assert writes.flush() == 2
     assert contacts.writes == [("c1", DELETED)] and dict(contacts) == {"c2": "open"}
+
+
+def test_states_whose_write_fails_stay_held() -> None:
+    def failing(table: Table, states: Sequence[tuple[str, Any]]) -> None:
+        raise OSError("disk full")
+
+    writes, agents = DeferredWrites(failing), Table("agents")
+    writes.put(agents, "a1", "busy")
+    with pytest.raises(OSError):
+        writes.flush()
+    assert writes.get(agents, "a1") == "busy" and writes.new_keys(agents) == 1
