@@ -23,11 +23,12 @@ from stream.producer import DrainingProducer
 pytestmark = pytest.mark.integration
 
 
-def _app_topic(broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch, drains: bool) -> faust.TopicT:
-    """A new one-partition topic of a new app, whose producer is stream.producer's if ``drains``."""
+def _app_topic(broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch, drains: bool, partitions: int = 1,
+               **settings: Any) -> faust.TopicT:  # fmt: skip
+    """A new topic of a new app (Faust ``settings``), whose producer is stream.producer's if ``drains``."""
     run = uuid.uuid4().hex[:8]
-    create_topics(broker.bootstrap, [f"it-producer-{run}"], 1)
-    app = faust.App(f"it-producer-{run}", broker=broker.url)
+    create_topics(broker.bootstrap, [f"it-producer-{run}"], partitions)
+    app = faust.App(f"it-producer-{run}", broker=broker.url, **settings)
     if drains:
         monkeypatch.setattr(app.transport, "Producer", DrainingProducer)
     return app.topic(f"it-producer-{run}", key_serializer="raw", value_serializer="raw")
@@ -111,11 +112,8 @@ async def test_records_sent_in_batches_are_on_the_broker_in_order_when_a_flush_r
     """Table changes handed over a record batch per partition (stream.changelog): a flush waits for
     every one, each partition gets them in the order they were passed even when handing them over
     is slow, a record too large for a batch goes alone, and each batch's last offset is reported."""
-    run = uuid.uuid4().hex[:8]
-    topic = f"it-batches-{run}"
-    create_topics(broker.bootstrap, [topic], 2)
-    app = faust.App(f"it-batches-{run}", broker=broker.url, producer_max_batch_size=1024)
-    monkeypatch.setattr(app.transport, "Producer", DrainingProducer)
+    channel = _app_topic(broker, monkeypatch, True, partitions=2, producer_max_batch_size=1024)
+    app, topic = channel.app, channel.get_topic_name()
     handed_over = aiokafka.AIOKafkaProducer.send_batch
 
     async def slowly(self: aiokafka.AIOKafkaProducer, *args: Any, **kwargs: Any) -> Any:
@@ -146,10 +144,8 @@ async def test_a_flush_fails_once_a_batch_could_not_be_handed_over(
     broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Offsets must not be committed for table changes that never reached their changelog."""
-    run = uuid.uuid4().hex[:8]
-    create_topics(broker.bootstrap, [f"it-batches-{run}"], 1)
-    app = faust.App(f"it-batches-{run}", broker=broker.url)
-    monkeypatch.setattr(app.transport, "Producer", DrainingProducer)
+    channel = _app_topic(broker, monkeypatch, True)
+    app, topic = channel.app, channel.get_topic_name()
 
     async def refused(self: aiokafka.AIOKafkaProducer, *args: Any, **kwargs: Any) -> Any:
         raise KafkaTimeoutError()
@@ -159,10 +155,10 @@ async def test_a_flush_fails_once_a_batch_could_not_be_handed_over(
     try:
         with monkeypatch.context() as patched:
             patched.setattr(aiokafka.AIOKafkaProducer, "send_batch", refused)
-            producer.send_batches_soon([(TP(f"it-batches-{run}", 0), [(b"c1", b"queued")], lambda offset: None)])
+            producer.send_batches_soon([(TP(topic, 0), [(b"c1", b"queued")], lambda offset: None)])
             with pytest.raises(RuntimeError, match="not delivered to their changelogs"):
                 await producer.flush()
-        producer.send_batches_soon([(TP(f"it-batches-{run}", 0), [(b"c1", b"answered")], lambda offset: None)])
+        producer.send_batches_soon([(TP(topic, 0), [(b"c1", b"answered")], lambda offset: None)])
         with pytest.raises(RuntimeError, match="not delivered to their changelogs"):
             await producer.flush()  # a later batch that got through does not make up for it
     finally:
@@ -173,10 +169,8 @@ async def test_a_flush_fails_when_a_batch_handed_over_is_then_not_delivered(
     broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A batch the client took but could not deliver (its future fails later) fails the flush too."""
-    run = uuid.uuid4().hex[:8]
-    create_topics(broker.bootstrap, [f"it-batches-{run}"], 1)
-    app = faust.App(f"it-batches-{run}", broker=broker.url)
-    monkeypatch.setattr(app.transport, "Producer", DrainingProducer)
+    channel = _app_topic(broker, monkeypatch, True)
+    app, topic = channel.app, channel.get_topic_name()
 
     async def taken_then_lost(self: aiokafka.AIOKafkaProducer, *args: Any, **kwargs: Any) -> Any:
         outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -187,7 +181,7 @@ async def test_a_flush_fails_when_a_batch_handed_over_is_then_not_delivered(
     await producer.start()
     try:
         monkeypatch.setattr(aiokafka.AIOKafkaProducer, "send_batch", taken_then_lost)
-        producer.send_batches_soon([(TP(f"it-batches-{run}", 0), [(b"c1", b"queued")], lambda offset: None)])
+        producer.send_batches_soon([(TP(topic, 0), [(b"c1", b"queued")], lambda offset: None)])
         with pytest.raises(RuntimeError, match="not delivered to their changelogs"):
             await producer.flush()
     finally:
