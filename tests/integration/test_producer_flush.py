@@ -140,49 +140,34 @@ async def test_records_sent_in_batches_are_on_the_broker_in_order_when_a_flush_r
     assert last_offsets == {0: [1, 2], 1: [0, 1]}
 
 
-async def test_a_flush_fails_once_a_batch_could_not_be_handed_over(
-    broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
+async def _refused(self: aiokafka.AIOKafkaProducer, *args: Any, **kwargs: Any) -> Any:
+    raise KafkaTimeoutError()
+
+
+async def _taken_then_lost(self: aiokafka.AIOKafkaProducer, *args: Any, **kwargs: Any) -> Any:
+    outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_later(0.2, outcome.set_exception, KafkaTimeoutError())
+    return outcome
+
+
+@pytest.mark.parametrize("send_batch", [_refused, _taken_then_lost], ids=["refused", "taken-then-lost"])
+async def test_a_flush_fails_once_a_batch_was_not_delivered(
+    broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch, send_batch: Any
 ) -> None:
-    """Offsets must not be committed for table changes that never reached their changelog."""
+    """Offsets must not be committed for table changes that never reached their changelog: whether
+    the client refused the batch or took it and could not deliver it (its future fails later)."""
     channel = _app_topic(broker, monkeypatch, True)
     app, topic = channel.app, channel.get_topic_name()
-
-    async def refused(self: aiokafka.AIOKafkaProducer, *args: Any, **kwargs: Any) -> Any:
-        raise KafkaTimeoutError()
-
     producer = app.producer
     await producer.start()
     try:
         with monkeypatch.context() as patched:
-            patched.setattr(aiokafka.AIOKafkaProducer, "send_batch", refused)
+            patched.setattr(aiokafka.AIOKafkaProducer, "send_batch", send_batch)
             producer.send_batches_soon([(TP(topic, 0), [(b"c1", b"queued")], lambda offset: None)])
             with pytest.raises(RuntimeError, match="not delivered to their changelogs"):
                 await producer.flush()
         producer.send_batches_soon([(TP(topic, 0), [(b"c1", b"answered")], lambda offset: None)])
         with pytest.raises(RuntimeError, match="not delivered to their changelogs"):
             await producer.flush()  # a later batch that got through does not make up for it
-    finally:
-        await producer.stop()
-
-
-async def test_a_flush_fails_when_a_batch_handed_over_is_then_not_delivered(
-    broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A batch the client took but could not deliver (its future fails later) fails the flush too."""
-    channel = _app_topic(broker, monkeypatch, True)
-    app, topic = channel.app, channel.get_topic_name()
-
-    async def taken_then_lost(self: aiokafka.AIOKafkaProducer, *args: Any, **kwargs: Any) -> Any:
-        outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        asyncio.get_running_loop().call_later(0.2, outcome.set_exception, KafkaTimeoutError())
-        return outcome
-
-    producer = app.producer
-    await producer.start()
-    try:
-        monkeypatch.setattr(aiokafka.AIOKafkaProducer, "send_batch", taken_then_lost)
-        producer.send_batches_soon([(TP(topic, 0), [(b"c1", b"queued")], lambda offset: None)])
-        with pytest.raises(RuntimeError, match="not delivered to their changelogs"):
-            await producer.flush()
     finally:
         await producer.stop()
