@@ -3,15 +3,18 @@ a worker that processed the same input without a crash (no double counting from 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import time
 import uuid
 from typing import Any
 
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from stream.broker import EmbeddedBroker
+from stream.endoffsets import record_ends
 from stream.simulator import Simulation, SimulationConfig, encode
 from tests.integration.conftest import Worker, new_topics, running_worker, wait_for
 from tests.integration.scrape import series
@@ -51,6 +54,29 @@ def differences(a: Any, b: Any, path: str = "") -> list[str]:
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]
 
 
+def unread(worker: Worker) -> list[str]:
+    """Partitions whose committed offset in ``worker``'s group is short of the end: where a worker
+    that differs is still behind, rather than having lost something."""
+    admin = KafkaAdminClient(bootstrap_servers=worker.bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=worker.bootstrap)
+    try:
+        group = worker.env["KPI_APP_ID"]
+        committed = {tp: meta.offset for tp, meta in admin.list_group_offsets(group)[group].items()}
+        # The embedded broker reports the start of a partition's last record batch + 1 as its end.
+        ends = asyncio.run(record_ends(worker.bootstrap, consumer.end_offsets(list(committed))))
+    finally:
+        admin.close()
+        consumer.close()
+    return [f"{tp.topic}[{tp.partition}] committed {committed[tp]}, end {ends[tp]}"
+            for tp in sorted(committed) if committed[tp] < ends[tp]]  # fmt: skip
+
+
+def warnings_in_log(worker: Worker) -> list[str]:
+    """The worker's log lines at WARNING and above, alerts left out."""
+    lines = worker.log_path.read_text(errors="replace").splitlines()
+    return [line for line in lines if re.search(r"\[(WARNING|ERROR|CRITICAL)\]", line) and "] alert " not in line]
+
+
 def comparable(worker: Worker) -> dict[str, Any]:
     """The /api/kpis document without what depends on the instant it is read."""
     status, body = worker.get("/api/kpis")
@@ -63,6 +89,7 @@ def comparable(worker: Worker) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("store", ["memory", "rocksdb"])
+@pytest.mark.timeout(600)  # the wait below has its own limit, and says what differs when it is reached
 def test_kill_9_and_restart_counts_everything_exactly_once(
     broker: EmbeddedBroker, producer: KafkaProducer, tmp_path_factory: pytest.TempPathFactory, store: str
 ) -> None:
@@ -91,9 +118,13 @@ def test_kill_9_and_restart_counts_everything_exactly_once(
             return last[0] == last[1] and bool(last[0]["queues"])
 
         try:
-            wait_for(same, timeout=300, interval=2)
+            wait_for(same, timeout=240, interval=2)
         except BaseException:
-            pytest.fail("restarted and clean workers differ:\n" + "\n".join(differences(*last)[:30]))
+            pytest.fail("\n".join([
+                "restarted and clean workers differ:", *differences(*last)[:30],
+                "not yet committed, restarted:", *unread(restarted), "clean:", *unread(clean),
+                "restarted worker's warnings:", *warnings_in_log(restarted)[-40:],
+            ]))  # fmt: skip
         redelivered = restarted.metrics().get(
             series("contact_centre_facts_redelivered_total", topic=f"{crash_app}-queue-facts"), 0.0
         )
