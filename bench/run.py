@@ -57,6 +57,7 @@ from bench.common import (
 from bench.refs import run_aiokafka, run_faust
 from stream.admin import create_topics
 from stream.broker import EmbeddedBroker, start_embedded_broker
+from stream.gcpolicy import freeze_long_lived
 
 RESULTS = Path(__file__).with_name("results")
 PROCESSED = "contact_centre_events_processed_total"
@@ -319,6 +320,9 @@ def measure_latency(worker: WorkerProcess, bootstrap: str, topics: dict[str, str
     being counted in today's contacts_offered of that queue on /api/kpis?queue=bench-probe (the
     values /metrics renders too). Probes go one at a time, 0.2-0.5 s apart, for ``seconds``; the background load
     stops then, even while a probe is pending (an overloaded worker then shows its backlog's delay)."""
+    # The probes are timed in this process: a full collection of its own objects (its imports, and in
+    # a full run the throughput phase's dataset) took 240-290 ms, and would count in a probe's latency.
+    freeze_long_lived()
     probe_producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     probes = first_probe = int(probe_count(worker) or 0)
     delays_before = stage_delay_buckets(scrape(worker) or "")

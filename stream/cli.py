@@ -146,10 +146,9 @@ def run_worker(settings: Settings) -> int:
 
 def _serve(settings: Settings, fresh_broker: bool) -> int:
     """Run the worker; ``fresh_broker``: the broker was just started empty (the embedded one)."""
-    from faust.worker import Worker
-
     from stream.admin import PartitionMismatch, bootstrap_of, create_topics
     from stream.app import create_pipeline
+    from stream.gcpolicy import FreezingWorker, freeze_long_lived
     from stream.stores import forget_local_state
     from stream.topics import partitioned_topics, required_topics
 
@@ -166,10 +165,11 @@ def _serve(settings: Settings, fresh_broker: bool) -> int:
     table_dir = Path(pipeline.app.conf.tabledir)
     if fresh_broker and settings.store == "rocksdb" and forget_local_state(table_dir):
         log.warning("removed tables kept in %s: the embedded broker starts without their changelogs", table_dir)
-    worker = Worker(pipeline.app, loglevel=settings.log_level)
+    worker = FreezingWorker(pipeline.app, loglevel=settings.log_level)
     # Faust's terminal spinner sets the root logger to DEBUG at levels WARN and above, which
     # makes every debug call on the hot path build a log record; a service has no terminal.
     worker.spinner = None
+    freeze_long_lived()  # what was imported and built so far lives as long as the process
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

@@ -1,0 +1,43 @@
+"""Long-lived objects leave the cyclic collector's full collections."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import faust
+import pytest
+
+from stream.gcpolicy import FreezingWorker, freeze_long_lived
+
+
+@pytest.fixture(autouse=True)
+def unfrozen() -> Iterator[None]:
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+class Node:
+    """An object the collector tracks, in a cycle so only the collector can free it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_what_is_alive_is_frozen_and_what_is_garbage_is_collected_first() -> None:
+    kept = [Node() for _ in range(1000)]
+    garbage = weakref.ref(Node())  # only the collector frees it
+    freeze_long_lived()
+    assert garbage() is None
+    assert gc.get_freeze_count() >= len(kept)
+
+
+async def test_the_worker_freezes_once_it_has_started() -> None:
+    app = faust.App("test-gcpolicy", broker="memory://", store="memory://")
+    worker = FreezingWorker(app, loglevel="warning")
+    worker.spinner = None
+    assert gc.get_freeze_count() == 0
+    await worker.on_startup_finished()
+    assert gc.get_freeze_count() > 0
