@@ -148,7 +148,7 @@ def _serve(settings: Settings, fresh_broker: bool) -> int:
     """Run the worker; ``fresh_broker``: the broker was just started empty (the embedded one)."""
     from stream.admin import PartitionMismatch, bootstrap_of, create_topics
     from stream.app import create_pipeline
-    from stream.gcpolicy import FreezingWorker, freeze_long_lived
+    from stream.gcpolicy import FreezingWorker, collect_less_often, freeze_long_lived
     from stream.stores import forget_local_state
     from stream.topics import partitioned_topics, required_topics
 
@@ -170,6 +170,7 @@ def _serve(settings: Settings, fresh_broker: bool) -> int:
     # makes every debug call on the hot path build a log record; a service has no terminal.
     worker.spinner = None
     freeze_long_lived()  # what was imported and built so far lives as long as the process
+    collect_less_often()
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

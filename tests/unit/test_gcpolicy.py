@@ -9,14 +9,16 @@ from collections.abc import Iterator
 import faust
 import pytest
 
-from stream.gcpolicy import FreezingWorker, freeze_long_lived
+from stream.gcpolicy import YOUNG_GENERATION_THRESHOLD, FreezingWorker, collect_less_often, freeze_long_lived
 
 
 @pytest.fixture(autouse=True)
 def unfrozen() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 class Node:
@@ -41,3 +43,9 @@ async def test_the_worker_freezes_once_it_has_started() -> None:
     assert gc.get_freeze_count() == 0
     await worker.on_startup_finished()
     assert gc.get_freeze_count() > 0
+
+
+def test_the_youngest_generation_is_collected_less_often_and_the_others_as_before() -> None:
+    _, middle, oldest = gc.get_threshold()
+    collect_less_often()
+    assert gc.get_threshold() == (YOUNG_GENERATION_THRESHOLD, middle, oldest)
