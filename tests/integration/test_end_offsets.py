@@ -37,3 +37,13 @@ async def test_the_end_is_after_the_last_record_of_the_last_batch(broker: Embedd
         await consumer.stop()
     print(f"broker reports {reported[full]} as the end of 13 records")
     assert await record_ends(broker.bootstrap, reported) == {full: 13, empty: 0}
+
+
+async def test_an_end_with_no_record_before_it_is_kept_and_said(
+    broker: EmbeddedBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    topic = f"it-ends-{uuid.uuid4().hex[:8]}"
+    create_topics(broker.bootstrap, [topic], 1)
+    nothing_there = TopicPartition(topic, 0)
+    assert await record_ends(broker.bootstrap, {nothing_there: 5}, timeout=1.0) == {nothing_there: 5}
+    assert f"keeping the reported end of {topic}[0]" in caplog.text
