@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Mapping
 from typing import Any
 
@@ -88,7 +89,10 @@ class NoSkippedRecords:
     Each stream partition's records must follow each other, from its committed offset after a
     rebalance: on a jump, the partition is moved back to the record after the last one delivered
     and the rest of that fetch is left out. A jump seen twice at the same place is real (offsets
-    used by transaction markers) and let through. Changelog partitions (compacted, so gaps are
+    used by transaction markers) and let through, unless records inside it were taken from the
+    client and not delivered: Faust can drop the same records again (a partition it does not
+    count as active keeps being fetched), and letting that through would lose them, as Faust's
+    drain loop then counts the gap as acknowledged. Changelog partitions (compacted, so gaps are
     normal) are not checked.
     """
 
@@ -98,25 +102,46 @@ class NoSkippedRecords:
         super().__init__(*args, **kwargs)
         self._next_offsets: dict[TP, int] = {}
         self._known_gaps: dict[TP, tuple[int, int]] = {}
+        #: Per stream partition, the offsets taken from the client since its last seek and not yet delivered.
+        self._undelivered: defaultdict[TP, deque[int]] = defaultdict(deque)
+
+    async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
+        records, active_partitions = await super()._wait_next_records(timeout)  # type: ignore[misc]
+        if records:
+            changelogs = self.app.tables.changelog_topics
+            for tp, fetched in records.items():
+                if tp.topic not in changelogs:
+                    self._undelivered[tp].extend(record.offset for record in fetched)
+        return records, active_partitions
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
-        next_offsets, known_gaps = self._next_offsets, self._known_gaps
+        next_offsets, known_gaps, undelivered = self._next_offsets, self._known_gaps, self._undelivered
         changelogs = self.app.tables.changelog_topics
         rewound: set[TP] = set()
         async for tp, message in super().getmany(timeout):  # type: ignore[misc]
             if tp in rewound:
                 continue
+            offset = message.offset
+            if tp.topic in changelogs:
+                yield tp, message
+                continue
+            taken = undelivered[tp]
+            # The first record taken from the client up to this one and not delivered (this one if none).
+            first_taken = taken[0] if taken and taken[0] < offset else offset
+            while taken and taken[0] <= offset:
+                taken.popleft()
             expected = next_offsets.get(tp)
-            if expected is not None and message.offset > expected and tp.topic not in changelogs:
-                gap = (expected, message.offset)
-                if known_gaps.get(tp) != gap:
+            if expected is not None and offset > expected:
+                gap = (expected, offset)
+                if expected <= first_taken < offset or known_gaps.get(tp) != gap:
                     known_gaps[tp] = gap
                     log.warning("%s: records %d to %d were fetched but not delivered; reading them again",
-                                tp, expected, message.offset - 1)  # fmt: skip
+                                tp, expected, offset - 1)  # fmt: skip
                     rewound.add(tp)
+                    taken.clear()
                     await self.seek(tp, expected)  # type: ignore[attr-defined]
                     continue
-            next_offsets[tp] = message.offset + 1
+            next_offsets[tp] = offset + 1
             yield tp, message
 
     async def perform_seek(self) -> None:
@@ -126,7 +151,8 @@ class NoSkippedRecords:
         await super().perform_seek()  # type: ignore[misc]
         changelogs = self.app.tables.changelog_topics
         read_offsets: Mapping[TP, int | None] = self._read_offset  # type: ignore[attr-defined]
-        self._next_offsets.clear()  # the same dict a running getmany holds
+        self._next_offsets.clear()  # the same dicts a running getmany holds
+        self._undelivered.clear()
         self._next_offsets.update((tp, offset) for tp, offset in read_offsets.items()
                                   if offset is not None and tp.topic not in changelogs)  # fmt: skip
 

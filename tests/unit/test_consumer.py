@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -167,18 +168,35 @@ def test_the_consumer_uses_the_inline_hand_off_on_checked_faust_versions_only(mo
     assert issubclass(unchecked, faust_aiokafka.Consumer) and not issubclass(unchecked, InlineHandoff)
 
 
-class Fetched:
-    """What NoSkippedRecords wraps: Faust's getmany, seek and perform_seek, over scripted fetches."""
+Records = list[tuple[str, int]]
+#: A fetch: the records Faust delivers, or the records taken from the client and the ones Faust delivers.
+Fetch = Records | tuple[Records, Records]
 
-    def __init__(self, fetches: list[list[tuple[str, int]]]) -> None:
+
+class Fetched:
+    """What NoSkippedRecords wraps: Faust's getmany (which takes records from the client with
+    _wait_next_records and delivers them, or some of them), seek and perform_seek, over scripted
+    fetches."""
+
+    def __init__(self, fetches: list[Fetch]) -> None:
         self.app = SimpleNamespace(tables=SimpleNamespace(changelog_topics={"app-queues-changelog"}))
         self.fetches = fetches
         self.seeks: list[tuple[TP, int]] = []
         self.committed: dict[TP, int | None] = {}
         self._read_offset: dict[TP, int | None] = {}
+        self._taken: Records = []
+
+    async def _wait_next_records(self, timeout: float) -> tuple[dict[TP, list[Any]], None]:
+        records: dict[TP, list[Any]] = defaultdict(list)
+        for topic, offset in self._taken:
+            records[TP(topic, 0)].append(SimpleNamespace(offset=offset))
+        return records, None
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
-        for topic, offset in self.fetches.pop(0):
+        fetch = self.fetches.pop(0)
+        self._taken, delivered = fetch if isinstance(fetch, tuple) else (fetch, fetch)
+        await self._wait_next_records(timeout)
+        for topic, offset in delivered:
             yield TP(topic, 0), SimpleNamespace(offset=offset)
 
     async def seek(self, tp: TP, offset: int) -> None:
@@ -199,8 +217,9 @@ async def delivered(consumer: Checked) -> list[tuple[str, int]]:
 
 async def test_a_jump_in_a_partition_moves_it_back_and_leaves_out_the_rest_of_the_fetch() -> None:
     consumer = Checked([
-        [("calls", 5), ("calls", 6), ("chats", 1)],
-        [("calls", 64), ("chats", 2), ("calls", 65)],  # 7..63 were taken from the client and dropped
+        ([("calls", 5), ("calls", 6), ("calls", 7), ("calls", 8), ("chats", 1)],
+         [("calls", 5), ("calls", 6), ("chats", 1)]),  # 7 and 8 were taken from the client and dropped
+        [("calls", 9), ("chats", 2), ("calls", 10)],
         [("calls", 7), ("calls", 8)],
     ])  # fmt: skip
     assert await delivered(consumer) == [("calls", 5), ("calls", 6), ("chats", 1)]
@@ -216,6 +235,18 @@ async def test_a_jump_seen_twice_at_the_same_place_is_real() -> None:
     assert await delivered(consumer) == []
     assert await delivered(consumer) == [("calls", 7), ("calls", 8)]
     assert consumer.seeks == [(TP("calls", 0), 6)]
+
+
+async def test_records_dropped_twice_at_the_same_place_are_read_again_both_times() -> None:
+    """The same jump, but the client gave records inside it that Faust did not deliver: not real."""
+    dropping = ([("calls", 5), ("calls", 6)], [("calls", 5)])
+    consumer = Checked([dropping, [("calls", 7)], ([("calls", 6)], []), [("calls", 7)], [("calls", 6), ("calls", 7)]])
+    assert await delivered(consumer) == [("calls", 5)]
+    assert await delivered(consumer) == []
+    assert await delivered(consumer) == []
+    assert await delivered(consumer) == []
+    assert consumer.seeks == [(TP("calls", 0), 6), (TP("calls", 0), 6)]
+    assert await delivered(consumer) == [("calls", 6), ("calls", 7)]
 
 
 async def test_changelogs_are_not_checked() -> None:
