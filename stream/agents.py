@@ -19,6 +19,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import faust
@@ -145,7 +146,9 @@ async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
         elif isinstance(outcome, Lifecycle):
             outbox.add(topics.contact_events, outcome.contact_id, outcome.to_wire())
         elif isinstance(outcome, AgentUpdate):
-            outbox.add(topics.agent_events, outcome.agent_id, outcome.to_wire())
+            # Its place in the input orders it against another state of the agent at the same instant.
+            placed = replace(outcome, place=(message.partition, message.offset))
+            outbox.add(topics.agent_events, outcome.agent_id, placed.to_wire())
         elif isinstance(outcome, Fact):  # a survey answer
             outbox.add_facts(topics.queue_facts, [outcome])
         else:

@@ -5,6 +5,13 @@ event time, so an older update arriving late changes nothing) and tells every qu
 agent serves, and every queue it stopped serving, through a :class:`Presence` routed to
 that queue's partition. The queue side again keeps the latest per agent, so a re-delivered
 or reordered message cannot bring an old state back.
+
+Two states of an agent often share an instant (made available and handed the next contact at
+once). They are ordered by their place in the input (:data:`Place`: partition and offset of the
+agent event), which a re-delivered copy keeps: after a rebalance or a crash, an earlier state
+read again, or an old owner's output arriving after the new owner's, cannot replace the later
+one. Updates without a place (:data:`NO_PLACE`, stored before places were recorded) fall back
+to the later to arrive winning.
 """
 
 from __future__ import annotations
@@ -13,6 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 AGENT_STATES = ("available", "busy", "wrapup", "away", "offline")
+
+#: Partition and offset of an agent event in its input topic.
+Place = tuple[int, int]
+#: The place of an update whose place is not known; before every known place.
+NO_PLACE: Place = (-1, -1)
+#: What orders an agent's states: event time, then place in the input.
+Version = tuple[float, Place]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,14 +37,19 @@ class AgentUpdate:
     ts: float
     state: str
     queues: tuple[str, ...]
+    place: Place = NO_PLACE
+
+    @property
+    def version(self) -> Version:
+        return self.ts, self.place
 
     def to_wire(self) -> list[Any]:
-        return [self.agent_id, self.ts, self.state, list(self.queues)]
+        return [self.agent_id, self.ts, self.state, list(self.queues), list(self.place)]
 
     @classmethod
     def from_wire(cls, row: list[Any]) -> AgentUpdate:
-        agent_id, ts, state, queues = row
-        return cls(agent_id, ts, state, tuple(queues))
+        agent_id, ts, state, queues, *place = row
+        return cls(agent_id, ts, state, tuple(queues), _place(place))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,54 +60,56 @@ class Presence:
     agent_id: str
     state: str | None
     ts: float
+    place: Place = NO_PLACE
 
     def to_wire(self) -> list[Any]:
-        return [self.queue, self.agent_id, self.state, self.ts]
+        return [self.queue, self.agent_id, self.state, self.ts, list(self.place)]
 
     @classmethod
     def from_wire(cls, row: list[Any]) -> Presence:
-        return cls(*row)
+        queue, agent_id, state, ts, *place = row
+        return cls(queue, agent_id, state, ts, _place(place))
 
 
 def apply_agent_update(latest: AgentUpdate | None, update: AgentUpdate) -> list[Presence] | None:
     """What the queues must learn from ``update``; ``None`` when it is a duplicate or older than
-    ``latest``, in which case it must not be stored either. Of two different updates at the same
-    instant (available, then busy at once), the later to arrive wins."""
-    if latest is not None and (update == latest or update.ts < latest.ts):
+    ``latest`` (by :attr:`AgentUpdate.version`), in which case it must not be stored either."""
+    if latest is not None and (update == latest or update.version < latest.version):
         return None
     serves = dict.fromkeys(update.queues)  # ordered, without repeats
     left = [queue for queue in (latest.queues if latest else ()) if queue not in serves]
-    return [Presence(queue, update.agent_id, update.state, update.ts) for queue in serves] + [
-        Presence(queue, update.agent_id, None, update.ts) for queue in left
+    return [Presence(queue, update.agent_id, update.state, update.ts, update.place) for queue in serves] + [
+        Presence(queue, update.agent_id, None, update.ts, update.place) for queue in left
     ]
 
 
 @dataclass(slots=True)
 class QueuePresence:
-    """The agents of one queue: agent id -> (state or None, as of)."""
+    """The agents of one queue: agent id -> (state or None, as of, place)."""
 
-    agents: dict[str, tuple[str | None, float]] = field(default_factory=dict)
+    agents: dict[str, tuple[str | None, float, Place]] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
-        return {agent: list(entry) for agent, entry in self.agents.items()}
+        return {agent: [state, ts, list(place)] for agent, (state, ts, place) in self.agents.items()}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> QueuePresence:
-        return cls({agent: (state, ts) for agent, (state, ts) in data.items()})
+        return cls({agent: (state, ts, _place(place)) for agent, (state, ts, *place) in data.items()})
 
 
 def apply_presence(state: QueuePresence, presence: Presence) -> bool:
     """Keep ``presence`` unless what is known of the agent is newer (or the same); True if kept."""
+    entry = (presence.state, presence.ts, presence.place)
     known = state.agents.get(presence.agent_id)
-    if known is not None and (known[1] > presence.ts or known == (presence.state, presence.ts)):
+    if known is not None and (known[1:] > entry[1:] or known == entry):
         return False
-    state.agents[presence.agent_id] = (presence.state, presence.ts)
+    state.agents[presence.agent_id] = entry
     return True
 
 
 def agents_by_state(state: QueuePresence) -> dict[str, int]:
     counts = dict.fromkeys(AGENT_STATES, 0)
-    for agent_state, _ in state.agents.values():
+    for agent_state, *_ in state.agents.values():
         if agent_state is not None:
             counts[agent_state] += 1
     return counts
@@ -99,7 +120,12 @@ def forget_departed(state: QueuePresence, now: float, retention: float) -> bool:
 
     A departure is remembered for a while so an older, reordered update cannot re-add the agent.
     """
-    gone = [agent for agent, (agent_state, ts) in state.agents.items() if agent_state is None and now - ts > retention]
+    gone = [agent for agent, (in_state, ts, _) in state.agents.items() if in_state is None and now - ts > retention]
     for agent in gone:
         del state.agents[agent]
     return bool(gone)
+
+
+def _place(wire: list[Any]) -> Place:
+    """A place from its wire form (a list of two; nothing: written before places were recorded)."""
+    return (wire[0][0], wire[0][1]) if wire else NO_PLACE

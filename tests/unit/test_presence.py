@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from stream.presence import (
+    NO_PLACE,
     AgentUpdate,
     Presence,
     QueuePresence,
@@ -96,22 +97,45 @@ def test_repeated_queue_names_count_once() -> None:
 
 
 def test_departures_are_forgotten_after_the_retention() -> None:
-    sales = QueuePresence({"a1": (None, T0), "a2": ("busy", T0 - 3600)})
+    sales = QueuePresence({"a1": (None, T0, (0, 1)), "a2": ("busy", T0 - 3600, (0, 0))})
     assert forget_departed(sales, T0 + 600, retention=600) is False
     assert forget_departed(sales, T0 + 601, retention=600) is True
-    assert sales.agents == {"a2": ("busy", T0 - 3600)}  # present agents stay, however old
+    assert sales.agents == {"a2": ("busy", T0 - 3600, (0, 0))}  # present agents stay, however old
 
 
 def test_wire_round_trips() -> None:
-    u = update("a1", T0, "away", "sales", "support")
+    u = AgentUpdate("a1", T0, "away", ("sales", "support"), (2, 17))
     assert AgentUpdate.from_wire(u.to_wire()) == u
-    p = Presence("sales", "a1", None, T0)
+    p = Presence("sales", "a1", None, T0, (2, 17))
     assert Presence.from_wire(p.to_wire()) == p
-    q = QueuePresence({"a1": ("busy", T0), "a2": (None, T0 + 1)})
+    q = QueuePresence({"a1": ("busy", T0, (0, 3)), "a2": (None, T0 + 1, NO_PLACE)})
     assert QueuePresence.from_wire(q.to_wire()) == q
 
 
-def test_of_two_states_at_the_same_instant_the_later_to_arrive_wins() -> None:
-    """Made available and handed a contact in the same millisecond: the agent is busy."""
+def test_states_written_before_places_were_recorded_read_without_one() -> None:
+    assert AgentUpdate.from_wire(["a1", T0, "away", ["sales"]]) == update("a1", T0, "away", "sales")
+    assert Presence.from_wire(["sales", "a1", "busy", T0]) == Presence("sales", "a1", "busy", T0)
+    assert QueuePresence.from_wire({"a1": ["busy", T0]}).agents == {"a1": ("busy", T0, NO_PLACE)}
+
+
+def test_of_two_states_at_the_same_instant_the_later_in_the_input_wins() -> None:
+    """Made available and handed a contact in the same millisecond: the agent is busy, and stays
+    busy when the earlier state is read again (a re-delivery after a crash or a rebalance)."""
+    available = AgentUpdate("a1", T0, "available", ("sales",), (0, 7))
+    busy = AgentUpdate("a1", T0, "busy", ("sales",), (0, 8))
+    assert counts(run([available, busy])) == {"sales": {"busy": 1}}
+    assert counts(run([available, busy, available])) == {"sales": {"busy": 1}}
+    assert apply_agent_update(busy, available) is None
+
+
+def test_an_earlier_presence_of_the_same_instant_arriving_late_changes_nothing() -> None:
+    """A worker that lost the agent's partition sent its last presence after the new owner's."""
+    sales = QueuePresence()
+    assert apply_presence(sales, Presence("sales", "a1", "busy", T0, (0, 8)))
+    assert not apply_presence(sales, Presence("sales", "a1", "available", T0, (0, 7)))
+    assert agents_by_state(sales) == {**ZERO, "busy": 1}
+
+
+def test_without_places_the_later_to_arrive_wins() -> None:
     queues = run([update("a1", T0, "available", "sales"), update("a1", T0, "busy", "sales")])
     assert counts(queues) == {"sales": {"busy": 1}}
