@@ -62,6 +62,10 @@ class Presence:
     ts: float
     place: Place = NO_PLACE
 
+    @property
+    def version(self) -> Version:
+        return self.ts, self.place
+
     def to_wire(self) -> list[Any]:
         return [self.queue, self.agent_id, self.state, self.ts, list(self.place)]
 
@@ -101,7 +105,7 @@ def apply_presence(state: QueuePresence, presence: Presence) -> bool:
     """Keep ``presence`` unless what is known of the agent is newer (or the same); True if kept."""
     entry = (presence.state, presence.ts, presence.place)
     known = state.agents.get(presence.agent_id)
-    if known is not None and (known[1:] > entry[1:] or known == entry):
+    if known is not None and ((known[1], known[2]) > presence.version or known == entry):
         return False
     state.agents[presence.agent_id] = entry
     return True
