@@ -95,3 +95,54 @@ def run_faust(mode: str, broker: EmbeddedBroker, topics: list[str], app_id: str,
     seconds = result["last_wall"] - result["first_wall"]
     return {"events": result["events"], "seconds": seconds, "cpu_s": result["cpu_s"],
             "eps": result["events"] / seconds}  # fmt: skip
+
+
+async def _relay(bootstrap: str, topics: list[str], rate: float, seconds: float, fetch_wait_ms: int) -> list[float]:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    # One consumer for every hop, as a worker has: one fetch a cycle covers every topic.
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=fetch_wait_ms, enable_auto_commit=False)
+    await producer.start()
+    await consumer.start()
+    partitions = [TopicPartition(topic, p) for topic in topics for p in range(4)]
+    consumer.assign(partitions)
+    await consumer.seek_to_end(*partitions)
+    next_hop = dict(zip(topics, topics[1:], strict=False))
+    latencies: list[float] = []
+
+    async def relay() -> None:
+        while True:
+            for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
+                for record in records:
+                    if tp.topic in next_hop:
+                        await producer.send(next_hop[tp.topic], value=record.value, key=record.key)
+                    else:
+                        latencies.append((time.time() - float(record.value)) * 1000)
+
+    relaying = asyncio.create_task(relay())
+    try:
+        await asyncio.sleep(1.0)  # the first fetch is under way
+        began = time.monotonic()
+        sent = 0
+        while time.monotonic() - began < seconds:
+            await producer.send(topics[0], value=repr(time.time()).encode(), key=str(sent).encode())
+            sent += 1
+            await asyncio.sleep(max(0.0, began + sent / rate - time.monotonic()))
+        await asyncio.sleep(2.0)  # the last ones through every hop
+    finally:
+        relaying.cancel()
+        await consumer.stop()
+        await producer.stop()
+    if len(latencies) < sent * 0.99:
+        raise RuntimeError(f"relay reference passed {len(latencies)} of {sent} messages")
+    return latencies
+
+
+def run_relay(bootstrap: str, run: str, hops: int, rate: float, seconds: float, fetch_wait_ms: int) -> list[float]:
+    """Milliseconds from the produce call to the last hop's consumer for messages sent at ``rate``
+    through ``hops`` topics by a bare aiokafka consumer that only forwards them: what the broker's
+    fetch timing alone costs the pipeline's path (ingest, contacts, queues)."""
+    topics = [f"bench-{run}-relay-{hop}" for hop in range(hops)]
+    create_topics(bootstrap, topics, 4)
+    return asyncio.run(_relay(bootstrap, topics, rate, seconds, fetch_wait_ms))

@@ -54,16 +54,19 @@ from bench.common import (
     stage_delay_buckets,
     stage_delays_ms,
 )
-from bench.refs import run_aiokafka, run_faust
+from bench.refs import run_aiokafka, run_faust, run_relay
 from stream.admin import create_topics
 from stream.broker import EmbeddedBroker, start_embedded_broker
 from stream.gcpolicy import freeze_long_lived
+from stream.settings import Settings
 
 RESULTS = Path(__file__).with_name("results")
 PROCESSED = "contact_centre_events_processed_total"
 INVALID = "contact_centre_events_invalid_total"
 OFFERED = "contact_centre_contacts_offered"
 PROBE_QUEUE = "bench-probe"
+#: Topics a probe crosses to reach the KPIs: its input, then the contacts and the queues stages' inputs.
+PROBE_HOPS = 3
 
 
 def log(message: str) -> None:
@@ -616,6 +619,9 @@ def report_phase(phase: dict[str, Any]) -> None:
     log(f"latency at {phase['achieved_rate']:.0f}/s: p50 {phase['p50_ms']:.0f} ms, p99 {phase['p99_ms']:.0f} ms, "
         f"max {phase['max_ms']:.0f} ms over {phase['probes']} probes ({phase['probes_missed']} missed), "
         f"processed {phase['processed_rate'] or 0:.0f}/s, sustained {phase['sustained']}")
+    relay = phase["relay"]
+    log(f"  {relay['hops']} bare aiokafka hops at the same rate: p50 {relay['p50_ms']:.0f} ms, "
+        f"p99 {relay['p99_ms']:.0f} ms, max {relay['max_ms']:.0f} ms (fetch wait {relay['fetch_wait_ms']} ms)")
     for stage, delay in sorted(phase["stage_delays"].items()):
         log(f"  stage {stage}: {delay['messages']:.0f} messages waited p50 {delay['p50_ms']:.0f} ms, "
             f"p90 {delay['p90_ms']:.0f} ms, p99 {delay['p99_ms']:.0f} ms")
@@ -707,6 +713,7 @@ def main(argv: list[str] | None = None) -> int:
         # 2. Freshness: each rate on a fresh worker and fresh topics, so no backlog carries over.
         if "latency" in only:
             latency: dict[str, Any] = {}
+            fetch_wait_ms = int(os.environ.get("KPI_FETCH_WAIT_MS", Settings.model_fields["fetch_wait_ms"].default))
             plan = [("500", 500.0), ("2000", 2000.0), ("max", None)]
             for label, rate in plan:
                 if rate is None:  # the highest rate it sustains, estimated from what it processed under load
@@ -716,6 +723,8 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     rate = max(50.0, round(min(loaded) * 0.8, -1))
                 run = short_id()
+                # The same rate through three bare aiokafka hops, before the worker starts: the broker's share.
+                relayed = run_relay(broker.bootstrap, run, PROBE_HOPS, rate, min(latency_seconds, 10.0), fetch_wait_ms)
                 topics = new_topics(run)
                 create_topics(broker.bootstrap, [topics[name] for name in INPUTS], 4)
                 worker = WorkerProcess.configure(broker, workdir / f"latency-{label}", f"bench-{run}-latency", topics)
@@ -725,6 +734,9 @@ def main(argv: list[str] | None = None) -> int:
                     latency[label] = measure_latency(worker, broker.bootstrap, topics, rate, latency_seconds,
                                                      seed=int(rate), warmup=1.0 if quick else 3.0)  # fmt: skip
                     latency[label]["worker_rss_mb"] = proc_rss_mb(worker.pid)
+                    latency[label]["relay"] = {"hops": PROBE_HOPS, "fetch_wait_ms": fetch_wait_ms,
+                                               "messages": len(relayed), "p50_ms": percentile(relayed, 50),
+                                               "p99_ms": percentile(relayed, 99), "max_ms": max(relayed)}  # fmt: skip
                 finally:
                     worker.stop()
                 report_phase(latency[label])
@@ -786,6 +798,9 @@ def write(result: dict[str, Any], out: Path) -> None:
             for stat in ("p50", "p99", "max"):
                 flat[f"latency_{stat}_ms_{label}"] = round(phase[f"{stat}_ms"], 1)
             flat[f"latency_rate_{label}"] = round(phase["achieved_rate"], 1)
+            if "relay" in phase:
+                flat[f"relay_latency_p99_ms_{label}"] = round(phase["relay"]["p99_ms"], 1)
+                flat[f"ratio_latency_p99_relay_{label}"] = round(phase["p99_ms"] / phase["relay"]["p99_ms"], 2)
     memory = result.get("memory")
     if memory and memory.get("samples"):
         flat["rss_mb_samples"] = [s["rss_mb"] for s in memory["samples"]]

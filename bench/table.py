@@ -49,6 +49,14 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
             f"{phase['probes']} probes)",
             f"{fmt(phase['p50_ms'])} / {fmt(phase['p99_ms'])} / {fmt(phase['max_ms'])}",
         ))
+        relay = phase.get("relay")
+        if relay:
+            out.append((
+                f"… the same rate through {relay['hops']} bare aiokafka hops, the broker's share (p50 / p99 / max, "
+                f"ms; fetch wait {relay['fetch_wait_ms']} ms)",
+                f"{fmt(relay['p50_ms'])} / {fmt(relay['p99_ms'])} / {fmt(relay['max_ms'])}",
+            ))
+            out.append(("… pipeline p99 / bare hops p99", fmt(phase["p99_ms"] / relay["p99_ms"], 2)))
         out.append((
             f"… worker processed while loaded at {phase['achieved_rate']:,.0f}/s (events/s; sustained?)",
             f"{fmt(phase['processed_rate'])} ({fmt(phase['sustained'])})",

@@ -22,6 +22,7 @@ KEYS = (
     "ratio_pipeline_faust_bare_kpi_consumer", "pipeline_2_workers_eps", "ratio_pipeline_2_workers_1_worker",
     "latency_p50_ms_500", "latency_p99_ms_500", "latency_max_ms_500",
     "latency_p50_ms_2000", "latency_p99_ms_2000", "latency_max_ms_2000",
+    "relay_latency_p99_ms_500", "ratio_latency_p99_relay_500", "relay_latency_p99_ms_2000",
     "recovery_s", "recovery_healthz_s",
 )  # fmt: skip
 
