@@ -636,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
                         "--quick 3000; 0 skips it)")  # fmt: skip
     parser.add_argument("--memory-rate", type=float, default=1200.0, help="events/s of the memory run (default "
                         "1200, which one worker sustains live here)")  # fmt: skip
-    parser.add_argument("--latency-seconds", type=float, default=None, help="probing time per rate (default 30)")
+    parser.add_argument("--latency-seconds", type=float, default=None, help="probing time per rate (default 20)")
     parser.add_argument("--recovery-contacts", type=int, default=None, help="calls and chats of the recovery day "
                         "(default 30000; 0 skips it)")  # fmt: skip
     parser.add_argument("--recovery-agents", type=int, default=None, help="agents of the recovery day (default 1000)")
