@@ -323,6 +323,9 @@ def measure_latency(worker: WorkerProcess, bootstrap: str, topics: dict[str, str
     being counted in today's contacts_offered of that queue on /api/kpis?queue=bench-probe (the
     values /metrics renders too). Probes go one at a time, 0.2-0.5 s apart, for ``seconds``; the background load
     stops then, even while a probe is pending (an overloaded worker then shows its backlog's delay)."""
+    # The probes are timed in this process: a full collection of its own objects (its imports, and in
+    # a full run the throughput phase's dataset) took 240-290 ms, and would count in a probe's latency.
+    freeze_long_lived()
     probe_producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     probes = first_probe = int(probe_count(worker) or 0)
     delays_before = stage_delay_buckets(scrape(worker) or "")
@@ -720,9 +723,6 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     rate = max(50.0, round(min(loaded) * 0.8, -1))
                 run = short_id()
-                # The probes and the relay are timed in this process: a full collection of its own objects
-                # (its imports, and in a full run the throughput phase's dataset) took 240-290 ms.
-                freeze_long_lived()
                 # The same rate through three bare aiokafka hops, before the worker starts: the broker's share.
                 relayed = run_relay(broker.bootstrap, run, PROBE_HOPS, rate, min(latency_seconds, 10.0), fetch_wait_ms)
                 topics = new_topics(run)
