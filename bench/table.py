@@ -41,7 +41,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("pipeline / naive Faust", fmt(r.get("ratio_pipeline_faust_naive"), 3)),
         ("pipeline / aiokafka", fmt(r.get("ratio_pipeline_aiokafka"), 4)),
     ]
-    for phase in (r.get("latency") or {}).values():
+    for label, phase in (r.get("latency") or {}).items():
         if not isinstance(phase, dict):
             continue
         out.append((
@@ -56,7 +56,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
                 f"ms; fetch wait {relay['fetch_wait_ms']} ms)",
                 f"{fmt(relay['p50_ms'])} / {fmt(relay['p99_ms'])} / {fmt(relay['max_ms'])}",
             ))
-            out.append(("… pipeline p99 / bare hops p99", fmt(phase["p99_ms"] / relay["p99_ms"], 2)))
+            out.append(("… pipeline p99 / bare hops p99", fmt(r.get(f"ratio_latency_p99_relay_{label}"), 2)))
         out.append((
             f"… worker processed while loaded at {phase['achieved_rate']:,.0f}/s (events/s; sustained?)",
             f"{fmt(phase['processed_rate'])} ({fmt(phase['sustained'])})",
