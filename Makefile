@@ -42,5 +42,9 @@ clean:
 
 # The benchmark (BENCHMARKS.md); phony because bench/ is also a directory.
 .PHONY: bench
-bench: $(STAMP)
+bench: $(VENV)/.bench-installed
 	$(PY) -m bench.run
+
+$(VENV)/.bench-installed: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	touch $@
