@@ -629,7 +629,7 @@ def report_phase(phase: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=None, help="messages in the throughput stream (default 60000; "
+    parser.add_argument("--events", type=int, default=None, help="messages in the throughput stream (default 200000; "
                         "--quick 3000)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="a tiny run (smoke test): small inputs, short phases")
     parser.add_argument("--memory-events", type=int, default=None, help="events of the memory run (default 1000000; "
@@ -652,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
     quick = args.quick
     if quick:  # every worker and Faust reference joins its group in about half the session timeout
         os.environ.setdefault("BENCH_SESSION_TIMEOUT", "6")
-    events = args.events or (3000 if quick else 60_000)
+    events = args.events or (3000 if quick else 200_000)
     memory_events = args.memory_events if args.memory_events is not None else (3000 if quick else 1_000_000)
     latency_seconds = args.latency_seconds or (3.0 if quick else 20.0)
     recovery_contacts = args.recovery_contacts if args.recovery_contacts is not None else (300 if quick else 30_000)
