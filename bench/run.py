@@ -115,7 +115,7 @@ def measure_pipeline(broker: EmbeddedBroker, workdir: Path, topics: dict[str, st
     (the first one profiled with ``profile``), from the first event counted to the last."""
     run = short_id()
     group = [WorkerProcess.configure(broker, workdir / f"pipeline-{workers}-{n}", f"bench-{run}-pipeline", topics,
-                                     KPI_LATENESS_SECONDS="86400", KPI_DAY_START=day_start_before(ds.start))
+                                     KPI_DAY_START=day_start_before(ds.start))
              for n in range(workers)]  # fmt: skip
     worker = group[0]
     total = len(ds.messages)
@@ -415,15 +415,15 @@ def measure_memory(broker: EmbeddedBroker, workdir: Path, events: int, rate: flo
     """RSS of a fresh worker through ``events`` live events sent at ``rate`` per second, each
     stamped with its send time. Retention is shortened so that every kind of state turns over
     within the first half of the run (by default tickets are kept 30 days and customers' contacts
-    7 days): a 60 s lateness keeps complete contacts and survey ids 120 s, tickets and unfinished
-    contacts are kept 120 s, and customers' contacts the 2-minute FCR lookback plus 120 s, so
+    7 days): contacts, tickets, survey ids and departed agents are kept 120 s after they were last
+    changed (KPI_DEDUPE_SECONDS), tickets and unfinished contacts 120 s after their last event, and customers' contacts the 2-minute FCR lookback plus 120 s, so
     state should stop growing after about 4 minutes (the second half of a million events at
     1,200/s starts after 7)."""
     run = short_id()
     topics = new_topics(run)
     create_topics(broker.bootstrap, [topics[name] for name in INPUTS], 4)
     worker = WorkerProcess.configure(broker, workdir / "memory", f"bench-{run}-memory", topics,
-                                     KPI_LATENESS_SECONDS="60", KPI_TICKET_TTL_SECONDS="120",
+                                     KPI_DEDUPE_SECONDS="120", KPI_TICKET_TTL_SECONDS="120",
                                      KPI_CONTACT_TTL_SECONDS="120", KPI_FCR_LOOKBACK="2m")  # fmt: skip
     worker.start()
     samples: list[dict[str, float]] = []
@@ -517,7 +517,7 @@ def measure_recovery(broker: EmbeddedBroker, workdir: Path, contacts: int, agent
         f"{ds.agents} agents")
     produce_all(broker.bootstrap, topics, ds.messages)
     worker = WorkerProcess.configure(broker, workdir / f"recovery-{store}", f"bench-{run}-recovery", topics,
-                                     KPI_LATENESS_SECONDS="86400", KPI_DAY_START=day_start_before(ds.start),
+                                     KPI_DAY_START=day_start_before(ds.start),
                                      KPI_SESSION_TIMEOUT_SECONDS=f"{session_timeout:g}", KPI_STORE=store)  # fmt: skip
     worker.start()
     try:

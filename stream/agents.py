@@ -20,6 +20,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import faust
@@ -33,7 +34,8 @@ from stream.brokerwatch import reachable
 from stream.contacts import Lifecycle, apply_event
 from stream.contacts import visit_of as contact_visit
 from stream.customers import CustomerState, Visit, apply_visit
-from stream.decoding import Ignored, Late, Rejected, decode
+from stream.deadletter import InputMessage
+from stream.decoding import Ignored, Rejected, decode
 from stream.expiry import TICK_SECONDS as EXPIRY_TICK_SECONDS
 from stream.expiry import Expiry
 from stream.facts import Fact
@@ -124,55 +126,76 @@ def register_agents(p: Pipeline) -> None:
 
 
 async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
-    now = p.clock()
-    wall_now = time.time() if p.event_clock is not None else now
+    """Validate, then route each event by the key of the stage that measures it.
+
+    Delivery delay is no reason to refuse an event (SPEC §3). A survey answer dated before every
+    kept window can change nothing and is late at once; a contact or ticket event dated so still
+    counts for a contact or ticket that is held, which only the contact stage knows, so it goes
+    there with its message, to be dead-lettered there if its contact is not held.
+    """
+    kept_from = p.window_set.kept_from(p.clock())
+    wall_now = time.time()
     topics = p.topics
     source_of = topics.source_of
     outbox = Outbox(p.settings.partitions)
     # Counted per batch: a labelled counter's ``labels()`` costs more than the event's own routing.
     processed: Counter[str] = Counter()
-    late: Counter[str] = Counter()
+    late: list[InputMessage] = []
     for event in events:
         message = event.message
-        outcome = decode(message.value, source_of[message.topic], now, p.settings.lateness_seconds, wall_now)
+        outcome = decode(message.value, source_of[message.topic], wall_now)
         if isinstance(outcome, Rejected):
-            await dead_letter(p, message, outcome)
+            p.metrics.invalid.labels(message.topic, outcome.reason).inc()
+            p.log.warning("dead-letter %s[%d]@%d: %s (%s)", message.topic, message.partition, message.offset,
+                          outcome.reason, outcome.detail)  # fmt: skip
+            await dead_letter(p, input_message(message), outcome.reason, outcome.detail)
             continue
         processed[message.topic] += 1
-        if p.event_clock is not None and not isinstance(outcome, (Late, Ignored)):
+        if isinstance(outcome, Ignored):
+            continue
+        if p.event_clock is not None:
             p.event_clock.observe(outcome.ts)
-        if isinstance(outcome, Late):
-            late[message.topic] += 1
-        elif isinstance(outcome, Lifecycle):
-            outbox.add(topics.contact_events, outcome.contact_id, outcome.to_wire())
+        if isinstance(outcome, Lifecycle):
+            row: Any = outcome.to_wire()
+            if outcome.ts < kept_from:
+                row = {"event": row, "unless_held": input_message(message).to_wire()}
+            outbox.add(topics.contact_events, outcome.contact_id, row)
         elif isinstance(outcome, AgentUpdate):
+            # An agent's latest state counts whenever it is dated, so no agent state is late.
             # Its place in the input orders it against another state of the agent at the same instant.
             placed = replace(outcome, place=(message.partition, message.offset))
             outbox.add(topics.agent_events, outcome.agent_id, placed.to_wire())
-        elif isinstance(outcome, Fact):  # a survey answer
-            outbox.add_facts(topics.queue_facts, [outcome])
+        elif outcome.ts < kept_from:  # a survey answer
+            late.append(input_message(message))
         else:
-            assert isinstance(outcome, Ignored)
-    for counter, counts in ((p.metrics.processed, processed), (p.metrics.late, late)):
-        for topic, count in counts.items():
-            counter.labels(topic).inc(count)
+            outbox.add_facts(topics.queue_facts, [outcome])
+    for topic, count in processed.items():
+        p.metrics.processed.labels(topic).inc(count)
     await outbox.send()
+    await dead_letter_late(p, late, kept_from, "")
 
 
-async def dead_letter(p: Pipeline, message: faust.types.Message, rejected: Rejected) -> None:
-    p.metrics.invalid.labels(message.topic, rejected.reason).inc()
-    p.log.warning(
-        "dead-letter %s[%d]@%d: %s (%s)", message.topic, message.partition, message.offset, rejected.reason,
-        rejected.detail,
-    )  # fmt: skip
-    headers = {
-        "source_topic": message.topic.encode(),
-        "source_partition": str(message.partition).encode(),
-        "source_offset": str(message.offset).encode(),
-        "reason": rejected.reason.encode(),
-        "detail": rejected.detail.encode(),
-    }
-    await p.topics.deadletter.send(key=message.key, value=message.value, headers=list(headers.items()))
+def input_message(message: faust.types.Message) -> InputMessage:
+    return InputMessage(message.topic, message.partition, message.offset, message.key, message.value)
+
+
+async def dead_letter(p: Pipeline, message: InputMessage, reason: str, detail: str) -> None:
+    """Send ``message`` unchanged to the dead-letter topic, with where it was read and why it was not used."""
+    await p.topics.deadletter.send(key=message.key, value=message.value, headers=message.headers(reason, detail))
+
+
+async def dead_letter_late(p: Pipeline, messages: Sequence[InputMessage], kept_from: float, unheld: str) -> None:
+    """Count and dead-letter events that can change nothing any more (SPEC §3), with one log line
+    per batch: a backlog after a long outage may hold many."""
+    if not messages:
+        return
+    kept = datetime.fromtimestamp(kept_from, UTC).isoformat()
+    detail = f"dated before every kept window (the earliest starts at {kept}){unheld}"
+    for message in messages:
+        p.metrics.late.labels(message.topic).inc()
+        await dead_letter(p, message, "late", detail)
+    p.log.warning("dead-letter: %d late events (%s), e.g. %s[%d]@%d", len(messages), detail, messages[0].topic,
+                  messages[0].partition, messages[0].offset)  # fmt: skip
 
 
 #: Per table of the contact stage: apply an event, and the visit a state implies.
@@ -184,17 +207,26 @@ _LIFECYCLES: dict[str, tuple[Callable[[Any, Lifecycle], Any], Callable[[Any, str
 
 async def contacts_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
     """Calls and chats update the contacts table, tickets the tickets table; both yield facts
-    for the queues and, for a known customer, a visit for the customer stage."""
+    for the queues and, for a known customer, a visit for the customer stage. An event dated
+    before every kept window counts only for a contact or ticket held; otherwise it is late."""
+    now = p.clock()
     tables = {"contacts": p.tables.contacts, "tickets": p.tables.tickets}
     touched: dict[str, dict[str, Any]] = {name: {} for name in tables}
     outbox = Outbox(p.settings.partitions)
+    late: list[InputMessage] = []
     for rows, origin in deliveries:
         for row in rows:
+            unless_held = None
+            if isinstance(row, dict):
+                row, unless_held = row["event"], InputMessage.from_wire(row["unless_held"])
             event = Lifecycle.from_wire(row)
             name = "tickets" if event.channel == TICKET else "contacts"
             apply, visit_of = _LIFECYCLES[name]
             state = touched[name].get(event.contact_id) or p.writes.get(tables[name], event.contact_id)
-            result = apply(state, event)
+            if state is None and unless_held is not None:
+                late.append(unless_held)
+                continue
+            result = apply(state, event, now)
             if result is None:
                 p.metrics.duplicate.labels(p.topics.topic_of[event.channel]).inc()  # type: ignore[index]
                 continue
@@ -205,6 +237,7 @@ async def contacts_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
             if visit is not None and (state is None or visit != visit_of(state, event.contact_id)):
                 outbox.add(p.topics.customer_visits, visit.customer_id, visit.to_wire())
     await outbox.send()
+    await dead_letter_late(p, late, p.window_set.kept_from(now), ", and its contact or ticket is not held")
     # States are put after the output they imply is sent (stream.deferred).
     for name, states in touched.items():
         for key, state in states.items():
@@ -280,7 +313,7 @@ async def queues_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
                     p.metrics.duplicate.labels(settings.topic_surveys).inc(duplicates)
                 measured += facts
     for key, state in touched.items():
-        prune(state, p.window_set, now, settings.contact_ttl_seconds, p.answer_ttl)
+        prune(state, p.window_set, now, settings.contact_ttl_seconds, settings.dedupe_seconds)
         p.writes.put(table, key, state)
     for fact in measured:
         if fact.retraction:
@@ -292,6 +325,7 @@ async def queues_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
 
 
 async def presence_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
+    now = p.clock()
     table = p.tables.presence
     touched: dict[str, QueuePresence] = {}
     new_keys = 0  # written at the end of the batch, so counted against the limit as they come
@@ -304,7 +338,7 @@ async def presence_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
                 p.metrics.over_queue_limit.labels("presence").inc()
                 continue
             state = QueuePresence()
-        if apply_presence(state, presence):
+        if apply_presence(state, presence, now):
             touched[presence.queue] = state
             new_keys += is_new
     for queue, state in touched.items():

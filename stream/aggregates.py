@@ -176,7 +176,8 @@ class QueueState:
     #: Metrics whose alert is active (see stream.alerting), kept with the queue so a
     #: restarted or new owner neither repeats a breach nor misses its recovery.
     alerts: frozenset[str] = frozenset()
-    #: Survey answers counted, by event id, to recognise a duplicate (answers have no lifecycle).
+    #: Survey answers counted, by event id, to recognise a duplicate (answers have no lifecycle):
+    #: the worker's clock when each was counted.
     answers: dict[str, float] = field(default_factory=dict)
     #: The highest offset counted per origin ("topic/partition" of the earlier stage's input).
     origins: dict[str, int] = field(default_factory=dict)
@@ -229,6 +230,14 @@ class WindowSet:
     windows: tuple[Window, ...]
     tz: ZoneInfo
 
+    def kept_from(self, now: float) -> float:
+        """The earliest instant some window still covers at ``now``: an event dated before it
+        counts in no window (SPEC §3: unless its contact or ticket is held, it is late).
+
+        Every window's oldest live bucket starts on a bucket edge, so an event counts in a window
+        exactly when it is dated at or after that window's edge."""
+        return min(w.oldest_live_bucket(now, self.tz) for w in self.windows)
+
 
 def apply_facts(state: QueueState, facts: Iterable[Fact], rules: WaitRules, window_set: WindowSet, now: float) -> int:
     """Add ``facts`` to the buckets they fall in (or take retractions out), and track who is
@@ -246,7 +255,7 @@ def apply_facts(state: QueueState, facts: Iterable[Fact], rules: WaitRules, wind
             if fact.contact_id in state.answers:
                 duplicates += 1
                 continue
-            state.answers[fact.contact_id] = fact.ts
+            state.answers[fact.contact_id] = now
         if fact.kind in ("answered", "abandoned"):
             state.waiting.pop(fact.contact_id, None)
         for window in window_set.windows:
@@ -263,9 +272,9 @@ def apply_facts(state: QueueState, facts: Iterable[Fact], rules: WaitRules, wind
     return duplicates
 
 
-def prune(state: QueueState, window_set: WindowSet, now: float, waiting_ttl: float, answer_ttl: float) -> bool:
+def prune(state: QueueState, window_set: WindowSet, now: float, waiting_ttl: float, dedupe: float) -> bool:
     """Drop buckets that left their window, waits older than ``waiting_ttl`` and survey ids
-    older than ``answer_ttl``; True if anything went."""
+    counted more than ``dedupe`` seconds ago; True if anything went."""
     changed = False
     for name in set(state.buckets) - {w.name for w in window_set.windows}:
         del state.buckets[name]  # a window no longer configured
@@ -280,13 +289,15 @@ def prune(state: QueueState, window_set: WindowSet, now: float, waiting_ttl: flo
             changed = True
         if not by_start:
             del state.buckets[window.name]
-    # A contact still waiting after the TTL lost its answer or abandon event;
-    # keeping it would pin 'oldest waiting' (and its alert) forever.
+    # A contact still waiting after the TTL lost its answer or abandon event; keeping it would pin
+    # 'oldest waiting' (and its alert) forever. Event time: the TTL is about the contact's own
+    # life, so one queued long ago and read only now is not waiting now.
     for contact_id in [c for c, queued in state.waiting.items() if now - queued > waiting_ttl]:
         del state.waiting[contact_id]
         changed = True
-    # An answer older than the lateness is rejected as late before it gets here.
-    for event_id in [e for e, ts in state.answers.items() if now - ts > answer_ttl]:
+    # The worker's clock: a duplicate is recognised for as long after its original was counted,
+    # whatever the delay of either.
+    for event_id in [e for e, counted in state.answers.items() if now - counted > dedupe]:
         del state.answers[event_id]
         changed = True
     return changed

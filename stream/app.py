@@ -52,11 +52,6 @@ class Pipeline:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("stream"))
     _queue_limit_warned: float = -inf
 
-    @property
-    def answer_ttl(self) -> float:
-        """How long a finished thing is remembered so a duplicate within the lateness still finds it."""
-        return 2 * self.settings.lateness_seconds
-
     def may_add_queue(self, table: faust.TableT, queue: str, pending: int = 0) -> bool:
         """Whether a new key for ``queue`` may be added to ``table``, which gets ``pending`` new keys
         besides those held in :attr:`writes`: always for a queue named in KPI_CONFIG, otherwise

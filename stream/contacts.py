@@ -53,6 +53,8 @@ class ContactState:
     ended: float | None = None
     wrapped: float | None = None
     resolved: bool | None = None
+    #: The worker's clock when this state last changed: how long ago its events were processed.
+    changed_at: float | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__ if getattr(self, name) is not None}
@@ -73,8 +75,9 @@ class ContactState:
         return max(ts for ts in (self.queued, self.answered, self.abandoned, self.ended, self.wrapped) if ts is not None)
 
 
-def apply_event(state: ContactState | None, event: Lifecycle) -> tuple[ContactState, list[Fact]] | None:
-    """Apply one event; ``None`` when it is a duplicate (its lifecycle step is already known)."""
+def apply_event(state: ContactState | None, event: Lifecycle, now: float) -> tuple[ContactState, list[Fact]] | None:
+    """Apply one event, processed at ``now``; ``None`` when it is a duplicate (its lifecycle step
+    is already known)."""
     old = state if state is not None else ContactState(channel=event.channel)
     if getattr(old, event.kind) is not None:
         return None
@@ -82,7 +85,7 @@ def apply_event(state: ContactState | None, event: Lifecycle) -> tuple[ContactSt
     # duplicate, since a measurement once emitted is never retracted.
     if event.kind in _OUTCOMES and any(getattr(old, kind) is not None for kind in _OUTCOMES):
         return None
-    changes: dict[str, Any] = {event.kind: event.ts}
+    changes: dict[str, Any] = {event.kind: event.ts, "changed_at": now}
     if event.kind == "queued":
         changes["queue"] = event.queue
         changes["customer_id"] = event.customer_id
@@ -125,11 +128,16 @@ def visit_of(state: ContactState, contact_id: str) -> Visit | None:
     return Visit(state.customer_id, contact_id, state.queue, state.channel, state.queued, state.wrapped, state.resolved)
 
 
-def is_expired(state: ContactState, now: float, lateness: float, ttl: float) -> bool:
-    """A complete contact is kept for twice ``lateness``, any other for ``ttl``.
+def is_expired(state: ContactState, now: float, dedupe: float, ttl: float) -> bool:
+    """Whether the contact may be forgotten at ``now``.
 
-    The lateness check happens at ingest; the margin covers the time an accepted event may
-    still spend between stages, so a late duplicate still finds its contact.
+    Its steps are what recognises a duplicate, so every contact is kept ``dedupe`` seconds after
+    the worker last changed it, by the worker's clock: a backlog read after an outage is as
+    protected as live input. A contact still unfinished after that is also kept until ``ttl``
+    after its last event, by event time, since the TTL is about the contact (its remaining
+    events are lost) and not about its delivery.
     """
-    age = now - state.last_ts
-    return age > (2 * lateness if state.is_complete else ttl)
+    changed_at = state.last_ts if state.changed_at is None else state.changed_at
+    if now - changed_at <= dedupe:
+        return False
+    return state.is_complete or now - state.last_ts > ttl

@@ -81,13 +81,6 @@ class Rejected:
 
 
 @dataclass(frozen=True, slots=True)
-class Late:
-    """A valid event older than the allowed lateness."""
-
-    age_seconds: float
-
-
-@dataclass(frozen=True, slots=True)
 class Ignored:
     """A valid event that measures nothing (a private ticket note)."""
 
@@ -97,13 +90,12 @@ class Ignored:
 Decoded = Lifecycle | Fact | AgentUpdate
 
 
-def decode(
-    raw: bytes, source: Source, now: float, lateness: float, wall_now: float | None = None
-) -> Decoded | Ignored | Rejected | Late:
-    """Validate a message from the input topic of ``source``.
+def decode(raw: bytes, source: Source, wall_now: float) -> Decoded | Ignored | Rejected:
+    """Validate a message from the input topic of ``source``; ``wall_now`` (the wall clock, even
+    when now is event time) tells how far ahead an event may be dated.
 
-    Lateness is judged against ``now``; the future, against ``wall_now`` (default ``now``),
-    which differs from ``now`` only when now is event time.
+    How late an event arrives is no reason to refuse it (SPEC §3): whether it can still change
+    anything depends on the windows and the contacts held, which the stages judge.
     """
     try:
         event = decode_event(raw)
@@ -112,10 +104,8 @@ def decode(
     if not isinstance(event, _ACCEPTED[source]):
         return Rejected("wrong_topic", f"type {event.type!r} does not belong on the {source} topic")
     ts = event.ts.timestamp()
-    if ts > (now if wall_now is None else wall_now) + MAX_FUTURE_SECONDS:
+    if ts > wall_now + MAX_FUTURE_SECONDS:
         return Rejected("future_timestamp", f"ts {event.ts.isoformat()} is more than a day ahead")
-    if ts < now - lateness:
-        return Late(now - ts)
     return _convert(event, source, ts)
 
 

@@ -61,26 +61,34 @@ class Expiry:
 
 
 def rules(p: Pipeline, now: float) -> list[tuple[faust.TableT, faust.TopicT, Callable[[Any], Verdict]]]:
-    """Each table, the topic whose partitions its keys follow, and its expiry rule at ``now``."""
+    """Each table, the topic whose partitions its keys follow, and its expiry rule at ``now``.
+
+    What recognises a duplicate (contacts, tickets, survey ids, departed agents) is kept
+    KPI_DEDUPE_SECONDS by the worker's clock after it was last changed, so a backlog is as well
+    protected as live input; what is about the events' own time (an unfinished contact's TTL,
+    a ticket's reopening, the FCR lookback, window buckets) ages by event time against now.
+    Nothing ages by how long an event took to arrive.
+    """
     s = p.settings
     tables, topics = p.tables, p.topics
 
     def contact(state: Any) -> Verdict:
-        return None if contact_expired(state, now, s.lateness_seconds, s.contact_ttl_seconds) else False
+        return None if contact_expired(state, now, s.dedupe_seconds, s.contact_ttl_seconds) else False
 
     def ticket(state: Any) -> Verdict:
-        return None if ticket_expired(state, now, s.ticket_ttl_seconds) else False
+        return None if ticket_expired(state, now, s.dedupe_seconds, s.ticket_ttl_seconds) else False
 
     def customer(state: CustomerState) -> Verdict:
+        # A visit matters to the customer's contacts within the lookback after it started.
         changed = expire_visits(state, now, s.fcr_lookback_seconds + s.contact_ttl_seconds)
         return changed if state.visits else None
 
     def queue(state: QueueState) -> Verdict:
-        changed = prune(state, p.window_set, now, s.contact_ttl_seconds, p.answer_ttl)
+        changed = prune(state, p.window_set, now, s.contact_ttl_seconds, s.dedupe_seconds)
         return None if state.is_empty else changed
 
     def presence(state: QueuePresence) -> Verdict:
-        changed = forget_departed(state, now, p.answer_ttl)
+        changed = forget_departed(state, now, s.dedupe_seconds)
         return changed if state.agents else None
 
     return [

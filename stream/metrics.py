@@ -49,7 +49,10 @@ class Metrics:
             PREFIX + "events_invalid_total", "Input messages sent to the dead-letter topic.", ["topic", "reason"], registry=r
         )
         self.duplicate = Counter(PREFIX + "events_duplicate_total", "Events that repeated a known one.", ["topic"], registry=r)
-        self.late = Counter(PREFIX + "events_late_total", "Events older than the allowed lateness.", ["topic"], registry=r)
+        self.late = Counter(
+            PREFIX + "events_late_total", "Events that could change nothing any more (dated before every kept window, "
+            "of no contact or ticket held), sent to the dead-letter topic.", ["topic"], registry=r,
+        )  # fmt: skip
         self.over_queue_limit = Counter(
             PREFIX + "queue_limit_dropped_total", "Facts and agent states dropped because their queue is new and the "
             "worker already keeps KPI_MAX_QUEUES queues.", ["table"], registry=r,

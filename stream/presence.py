@@ -87,28 +87,37 @@ def apply_agent_update(latest: AgentUpdate | None, update: AgentUpdate) -> list[
     ]
 
 
+#: What a queue knows of one agent: state (None: no longer serves it), as of, place, and the
+#: worker's clock when it was recorded.
+Entry = tuple[str | None, float, Place, float]
+
+
 @dataclass(slots=True)
 class QueuePresence:
-    """The agents of one queue: agent id -> (state or None, as of, place)."""
+    """The agents of one queue, by agent id."""
 
-    agents: dict[str, tuple[str | None, float, Place]] = field(default_factory=dict)
+    agents: dict[str, Entry] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
-        return {agent: [state, ts, list(place)] for agent, (state, ts, place) in self.agents.items()}
+        return {agent: [state, ts, list(place), at] for agent, (state, ts, place, at) in self.agents.items()}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> QueuePresence:
-        return cls({agent: (state, ts, _place(place)) for agent, (state, ts, *place) in data.items()})
+        return cls({agent: _entry(row) for agent, row in data.items()})
 
 
-def apply_presence(state: QueuePresence, presence: Presence) -> bool:
-    """Keep ``presence`` unless what is known of the agent is newer (or the same); True if kept."""
-    entry = (presence.state, presence.ts, presence.place)
+def apply_presence(state: QueuePresence, presence: Presence, now: float) -> bool:
+    """Keep ``presence``, recorded at ``now``, unless what is known of the agent is newer (or the
+    same); True if kept."""
     known = state.agents.get(presence.agent_id)
-    if known is not None and ((known[1], known[2]) > presence.version or known == entry):
+    if known is not None and ((known[1], known[2]) > presence.version or known[:3] == _seen(presence)):
         return False
-    state.agents[presence.agent_id] = entry
+    state.agents[presence.agent_id] = (*_seen(presence), now)
     return True
+
+
+def _seen(presence: Presence) -> tuple[str | None, float, Place]:
+    return presence.state, presence.ts, presence.place
 
 
 def agents_by_state(state: QueuePresence) -> dict[str, int]:
@@ -120,11 +129,14 @@ def agents_by_state(state: QueuePresence) -> dict[str, int]:
 
 
 def forget_departed(state: QueuePresence, now: float, retention: float) -> bool:
-    """Drop agents that left the queue more than ``retention`` ago; True if any went.
+    """Drop agents whose departure from the queue was recorded more than ``retention`` ago; True
+    if any went.
 
-    A departure is remembered for a while so an older, reordered update cannot re-add the agent.
+    A departure is remembered so an older update re-delivered after it (a crash, a rebalance)
+    cannot re-add the agent. Such a copy comes within a while of the departure being recorded,
+    however old the departure itself, so the worker's clock measures the while.
     """
-    gone = [agent for agent, (in_state, ts, _) in state.agents.items() if in_state is None and now - ts > retention]
+    gone = [agent for agent, (in_state, _, _, at) in state.agents.items() if in_state is None and now - at > retention]
     for agent in gone:
         del state.agents[agent]
     return bool(gone)
@@ -133,3 +145,10 @@ def forget_departed(state: QueuePresence, now: float, retention: float) -> bool:
 def _place(wire: list[Any]) -> Place:
     """A place from its wire form (a list of two; nothing: written before places were recorded)."""
     return (wire[0][0], wire[0][1]) if wire else NO_PLACE
+
+
+def _entry(row: list[Any]) -> Entry:
+    """An entry from its wire form; one written before the worker's clock was recorded with it
+    takes its event time instead."""
+    state, ts, *rest = row
+    return state, ts, _place(rest[:1]), rest[1] if len(rest) > 1 else ts

@@ -135,7 +135,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     store: Literal["memory", "rocksdb"] = Field(default="memory", description="where tables live between restarts")
     partitions: int = Field(default=8, ge=1, le=1024, description="partitions of internal topics and tables")
-    lateness_seconds: float = Field(default=300.0, ge=0)
+    dedupe_seconds: float = Field(
+        default=86400.0, gt=0, description="a duplicate changes nothing while its original was processed less than this ago")
     contact_ttl_seconds: float = Field(default=4 * 3600.0, gt=0)
     ticket_ttl_seconds: float = Field(default=30 * 86400.0, gt=0, description="forget a ticket this long after its last event")
     fcr_lookback: str = Field(default="7d", description="an earlier contact within this makes a contact a repeat")

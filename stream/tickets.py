@@ -30,6 +30,8 @@ class TicketState:
     replies: tuple[float, ...] = ()  # public replies, sorted
     solves: tuple[float, ...] = ()
     reopens: tuple[float, ...] = ()
+    #: The worker's clock when this state last changed (see stream.contacts.ContactState).
+    changed_at: float | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__ if getattr(self, name) not in (None, ())}
@@ -37,26 +39,30 @@ class TicketState:
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> TicketState:
         series = {name: tuple(data[name]) for name in _SERIES.values() if name in data}
-        return cls(data.get("queue"), data.get("customer_id"), data.get("created"), **series)
+        return cls(data.get("queue"), data.get("customer_id"), data.get("created"), **series,
+                   changed_at=data.get("changed_at"))  # fmt: skip
 
     @property
     def last_ts(self) -> float:
         return max((self.created or 0.0, *self.replies, *self.solves, *self.reopens))
 
 
-def apply_ticket_event(state: TicketState | None, event: Lifecycle) -> tuple[TicketState, list[Fact]] | None:
-    """Apply one ticket event; ``None`` when it repeats one already known (same step, same time)."""
+def apply_ticket_event(
+    state: TicketState | None, event: Lifecycle, now: float
+) -> tuple[TicketState, list[Fact]] | None:
+    """Apply one ticket event, processed at ``now``; ``None`` when it repeats one already known
+    (same step, same time)."""
     old = state if state is not None else TicketState()
     if event.kind == "created":
         if old.created is not None:
             return None
-        new = replace(old, created=event.ts, queue=event.queue, customer_id=event.customer_id)
+        new = replace(old, created=event.ts, queue=event.queue, customer_id=event.customer_id, changed_at=now)
     else:
         name = _SERIES[event.kind]
         known: tuple[float, ...] = getattr(old, name)
         if event.ts in known:
             return None
-        new = replace(old, **{name: tuple(sorted((*known, event.ts)))})
+        new = replace(old, **{name: tuple(sorted((*known, event.ts))), "changed_at": now})
     before = derive_facts(old, event.contact_id) if state is not None else {}
     return new, changed_facts(before, derive_facts(new, event.contact_id))
 
@@ -87,6 +93,10 @@ def visit_of(state: TicketState, ticket_id: str) -> Visit | None:
     return Visit(state.customer_id, ticket_id, state.queue, TICKET, state.created)
 
 
-def is_expired(state: TicketState, now: float, ttl: float) -> bool:
-    """A ticket can be reopened long after it is solved, so it is kept ``ttl`` after its last event."""
-    return now - state.last_ts > ttl
+def is_expired(state: TicketState, now: float, dedupe: float, ttl: float) -> bool:
+    """Whether the ticket may be forgotten at ``now``: ``dedupe`` seconds after the worker last
+    changed it (so a duplicate is recognised, however late the original was read), and ``ttl``
+    after its last event, by event time, since a ticket can be reopened long after it is solved.
+    """
+    changed_at = state.last_ts if state.changed_at is None else state.changed_at
+    return now - changed_at > dedupe and now - state.last_ts > ttl

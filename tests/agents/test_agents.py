@@ -60,17 +60,75 @@ async def test_ingest_routes_valid_events_by_contact_and_dead_letters_the_rest(
         await agent.put(_event("contact.queued", "c1", NOW - 10, queue="sales"), key=b"whatever")
         await agent.put(_event("contact.queued", "c2", NOW - 5, queue="sales"))
         await agent.put(b"{not json")
-        await agent.put(_event("contact.queued", "old", NOW - 3600, queue="sales"))  # older than 300 s lateness
+        await agent.put(_event("contact.queued", "hour-old", NOW - 3600, queue="sales"))  # any delay is in time
     routed = [s for s in producer.sent if s.topic == p.topics.contact_events.get_topic_name()]
     by_contact = {row[2]: s.partition for s in routed for row in json.loads(s.value)}
-    assert by_contact == {"c1": partition_for("c1", 4), "c2": partition_for("c2", 4)}
+    assert by_contact == {c: partition_for(c, 4) for c in ("c1", "c2", "hour-old")}
     [letter] = [s for s in producer.sent if s.topic == p.settings.topic_deadletter]
     assert letter.value == b"{not json"
     assert dict(letter.headers)["reason"] == b"not_json"
     registry = p.metrics.registry
     assert registry.get_sample_value("contact_centre_events_invalid_total", {"topic": calls, "reason": "not_json"}) == 1
-    assert registry.get_sample_value("contact_centre_events_late_total", {"topic": calls}) == 1
+    assert registry.get_sample_value("contact_centre_events_late_total", {"topic": calls}) is None
     assert registry.get_sample_value("contact_centre_events_processed_total", {"topic": calls}) == 3
+
+
+#: Before every default window at NOW (15m, 1h, today): the day before.
+BEFORE_EVERY_WINDOW = NOW - 86400
+
+
+async def test_a_survey_answer_before_every_window_is_late_and_dead_lettered_unchanged(
+    pipeline: tuple[Pipeline, RecordingProducer],
+) -> None:
+    p, producer = pipeline
+    surveys = p.settings.topic_surveys
+    old = json.dumps({"event_id": "s-old", "type": "survey.csat", "ts": BEFORE_EVERY_WINDOW, "queue": "sales",
+                      "score": 5}).encode()  # fmt: skip
+    async with _ingesting(p, surveys) as agent:
+        await agent.put(old, key=b"k-1")
+        await agent.put(json.dumps({"event_id": "s-new", "type": "survey.csat", "ts": NOW - 60, "queue": "sales",
+                                    "score": 4}).encode())  # fmt: skip
+    assert [f.contact_id for f in _facts_sent(p, producer)] == ["s-new"]
+    [letter] = [s for s in producer.sent if s.topic == p.settings.topic_deadletter]
+    headers = dict(letter.headers)
+    assert (letter.key, letter.value, headers["reason"]) == (b"k-1", old, b"late")
+    assert headers["source_topic"] == surveys.encode()
+    assert b"before every kept window" in headers["detail"]
+    registry = p.metrics.registry
+    assert registry.get_sample_value("contact_centre_events_late_total", {"topic": surveys}) == 1
+    invalid = {"topic": surveys, "reason": "late"}
+    assert registry.get_sample_value("contact_centre_events_invalid_total", invalid) is None
+
+
+async def test_a_contact_event_before_every_window_counts_only_for_a_held_contact(
+    pipeline: tuple[Pipeline, RecordingProducer],
+) -> None:
+    """Ingest sends it on with its message; the contact stage applies it to a held contact (its
+    answer ends the wait) and dead-letters it, as late, for a contact it does not hold."""
+    p, producer = pipeline
+    calls = p.settings.topic_calls
+    p.tables.contacts["held"] = ContactState("voice", "sales", queued=BEFORE_EVERY_WINDOW - 30, changed_at=NOW - 600)
+    answered_held = _event("contact.answered", "held", BEFORE_EVERY_WINDOW, agent_id="a-1")
+    answered_unknown = _event("contact.answered", "unknown", BEFORE_EVERY_WINDOW, agent_id="a-1")
+    async with _ingesting(p, calls) as agent:
+        await agent.put(answered_held, key=b"held")
+        await agent.put(answered_unknown, key=b"unknown")
+    assert [s for s in producer.sent if s.topic == p.settings.topic_deadletter] == []
+    messages = [s.value for s in producer.sent if s.topic == p.topics.contact_events.get_topic_name()]
+    producer.sent.clear()
+    async with _running(p, "contacts") as agent:
+        for message in messages:
+            await agent.put(message)
+    assert p.tables.contacts["held"].answered == BEFORE_EVERY_WINDOW
+    assert p.tables.contacts["held"].changed_at == NOW
+    assert "unknown" not in p.tables.contacts
+    assert [(f.kind, f.contact_id, f.value) for f in _facts_sent(p, producer)] == [("answered", "held", 30.0)]
+    [letter] = [s for s in producer.sent if s.topic == p.settings.topic_deadletter]
+    headers = dict(letter.headers)
+    assert (letter.key, letter.value, headers["reason"], headers["source_topic"]) == (
+        b"unknown", answered_unknown, b"late", calls.encode())
+    assert b"its contact or ticket is not held" in headers["detail"]
+    assert p.metrics.registry.get_sample_value("contact_centre_events_late_total", {"topic": calls}) == 1
 
 
 async def test_contacts_agent_applies_out_of_order_batch_once_and_emits_facts(
@@ -334,7 +392,8 @@ async def test_a_stage_that_fails_on_a_batch_exits_before_saving_it(
 
 
 #: A contact that ended long enough ago to expire.
-ENDED_LONG_AGO = ContactState("voice", "sales", queued=NOW - 7200, abandoned=NOW - 7100)
+#: Processed just over a day (KPI_DEDUPE_SECONDS) ago, two hours after it happened.
+ENDED_LONG_AGO = ContactState("voice", "sales", queued=NOW - 93600, abandoned=NOW - 93500, changed_at=NOW - 86401)
 
 
 @pytest.fixture()
@@ -350,7 +409,9 @@ async def test_expiry_holds_its_deletions_and_sees_held_states(healthy: tuple[Pi
     p, producer = healthy
     contacts = p.tables.contacts
     contacts["old"] = ENDED_LONG_AGO
-    contacts["young"] = ContactState("voice", "sales", queued=NOW - 100, abandoned=NOW - 90)
+    # two days old, but read only a minute ago: a duplicate must still find it
+    contacts["read-late"] = ContactState("voice", "sales", queued=NOW - 172800, abandoned=NOW - 172790,
+                                         changed_at=NOW - 60)  # fmt: skip
     p.writes.put(contacts, "held-old", ENDED_LONG_AGO)  # not written to the table yet
     producer.sent.clear()
 
@@ -359,10 +420,10 @@ async def test_expiry_holds_its_deletions_and_sees_held_states(healthy: tuple[Pi
         expiry.tick()
     assert producer.sent == []  # nothing written at once: deletions are held like any write
     assert p.writes.get(contacts, "old") is None and p.writes.get(contacts, "held-old") is None
-    assert [key for key, _ in p.writes.items(contacts, lambda key: True)] == ["young"]
+    assert [key for key, _ in p.writes.items(contacts, lambda key: True)] == ["read-late"]
 
     p.writes.flush()
-    assert sorted(contacts.keys()) == ["young"]
+    assert sorted(contacts.keys()) == ["read-late"]
     changelog = [s for s in producer.sent if s.topic == contacts.changelog_topic.get_topic_name()]
     assert [(s.key, s.value) for s in changelog] == [(b"old", None)]  # "held-old" never reached the table
 

@@ -21,8 +21,6 @@ from tests.integration.scrape import series
 
 pytestmark = pytest.mark.integration
 
-#: Long enough that nothing produced here turns late or expires while the workers restart.
-SETTINGS = {"KPI_LATENESS_SECONDS": "7200"}
 INPUTS = {"voice": "calls", "chat": "chats", "ticket": "tickets", "survey": "surveys", "agent": "agents"}
 
 
@@ -98,7 +96,7 @@ def test_kill_9_and_restart_counts_everything_exactly_once(
     topics = new_topics(uuid.uuid4().hex[:8])
     crash_dir = tmp_path_factory.mktemp("crashing-worker")
     crash_app = f"it-crash-{uuid.uuid4().hex[:8]}"
-    crash_settings = {**SETTINGS, "KPI_STORE": store}
+    crash_settings = {"KPI_STORE": store}
     with running_worker(broker, crash_dir, app_id=crash_app, topics=topics, **crash_settings) as crashing:
         total = produce_stream(producer, topics, rate=2.5)
         assert total > 10_000
@@ -108,7 +106,7 @@ def test_kill_9_and_restart_counts_everything_exactly_once(
     if store == "rocksdb":
         assert list(crash_dir.rglob("queues-*.db")), "the tables were not kept on disk"
     with running_worker(broker, crash_dir, app_id=crash_app, topics=topics, **crash_settings) as restarted, \
-            running_worker(broker, tmp_path_factory.mktemp("clean-worker"), topics=topics, **SETTINGS) as clean:
+            running_worker(broker, tmp_path_factory.mktemp("clean-worker"), topics=topics) as clean:
         offered = series("contact_centre_contacts_offered", queue="crash-a", channel="voice", window="today")
         wait_for(lambda: clean.metrics().get(offered), timeout=120)
         last: list[Any] = []

@@ -156,13 +156,19 @@ def test_worker_refuses_a_partition_count_that_differs_from_its_topics(worker: W
     assert f"topic {app_id}-contact-events has 4 partitions but KPI_PARTITIONS is 6" in result.stderr
 
 
-def test_a_late_event_is_counted_and_changes_nothing(worker: Worker, producer: KafkaProducer) -> None:
-    """Older than the 300 s lateness when it arrives: counted in ..._late_total, measured nowhere."""
+def test_a_delayed_event_counts_and_one_before_every_window_is_late(worker: Worker, producer: KafkaProducer) -> None:
+    """Ten minutes' delay changes nothing: the contact counts in the 15m window. A contact dated two
+    days ago (before every window, never seen) is counted in ..._late_total and measured nowhere."""
     calls = worker.topics["calls"]
     late = series("contact_centre_events_late_total", topic=calls)
     before = worker.metrics().get(late, 0.0)
-    produce(producer, calls, make_event("contact.queued", "late-1", time.time() - 301, queue="it-late"), b"late-1")
+    now = time.time()
+    for kind, ts in (("contact.queued", now - 600), ("contact.abandoned", now - 590)):
+        produce(producer, calls, make_event(kind, "delayed-1", ts, queue="it-delayed"), b"delayed-1")
+    produce(producer, calls, make_event("contact.queued", "late-1", now - 2 * 86400, queue="it-late"), b"late-1")
     producer.flush()
+    abandoned = series("contact_centre_contacts_abandoned", queue="it-delayed", channel="voice", window="15m")
+    wait_for(lambda: worker.metrics().get(abandoned) == 1)
     wait_for(lambda: worker.metrics().get(late, 0.0) == before + 1)
     metrics = worker.metrics()
     assert not [key for key in metrics if ("queue", "it-late") in key[1]]

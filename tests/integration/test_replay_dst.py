@@ -219,10 +219,9 @@ def mismatches(document: dict[str, Any], expected: dict[tuple[str, str], dict[st
 @pytest.fixture(scope="module")
 def event_time_worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     # Topics are consumed side by side at full speed, so event time on one may run hours ahead of
-    # another: lateness and the contact TTL, measured in event time, must cover the file's span.
+    # another: the contact TTL, measured in event time, must cover the file's span.
     with running_worker(broker, tmp_path_factory.mktemp("event-time-worker"), KPI_CLOCK="event",
-                        KPI_TIMEZONE="Europe/Warsaw", KPI_LATENESS_SECONDS="172800",
-                        KPI_CONTACT_TTL_SECONDS="172800") as worker:  # fmt: skip
+                        KPI_TIMEZONE="Europe/Warsaw", KPI_CONTACT_TTL_SECONDS="172800") as worker:  # fmt: skip
         yield worker
 
 

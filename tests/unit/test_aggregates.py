@@ -505,7 +505,7 @@ def test_window_totals_of_an_unknown_window_is_empty() -> None:
 def test_prune_drops_stale_buckets_lost_waiters_and_old_answer_ids() -> None:
     state = bucketed_state()
     state.answers = {"s-old": T0 - 600.5, "s-edge": T0 - 600, "s-new": T0 - 5}
-    assert prune(state, WINDOWS, T0, waiting_ttl=14400, answer_ttl=600) is True
+    assert prune(state, WINDOWS, T0, waiting_ttl=14400, dedupe=600) is True
     assert sorted(state.buckets["15m"]) == [T0 - 900, T0 - 60, T0]
     # queued 14401 s ago: more than the TTL, dropped; exactly 14400 s: kept
     assert state.waiting == {"edge": T0 - 14400, "new": T0 - 10}
@@ -515,31 +515,31 @@ def test_prune_drops_stale_buckets_lost_waiters_and_old_answer_ids() -> None:
 
 def test_prune_of_an_old_answer_id_alone_is_a_change() -> None:
     state = QueueState(answers={"s-1": T0 - 601})
-    assert prune(state, WINDOWS, T0, waiting_ttl=14400, answer_ttl=600) is True
+    assert prune(state, WINDOWS, T0, waiting_ttl=14400, dedupe=600) is True
     assert state.answers == {}
     assert state.is_empty
 
 
 def test_prune_is_idempotent() -> None:
     state = bucketed_state()
-    prune(state, WINDOWS, T0, waiting_ttl=14400, answer_ttl=600)
-    assert prune(state, WINDOWS, T0, waiting_ttl=14400, answer_ttl=600) is False
+    prune(state, WINDOWS, T0, waiting_ttl=14400, dedupe=600)
+    assert prune(state, WINDOWS, T0, waiting_ttl=14400, dedupe=600) is False
 
 
 def test_prune_removes_an_emptied_window() -> None:
     state = QueueState(buckets={"15m": {T0 - 960: ContactTotals(offered=1)}})
-    assert prune(state, WINDOWS, T0, waiting_ttl=14400, answer_ttl=600) is True
+    assert prune(state, WINDOWS, T0, waiting_ttl=14400, dedupe=600) is True
     assert state.buckets == {}
 
 
 def test_prune_with_nothing_to_do() -> None:
-    assert prune(QueueState(), WINDOWS, T0, waiting_ttl=14400, answer_ttl=600) is False
+    assert prune(QueueState(), WINDOWS, T0, waiting_ttl=14400, dedupe=600) is False
 
 
 def test_prune_drops_windows_no_longer_configured() -> None:
     """Buckets of a window removed from KPI_WINDOWS would otherwise keep the key alive forever."""
     state = QueueState(buckets={"7d": {B0: ContactTotals(offered=1)}, "15m": {B0: ContactTotals(offered=2)}})
-    assert prune(state, WINDOWS, T0, waiting_ttl=14400, answer_ttl=600) is True
+    assert prune(state, WINDOWS, T0, waiting_ttl=14400, dedupe=600) is True
     assert state.buckets == {"15m": {B0: ContactTotals(offered=2)}}
 
 
@@ -632,7 +632,7 @@ def test_end_to_end_from_lifecycle_events() -> None:
     contacts: dict[str, ContactState] = {}
     queue = QueueState()
     for event in events:
-        result = apply_event(contacts.get(event.contact_id), event)
+        result = apply_event(contacts.get(event.contact_id), event, event.ts)
         if result is None:
             continue
         contacts[event.contact_id], facts = result
@@ -672,7 +672,7 @@ def test_arrival_order_does_not_change_the_queue_state(order: tuple[int, ...]) -
     contact: ContactState | None = None
     queue = QueueState()
     for i in order:
-        result = apply_event(contact, events[i])
+        result = apply_event(contact, events[i], events[i].ts)
         assert result is not None
         contact, facts = result
         assert apply_facts(queue, facts, DEFAULT_RULES, WINDOWS, now=T0) == 0

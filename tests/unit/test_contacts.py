@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -14,10 +16,12 @@ from stream.contacts import ContactState, Lifecycle, apply_event, derive_facts, 
 from stream.facts import Fact
 
 #: 2026-11-22 10:00:00 UTC
-T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc).timestamp()
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()
 
 # One answered call: queued at T0, answered after a 12 s wait, ended 3 min later, wrapped 30 s after that.
 QUEUED, ANSWERED, ENDED, WRAPPED = T0, T0 + 12, T0 + 192, T0 + 222
+#: When the worker processes the events: an hour after they happened, as after an outage.
+PROCESSED = T0 + 3600
 ABANDONED = T0 + 45
 
 
@@ -37,7 +41,7 @@ def run(events: Iterable[Lifecycle]) -> tuple[ContactState | None, list[Fact], i
     facts: list[Fact] = []
     ignored = 0
     for event in events:
-        result = apply_event(state, event)
+        result = apply_event(state, event, PROCESSED)
         if result is None:
             ignored += 1
             continue
@@ -64,13 +68,13 @@ def test_answered_contact_in_order_emits_each_fact_once() -> None:
     ]
     state: ContactState | None = None
     for event, expected in steps:
-        result = apply_event(state, event)
+        result = apply_event(state, event, PROCESSED)
         assert result is not None
         state, facts = result
         assert facts == expected
     assert state == ContactState(
         channel="voice", queue="sales", customer_id="cust-1", queued=QUEUED, answered=ANSWERED, ended=ENDED,
-        wrapped=WRAPPED, resolved=True,
+        wrapped=WRAPPED, resolved=True, changed_at=PROCESSED,
     )  # fmt: skip
     assert state.is_complete
 
@@ -116,7 +120,7 @@ ANSWERED_MEASUREMENTS = Counter(
 )
 FINAL_ANSWERED_STATE = ContactState(
     channel="voice", queue="sales", customer_id="cust-1", queued=QUEUED, answered=ANSWERED, ended=ENDED,
-    wrapped=WRAPPED, resolved=True,
+    wrapped=WRAPPED, resolved=True, changed_at=PROCESSED,
 )  # fmt: skip
 
 
@@ -150,7 +154,7 @@ def test_abandon_in_either_order(order: tuple[int, ...]) -> None:
         [fact("offered", QUEUED), fact("abandoned", ABANDONED, 45.0)]
     )
     assert state == ContactState(channel="voice", queue="sales", customer_id="cust-1", queued=QUEUED,
-                                 abandoned=ABANDONED)  # fmt: skip
+                                 abandoned=ABANDONED, changed_at=PROCESSED)  # fmt: skip
 
 
 def test_nothing_is_measured_before_queued_arrives() -> None:
@@ -171,19 +175,19 @@ def test_duplicate_event_changes_nothing(kind: str, shift: float) -> None:
     assert state is not None
     before = ContactState.from_wire(state.to_wire())
     duplicate = {e.kind: e for e in ANSWERED_EVENTS}[kind]
-    assert apply_event(state, Lifecycle(kind, duplicate.ts + shift, "v-1", "voice", "sales")) is None  # type: ignore[arg-type]
+    assert apply_event(state, Lifecycle(kind, duplicate.ts + shift, "v-1", "voice", "sales"), duplicate.ts) is None  # type: ignore[arg-type]
     assert state == before
 
 
 def test_duplicate_of_a_partial_contact() -> None:
     state, _, _ = run([ev("queued", QUEUED)])
-    assert apply_event(state, ev("queued", QUEUED)) is None
-    assert apply_event(state, ev("queued", QUEUED + 1, queue="support")) is None
+    assert apply_event(state, ev("queued", QUEUED), QUEUED) is None
+    assert apply_event(state, ev("queued", QUEUED + 1, queue="support"), QUEUED) is None
 
 
 def test_duplicate_abandon() -> None:
     state, _, _ = run([ev("queued", QUEUED), ev("abandoned", ABANDONED)])
-    assert apply_event(state, ev("abandoned", ABANDONED)) is None
+    assert apply_event(state, ev("abandoned", ABANDONED), ABANDONED) is None
 
 
 @pytest.mark.parametrize(
@@ -218,7 +222,7 @@ def test_conflicting_second_outcome_is_ignored(events: list[Lifecycle], expected
 def test_conflicting_outcome_returns_none_and_keeps_state() -> None:
     state, _, _ = run([ev("queued", QUEUED), ev("answered", ANSWERED)])
     assert state is not None
-    assert apply_event(state, ev("abandoned", ABANDONED)) is None
+    assert apply_event(state, ev("abandoned", ABANDONED), ABANDONED) is None
     assert state.abandoned is None and state.answered == ANSWERED
 
 
@@ -329,6 +333,13 @@ def test_last_ts_is_the_latest_step_not_the_latest_arrival() -> None:
     assert ContactState("voice", queued=QUEUED).last_ts == QUEUED
 
 
+DEDUPE, TTL = 86400.0, 14400.0
+
+
+def processed_at(state: ContactState, at: float | None) -> ContactState:
+    return replace(state, changed_at=at)
+
+
 COMPLETE = ContactState("voice", "sales", queued=QUEUED, abandoned=ABANDONED)  # last_ts = T0 + 45
 OPEN = ContactState("voice", "sales", queued=QUEUED, answered=ANSWERED)  # last_ts = T0 + 12
 
@@ -336,19 +347,32 @@ OPEN = ContactState("voice", "sales", queued=QUEUED, answered=ANSWERED)  # last_
 @pytest.mark.parametrize(
     ("state", "now", "expired"),
     [
-        # complete: kept for twice `lateness` (2 x 300 s) after its last step, strictly
-        (COMPLETE, T0 + 45, False),
-        (COMPLETE, T0 + 45 + 300.001, False),
-        (COMPLETE, T0 + 45 + 600, False),
-        (COMPLETE, T0 + 45 + 600.001, True),
-        # not complete: kept for `ttl` (14400 s)
-        (OPEN, T0 + 12 + 300.001, False),
-        (OPEN, T0 + 12 + 14400, False),
-        (OPEN, T0 + 12 + 14400.001, True),
+        # complete: kept DEDUPE after the worker last changed it, strictly, however old its events
+        (processed_at(COMPLETE, T0 + 45), T0 + 45 + DEDUPE, False),
+        (processed_at(COMPLETE, T0 + 45), T0 + 45 + DEDUPE + 0.001, True),
+        # read a day late, after an outage: a duplicate is still recognised for DEDUPE from then on
+        (processed_at(COMPLETE, T0 + 86400), T0 + 86400 + 600, False),
+        (processed_at(COMPLETE, T0 + 86400), T0 + 86400 + DEDUPE, False),
+        (processed_at(COMPLETE, T0 + 86400), T0 + 86400 + DEDUPE + 0.001, True),
+        # not complete: also kept TTL after its last event, by event time
+        (processed_at(OPEN, T0 + 12), T0 + 12 + DEDUPE, False),
+        (processed_at(OPEN, T0 + 12), T0 + 12 + DEDUPE + 0.001, True),  # TTL < DEDUPE: passed too
+        (processed_at(OPEN, T0 + 12), T0 + 12 + TTL, False),
+        # written before the worker's clock was kept: its last event stands in for it
+        (COMPLETE, T0 + 45 + DEDUPE, False),
+        (COMPLETE, T0 + 45 + DEDUPE + 0.001, True),
     ],
 )
 def test_is_expired(state: ContactState, now: float, expired: bool) -> None:
-    assert is_expired(state, now, lateness=300.0, ttl=14400.0) is expired
+    assert is_expired(state, now, dedupe=DEDUPE, ttl=TTL) is expired
+
+
+@pytest.mark.parametrize(
+    ("now", "expired"), [(T0 + 12 + 600, False), (T0 + 12 + 3600, False), (T0 + 12 + 3600.001, True)]
+)
+def test_an_unfinished_contact_is_kept_for_the_longer_of_dedupe_and_ttl(now: float, expired: bool) -> None:
+    """With a TTL longer than the dedupe time, the TTL (event time) decides."""
+    assert is_expired(processed_at(OPEN, T0 + 12), now, dedupe=600.0, ttl=3600.0) is expired
 
 
 # --------------------------------------------------------------------------- wire formats

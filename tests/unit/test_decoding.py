@@ -1,4 +1,4 @@
-"""stream.decoding.decode: raw call/chat message -> Lifecycle, Late or Rejected(reason) (SPEC §3)."""
+"""stream.decoding.decode: raw call/chat message -> Lifecycle or Rejected(reason) (SPEC §3)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 
 from stream.contacts import Lifecycle
-from stream.decoding import Late, Rejected
+from stream.decoding import Rejected
 from stream.decoding import decode as decode_source
 
 #: 2026-11-22 10:00:00 UTC = 1795341600 epoch seconds; used as "now" throughout.
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc).timestamp()
-LATENESS = 300.0
 
 
 def raw(**fields: Any) -> bytes:
@@ -35,8 +34,8 @@ def queued(**overrides: Any) -> bytes:
     return json.dumps({k: v for k, v in event.items() if v is not None}).encode()
 
 
-def decode(message: bytes, channel: str = "voice") -> Lifecycle | Rejected | Late:
-    return decode_source(message, channel, NOW, LATENESS)  # type: ignore[arg-type]
+def decode(message: bytes, channel: str = "voice") -> Lifecycle | Rejected:
+    return decode_source(message, channel, NOW)  # type: ignore[arg-type,return-value]
 
 
 def contact(kind: str, **fields: Any) -> bytes:
@@ -175,7 +174,7 @@ def test_epoch_beyond_year_9999_is_invalid_field() -> None:
     assert isinstance(result, Rejected) and result.reason == "invalid_field"
 
 
-# --------------------------------------------------------------------------- timestamps and lateness
+# --------------------------------------------------------------------------- timestamps
 
 
 @pytest.mark.parametrize(
@@ -202,32 +201,19 @@ def test_timestamp_forms(ts: Any, expected: float) -> None:
     ("ts", "outcome"),
     [
         (NOW, "accepted"),
-        (NOW - 300, "accepted"),  # exactly the lateness: still in time
-        (NOW - 300.5, "late"),
-        (NOW - 86400 * 365, "late"),
+        (NOW - 300.5, "accepted"),  # delivery delay is no reason to refuse an event (SPEC §3)
+        (NOW - 86400 * 365, "accepted"),
         (NOW + 86400, "accepted"),  # exactly one day ahead: allowed
         (NOW + 86400.5, "future"),
         (NOW + 3600, "accepted"),
     ],
 )
-def test_lateness_and_future_boundaries(ts: float, outcome: str) -> None:
+def test_only_the_future_is_refused_by_its_timestamp(ts: float, outcome: str) -> None:
     result = decode(queued(ts=ts))
-    kind = {Lifecycle: "accepted", Late: "late", Rejected: "future"}[type(result)]
+    kind = {Lifecycle: "accepted", Rejected: "future"}[type(result)]
     assert kind == outcome
     if isinstance(result, Rejected):
         assert result.reason == "future_timestamp"
-
-
-@pytest.mark.parametrize(("ts", "age"), [(NOW - 301, 301.0), (NOW - 3600, 3600.0), (NOW - 300.5, 300.5)])
-def test_late_reports_its_age(ts: float, age: float) -> None:
-    assert decode(queued(ts=ts)) == Late(age)
-
-
-def test_lateness_is_a_parameter() -> None:
-    message = queued(ts=NOW - 60)
-    assert isinstance(decode_source(message, "voice", NOW, 60.0), Lifecycle)
-    assert decode_source(message, "voice", NOW, 59.0) == Late(60.0)
-    assert decode_source(message, "voice", NOW, 0.0) == Late(60.0)
 
 
 def test_duplicate_bytes_decode_identically() -> None:

@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream.contacts import Lifecycle
-from stream.decoding import Ignored, Late, Reason, Rejected, Source, decode
+from stream.decoding import Ignored, Reason, Rejected, Source, decode
 from stream.facts import Fact
 from stream.presence import AgentUpdate
 from tests.fuzz_events import mutate, valid_event
 
 NOW = 1795341600.0
 SOURCES: tuple[Source, ...] = ("voice", "chat", "ticket", "survey", "agent")
-OUTCOMES = (Lifecycle, Fact, AgentUpdate, Ignored, Rejected, Late)
+OUTCOMES = (Lifecycle, Fact, AgentUpdate, Ignored, Rejected)
 REASONS = set(get_args(Reason))
 
 json_values = st.recursive(
@@ -28,7 +28,7 @@ json_values = st.recursive(
 
 
 def check(raw: bytes, source: Source) -> None:
-    outcome = decode(raw, source, NOW, 300.0)
+    outcome = decode(raw, source, NOW)
     assert isinstance(outcome, OUTCOMES)
     if isinstance(outcome, Rejected):
         assert outcome.reason in REASONS and outcome.detail
@@ -59,5 +59,5 @@ def test_unmutated_events_are_accepted_on_their_own_topic() -> None:
     rng = random.Random(1)
     for origin in ("voice", "ticket", "survey", "agent"):
         for _ in range(50):
-            outcome = decode(json.dumps(valid_event(rng, origin, NOW - 10)).encode(), origin, NOW, 300.0)  # type: ignore[arg-type]
+            outcome = decode(json.dumps(valid_event(rng, origin, NOW - 10)).encode(), origin, NOW)  # type: ignore[arg-type]
             assert isinstance(outcome, (Lifecycle, Fact, AgentUpdate, Ignored)), outcome

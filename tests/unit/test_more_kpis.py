@@ -88,7 +88,7 @@ def test_a_survey_answer_twice_counts_once() -> None:
     totals = window_totals(state, WINDOWS.windows[0], WINDOWS.tz, T0)
     assert totals.csat_count == 1
     # The id is remembered for answer_ttl, then forgotten (an older copy is late by then).
-    prune(state, WINDOWS, T0 + 601, waiting_ttl=14400, answer_ttl=600)
+    prune(state, WINDOWS, T0 + 601, waiting_ttl=14400, dedupe=600)
     assert state.answers == {}
 
 
@@ -167,7 +167,7 @@ def raw(**fields: object) -> bytes:
     ],
 )  # fmt: skip
 def test_survey_answers_become_facts(fields: dict[str, object], expected: Fact) -> None:
-    assert decode(raw(**fields), "survey", T0, 300) == expected
+    assert decode(raw(**fields), "survey", T0) == expected
 
 
 @pytest.mark.parametrize(
@@ -184,12 +184,12 @@ def test_survey_answers_become_facts(fields: dict[str, object], expected: Fact) 
     ],
 )  # fmt: skip
 def test_ticket_events(fields: dict[str, object], expected: object) -> None:
-    assert decode(raw(**fields), "ticket", T0, 300) == expected
+    assert decode(raw(**fields), "ticket", T0) == expected
 
 
 def test_agent_state() -> None:
     message = raw(type="agent.state", agent_id="a-1", queues=["sales", "support"], state="busy")
-    assert decode(message, "agent", T0, 300) == AgentUpdate("a-1", T0 - 10, "busy", ("sales", "support"))
+    assert decode(message, "agent", T0) == AgentUpdate("a-1", T0 - 10, "busy", ("sales", "support"))
 
 
 @pytest.mark.parametrize(
@@ -209,7 +209,7 @@ def test_agent_state() -> None:
     ],
 )
 def test_bad_events_of_the_other_topics(source: str, fields: dict[str, object], reason: str) -> None:
-    outcome = decode(raw(**fields), source, T0, 300)  # type: ignore[arg-type]
+    outcome = decode(raw(**fields), source, T0)  # type: ignore[arg-type]
     assert isinstance(outcome, Rejected) and outcome.reason == reason, outcome
 
 
@@ -233,7 +233,7 @@ def test_a_30_day_window_edge_and_bounded_buckets() -> None:
     for hour in range(60 * 24):
         now = T0 + hour * 3600
         apply_facts(state, [survey("csat", 4, f"h{hour}", ts=now)], RULES, windows, now)
-        prune(state, windows, now, waiting_ttl=14400, answer_ttl=600)
+        prune(state, windows, now, waiting_ttl=14400, dedupe=600)
         assert len(state.buckets["30d"]) <= 16
     totals = window_totals(state, thirty_days, windows.tz, T0 + (60 * 24 - 1) * 3600)
     assert 28 * 24 <= totals.csat_count <= 30 * 24

@@ -18,6 +18,8 @@ from stream.presence import (
 )
 
 T0 = 1795341600.0
+#: When the queue side records a presence: a day after T0, as after an outage.
+RECORDED = T0 + 86400
 ZERO = {"available": 0, "busy": 0, "wrapup": 0, "away": 0, "offline": 0}
 
 
@@ -35,7 +37,7 @@ def run(updates: list[AgentUpdate]) -> dict[str, QueuePresence]:
             continue
         latest[u.agent_id] = u
         for presence in presences:
-            apply_presence(queues.setdefault(presence.queue, QueuePresence()), presence)
+            apply_presence(queues.setdefault(presence.queue, QueuePresence()), presence, RECORDED)
     return queues
 
 
@@ -72,8 +74,8 @@ def test_leaving_a_queue_removes_the_agent_from_it() -> None:
 def test_an_older_update_cannot_bring_a_departed_agent_back() -> None:
     """The queue side keeps the departure, so a re-delivered older presence is ignored."""
     sales = QueuePresence()
-    assert apply_presence(sales, Presence("sales", "a1", None, T0 + 60))
-    assert not apply_presence(sales, Presence("sales", "a1", "available", T0))
+    assert apply_presence(sales, Presence("sales", "a1", None, T0 + 60), RECORDED)
+    assert not apply_presence(sales, Presence("sales", "a1", "available", T0), RECORDED)
     assert agents_by_state(sales) == ZERO
 
 
@@ -96,11 +98,13 @@ def test_repeated_queue_names_count_once() -> None:
     assert apply_agent_update(None, update("a1", T0, "busy", "sales", "sales")) == [Presence("sales", "a1", "busy", T0)]
 
 
-def test_departures_are_forgotten_after_the_retention() -> None:
-    sales = QueuePresence({"a1": (None, T0, (0, 1)), "a2": ("busy", T0 - 3600, (0, 0))})
-    assert forget_departed(sales, T0 + 600, retention=600) is False
-    assert forget_departed(sales, T0 + 601, retention=600) is True
-    assert sales.agents == {"a2": ("busy", T0 - 3600, (0, 0))}  # present agents stay, however old
+def test_departures_are_forgotten_after_the_retention_since_they_were_recorded() -> None:
+    """A departure dated a day before it was recorded (read after an outage) is kept the whole
+    retention from when it was recorded: by the worker's clock, not by its age on arrival."""
+    sales = QueuePresence({"a1": (None, T0, (0, 1), RECORDED), "a2": ("busy", T0 - 3600, (0, 0), T0 - 3600)})
+    assert forget_departed(sales, RECORDED + 600, retention=600) is False
+    assert forget_departed(sales, RECORDED + 601, retention=600) is True
+    assert sales.agents == {"a2": ("busy", T0 - 3600, (0, 0), T0 - 3600)}  # present agents stay, however old
 
 
 def test_wire_round_trips() -> None:
@@ -108,14 +112,15 @@ def test_wire_round_trips() -> None:
     assert AgentUpdate.from_wire(u.to_wire()) == u
     p = Presence("sales", "a1", None, T0, (2, 17))
     assert Presence.from_wire(p.to_wire()) == p
-    q = QueuePresence({"a1": ("busy", T0, (0, 3)), "a2": (None, T0 + 1, NO_PLACE)})
+    q = QueuePresence({"a1": ("busy", T0, (0, 3), T0 + 5), "a2": (None, T0 + 1, NO_PLACE, T0 + 9)})
     assert QueuePresence.from_wire(q.to_wire()) == q
 
 
 def test_states_written_before_places_were_recorded_read_without_one() -> None:
     assert AgentUpdate.from_wire(["a1", T0, "away", ["sales"]]) == update("a1", T0, "away", "sales")
     assert Presence.from_wire(["sales", "a1", "busy", T0]) == Presence("sales", "a1", "busy", T0)
-    assert QueuePresence.from_wire({"a1": ["busy", T0]}).agents == {"a1": ("busy", T0, NO_PLACE)}
+    assert QueuePresence.from_wire({"a1": ["busy", T0]}).agents == {"a1": ("busy", T0, NO_PLACE, T0)}
+    assert QueuePresence.from_wire({"a1": ["busy", T0, [0, 3]]}).agents == {"a1": ("busy", T0, (0, 3), T0)}
 
 
 def test_of_two_states_at_the_same_instant_the_later_in_the_input_wins() -> None:
@@ -131,8 +136,8 @@ def test_of_two_states_at_the_same_instant_the_later_in_the_input_wins() -> None
 def test_an_earlier_presence_of_the_same_instant_arriving_late_changes_nothing() -> None:
     """A worker that lost the agent's partition sent its last presence after the new owner's."""
     sales = QueuePresence()
-    assert apply_presence(sales, Presence("sales", "a1", "busy", T0, (0, 8)))
-    assert not apply_presence(sales, Presence("sales", "a1", "available", T0, (0, 7)))
+    assert apply_presence(sales, Presence("sales", "a1", "busy", T0, (0, 8)), RECORDED)
+    assert not apply_presence(sales, Presence("sales", "a1", "available", T0, (0, 7)), RECORDED)
     assert agents_by_state(sales) == {**ZERO, "busy": 1}
 
 

@@ -248,7 +248,7 @@ def test_settings_defaults() -> None:
     assert settings.timezone == "UTC"
     assert settings.windows == "15m,1h,today"
     assert settings.window_list == (Window("15m", 900, 60), Window("1h", 3600, 240), Window("today", None, 0))
-    assert settings.lateness_seconds == 300.0  # SPEC §3: default lateness 5 minutes
+    assert settings.dedupe_seconds == 86400.0  # SPEC §3: duplicates recognised for a day
     assert settings.topic_calls == "contact-centre.calls"
     assert settings.topic_chats == "contact-centre.chats"
     assert settings.topic_tickets == "contact-centre.tickets"
@@ -265,7 +265,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv("KPI_WEB_PORT", "8080")
     monkeypatch.setenv("KPI_TIMEZONE", "Europe/Warsaw")
     monkeypatch.setenv("KPI_WINDOWS", "15m,1h,today,7d,30d")
-    monkeypatch.setenv("KPI_LATENESS_SECONDS", "120")
+    monkeypatch.setenv("KPI_DEDUPE_SECONDS", "3600")
     monkeypatch.setenv("KPI_LOG_LEVEL", "DEBUG")  # case-insensitive
     monkeypatch.setenv("KPI_CONFIG", str(write(tmp_path, SPEC_EXAMPLE)))
     settings = load_settings()
@@ -274,7 +274,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert str(settings.tz) == "Europe/Warsaw"
     assert [w.name for w in settings.window_list] == ["15m", "1h", "today", "7d", "30d"]
     assert settings.window_list[3] == Window("7d", 604800, 40320)
-    assert settings.lateness_seconds == 120.0
+    assert settings.dedupe_seconds == 3600.0
     assert settings.queue_config.for_queue("sales").service_level_seconds == 60.0
 
 
@@ -303,7 +303,8 @@ def test_alert_window_may_be_any_configured_window(monkeypatch: pytest.MonkeyPat
         ("KPI_PARTITIONS", "many"),
         ("KPI_LOG_LEVEL", "verbose"),
         ("KPI_APP_ID", ""),
-        ("KPI_LATENESS_SECONDS", "-1"),
+        ("KPI_DEDUPE_SECONDS", "-1"),
+        ("KPI_DEDUPE_SECONDS", "0"),
         ("KPI_CONTACT_TTL_SECONDS", "0"),
         ("KPI_BATCH_SIZE", "0"),
         ("KPI_BATCH_SECONDS", "-0.1"),

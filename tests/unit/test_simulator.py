@@ -156,7 +156,7 @@ def test_stream_feeds_the_lifecycle_without_conflicts(run: tuple[SimulationConfi
     for channel, event in calls_and_chats(emitted):
         lifecycle = Lifecycle(event["type"].removeprefix("contact."), ts_of(event), event["contact_id"], channel,
                               event.get("queue"), event.get("customer_id"), event.get("resolved"))  # fmt: skip
-        result = apply_event(states.get(lifecycle.contact_id), lifecycle)
+        result = apply_event(states.get(lifecycle.contact_id), lifecycle, lifecycle.ts)
         assert result is not None, event
         states[lifecycle.contact_id] = result[0]
 
@@ -225,7 +225,8 @@ def test_tickets_feed_the_ticket_lifecycle(run: tuple[SimulationConfig, list[Emi
             continue  # private notes do not reach the lifecycle
         result = apply_ticket_event(states.get(event["contact_id"]),
                                     Lifecycle(event["type"].removeprefix("ticket."), ts_of(event), event["contact_id"],
-                                              "ticket", event.get("queue"), event.get("customer_id")))  # fmt: skip
+                                              "ticket", event.get("queue"), event.get("customer_id")),
+                                    ts_of(event))  # fmt: skip
         assert result is not None, event
         states[event["contact_id"]] = result[0]
     for state in states.values():

@@ -13,6 +13,8 @@ from stream.tickets import TicketState, apply_ticket_event, derive_facts, is_exp
 
 #: 2026-11-22T10:00:00Z
 T0 = 1795341600.0
+#: When the worker processes the events: a day after the first, as after an outage.
+PROCESSED = T0 + 86400
 HOUR = 3600.0
 
 
@@ -32,7 +34,7 @@ def run(events: list[Lifecycle]) -> tuple[TicketState | None, list[Fact], int]:
     sent: list[Fact] = []
     duplicates = 0
     for event in events:
-        result = apply_ticket_event(state, event)
+        result = apply_ticket_event(state, event, PROCESSED)
         if result is None:
             duplicates += 1
             continue
@@ -59,7 +61,8 @@ def test_created_replied_solved_in_order() -> None:
         fact("first_response", T0 + 2 * HOUR, 7200.0),
         fact("resolution", T0 + 5 * HOUR, 18000.0),
     ]
-    assert state == TicketState("billing", "k-1", T0, replies=(T0 + 7200, T0 + 10800), solves=(T0 + 18000,))
+    assert state == TicketState("billing", "k-1", T0, replies=(T0 + 7200, T0 + 10800), solves=(T0 + 18000,),
+                               changed_at=PROCESSED)
 
 
 def test_only_the_first_reply_is_measured_whatever_the_arrival_order() -> None:
@@ -146,12 +149,29 @@ def test_visit_needs_a_customer() -> None:
 
 
 def test_wire_round_trip() -> None:
-    state = TicketState("billing", "k-1", T0, replies=(T0 + 1,), solves=(T0 + 2, T0 + 5), reopens=(T0 + 3,))
+    state = TicketState("billing", "k-1", T0, replies=(T0 + 1,), solves=(T0 + 2, T0 + 5), reopens=(T0 + 3,),
+                        changed_at=T0 + 9)  # fmt: skip
     assert TicketState.from_wire(state.to_wire()) == state
     assert TicketState.from_wire(TicketState().to_wire()) == TicketState()
 
 
-@pytest.mark.parametrize(("age", "expired"), [(29 * 86400, False), (30 * 86400, False), (30 * 86400 + 1, True)])
-def test_kept_for_the_ttl_after_the_last_event(age: float, expired: bool) -> None:
-    state = TicketState("billing", None, T0 - 86400, solves=(T0,))
-    assert is_expired(state, T0 + age, ttl=30 * 86400) is expired
+@pytest.mark.parametrize(
+    ("changed_at", "now", "expired"),
+    [
+        # TTL after its last event (T0), by event time, once the dedupe time has passed too
+        (T0, T0 + 29 * 86400, False),
+        (T0, T0 + 30 * 86400, False),
+        (T0, T0 + 30 * 86400 + 1, True),
+        # read 30 days late: the TTL has passed, but a duplicate is recognised for a day more
+        (T0 + 30 * 86400, T0 + 30 * 86400 + 1, False),
+        (T0 + 30 * 86400, T0 + 31 * 86400, False),
+        (T0 + 30 * 86400, T0 + 31 * 86400 + 1, True),
+        # written before the worker's clock was kept: its last event stands in for it
+        (None, T0 + 30 * 86400 + 1, True),
+    ],
+)
+def test_kept_for_the_ttl_after_the_last_event_and_dedupe_after_the_last_change(
+    changed_at: float | None, now: float, expired: bool
+) -> None:
+    state = TicketState("billing", None, T0 - 86400, solves=(T0,), changed_at=changed_at)
+    assert is_expired(state, now, dedupe=86400, ttl=30 * 86400) is expired
