@@ -23,6 +23,7 @@ from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from stream.broker import EmbeddedBroker, free_port
+from stream.connection import KafkaConnection
 from stream.simulator import Simulation, SimulationConfig, encode
 
 #: Events per new contact in the simulator's mix with 50 queues (measured: ~7.3 incl. agents, surveys, tickets).
@@ -153,7 +154,7 @@ def build_dataset(events: int, end: float, span: float, agents: int, seed: int =
 
 def produce_all(bootstrap: str, topics: dict[str, str], messages: Iterable[tuple[str, bytes | None, bytes]]) -> float:
     """Produce every message; return the seconds it took."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=256 * 1024,
+    producer = KafkaProducer(**KafkaConnection(bootstrap).client_options(), linger_ms=20, batch_size=256 * 1024,
                              max_request_size=4 * 1024 * 1024)  # fmt: skip
     began = time.monotonic()
     for name, key, value in messages:

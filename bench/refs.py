@@ -15,12 +15,13 @@ from typing import Any
 
 from stream.admin import create_topics
 from stream.broker import EmbeddedBroker
+from stream.connection import KafkaConnection
 
 
 async def _aiokafka(bootstrap: str, topics: list[str], group: str, expected: int, timeout: float) -> dict[str, Any]:
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
+    consumer = AIOKafkaConsumer(*topics, **KafkaConnection(bootstrap).client_options(), group_id=group, auto_offset_reset="earliest",
                                 enable_auto_commit=False, max_partition_fetch_bytes=4 * 1024 * 1024)  # fmt: skip
     await consumer.start()
     seen = 0
@@ -58,7 +59,7 @@ def run_faust(mode: str, broker: EmbeddedBroker, topics: list[str], app_id: str,
     pipeline's), wait for its result file, stop it."""
     workdir.mkdir(parents=True, exist_ok=True)
     if mode == "naive":  # Faust would create it with the broker's default size otherwise
-        create_topics(broker.bootstrap, [f"{app_id}-naive-counts-changelog"], 4)
+        create_topics(KafkaConnection(broker.bootstrap), [f"{app_id}-naive-counts-changelog"], 4)
     name = f"faust-{mode}-{consumer}"
     out = workdir / f"{name}.json"
     out.unlink(missing_ok=True)
@@ -102,9 +103,9 @@ def run_faust(mode: str, broker: EmbeddedBroker, topics: list[str], app_id: str,
 async def _relay(bootstrap: str, topics: list[str], rate: float, seconds: float, fetch_wait_ms: int) -> list[float]:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    producer = AIOKafkaProducer(**KafkaConnection(bootstrap).client_options(), linger_ms=0)
     # One consumer for every hop, as a worker has: one fetch a cycle covers every topic.
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=fetch_wait_ms, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**KafkaConnection(bootstrap).client_options(), fetch_max_wait_ms=fetch_wait_ms, enable_auto_commit=False)
     await producer.start()
     await consumer.start()
     partitions = [TopicPartition(topic, p) for topic in topics for p in range(4)]
@@ -146,7 +147,7 @@ def run_relay(bootstrap: str, run: str, hops: int, rate: float, seconds: float, 
     through ``hops`` topics by a bare aiokafka consumer that only forwards them: what the broker's
     fetch timing alone costs the pipeline's path (ingest, contacts, queues)."""
     topics = [f"bench-{run}-relay-{hop}" for hop in range(hops)]
-    create_topics(bootstrap, topics, 4)
+    create_topics(KafkaConnection(bootstrap), topics, 4)
     # In a fresh process: inside the benchmark's own, after a phase, the p99 at 2,000/s doubled.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(_relay_in_process, bootstrap, topics, rate, seconds, fetch_wait_ms).result()

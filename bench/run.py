@@ -57,6 +57,7 @@ from bench.common import (
 from bench.refs import run_aiokafka, run_faust, run_relay
 from stream.admin import create_topics
 from stream.broker import EmbeddedBroker, start_embedded_broker
+from stream.connection import KafkaConnection
 from stream.gcpolicy import freeze_long_lived
 from stream.settings import Settings
 
@@ -265,7 +266,7 @@ class Sender(threading.Thread):
     def __init__(self, bootstrap: str, topics: dict[str, str], rate: float, agents: int, seed: int,
                  limit: int | None = None) -> None:  # fmt: skip
         super().__init__(daemon=True)
-        self.producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, batch_size=128 * 1024)
+        self.producer = KafkaProducer(**KafkaConnection(bootstrap).client_options(), linger_ms=5, batch_size=128 * 1024)
         self.topics = topics
         self.rate = rate
         self.limit = limit
@@ -326,7 +327,7 @@ def measure_latency(worker: WorkerProcess, bootstrap: str, topics: dict[str, str
     # The probes are timed in this process: a full collection of its own objects (its imports, and in
     # a full run the throughput phase's dataset) took 240-290 ms, and would count in a probe's latency.
     freeze_long_lived()
-    probe_producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    probe_producer = KafkaProducer(**KafkaConnection(bootstrap).client_options(), linger_ms=0)
     probes = first_probe = int(probe_count(worker) or 0)
     delays_before = stage_delay_buckets(scrape(worker) or "")
     processed_before = processed_count(worker) or 0.0
@@ -421,7 +422,7 @@ def measure_memory(broker: EmbeddedBroker, workdir: Path, events: int, rate: flo
     1,200/s starts after 7)."""
     run = short_id()
     topics = new_topics(run)
-    create_topics(broker.bootstrap, [topics[name] for name in INPUTS], 4)
+    create_topics(KafkaConnection(broker.bootstrap), [topics[name] for name in INPUTS], 4)
     worker = WorkerProcess.configure(broker, workdir / "memory", f"bench-{run}-memory", topics,
                                      KPI_DEDUPE_SECONDS="120", KPI_TICKET_TTL_SECONDS="120",
                                      KPI_CONTACT_TTL_SECONDS="120", KPI_FCR_LOOKBACK="2m")  # fmt: skip
@@ -507,7 +508,7 @@ def measure_recovery(broker: EmbeddedBroker, workdir: Path, contacts: int, agent
                      ) -> dict[str, Any]:  # fmt: skip
     run = short_id()
     topics = new_topics(run)
-    create_topics(broker.bootstrap, [topics[name] for name in INPUTS], 4)
+    create_topics(KafkaConnection(broker.bootstrap), [topics[name] for name in INPUTS], 4)
     # A day of state that ended 70 minutes ago: the 15m and 1h windows are empty and stay so
     # while we measure, 'today' holds the whole day, so every KPI is stable across the kill.
     end = time.time() - 70 * 60
@@ -677,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
             run = short_id()
             topics = new_topics(run)
             inputs = [topics[name] for name in INPUTS]
-            create_topics(broker.bootstrap, inputs, 4)
+            create_topics(KafkaConnection(broker.bootstrap), inputs, 4)
             span = min(6 * 3600.0, max(600.0, events / 10))
             ds = build_dataset(events, end=time.time() - 60, span=span, agents=max(60, min(1000, events // 100)))
             result["stream"] = {"messages": len(ds.messages), "by_input": ds.by_input, "calls_and_chats": ds.contacts,
@@ -726,7 +727,7 @@ def main(argv: list[str] | None = None) -> int:
                 # The same rate through three bare aiokafka hops, before the worker starts: the broker's share.
                 relayed = run_relay(broker.bootstrap, run, PROBE_HOPS, rate, min(latency_seconds, 10.0), fetch_wait_ms)
                 topics = new_topics(run)
-                create_topics(broker.bootstrap, [topics[name] for name in INPUTS], 4)
+                create_topics(KafkaConnection(broker.bootstrap), [topics[name] for name in INPUTS], 4)
                 worker = WorkerProcess.configure(broker, workdir / f"latency-{label}", f"bench-{run}-latency", topics)
                 worker.start()
                 try:

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import faust
 
 from schemas.events import TICKET
-from stream.admin import bootstrap_of
 from stream.aggregates import QueueState, apply_facts, prune
 from stream.alerting import evaluate
 from stream.batching import batches
 from stream.brokerwatch import reachable
+from stream.connection import bootstrap_of
 from stream.contacts import Lifecycle, apply_event
 from stream.contacts import visit_of as contact_visit
 from stream.customers import CustomerState, Visit, apply_visit

@@ -11,11 +11,13 @@ from typing import Any
 
 import faust
 from faust.types import TransportT
+from faust.types.auth import CredentialsT
 
 from stream.agents import register_agents
 from stream.aggregates import WindowSet
 from stream.brokerwatch import BrokerWatch
 from stream.clock import EventClock
+from stream.connection import KafkaConnection, connection_of
 from stream.deferred import DeferredWrites
 from stream.metrics import Metrics
 from stream.partitioning import partition_for, split_queue_key
@@ -123,12 +125,26 @@ class KpiApp(faust.App):
         return self._transport_class(self.conf.broker_consumer, self)
 
 
+def faust_credentials(connection: KafkaConnection) -> CredentialsT | None:
+    if connection.sasl_mechanism is not None:
+        return faust.SASLCredentials(username=connection.username, password=connection.password,
+                                     ssl_context=connection.ssl_context, mechanism=connection.sasl_mechanism)  # fmt: skip
+    if connection.ssl_context is not None:
+        return faust.SSLCredentials(connection.ssl_context)
+    return None
+
+
 def create_pipeline(settings: Settings, clock: Clock | None = None) -> Pipeline:
     """The worker's pipeline; ``clock`` overrides what KPI_CLOCK chooses (for tests)."""
     event_clock = EventClock() if settings.clock == "event" and clock is None else None
+    connection = connection_of(settings)
     app = KpiApp(
         settings.app_id,
-        broker=settings.broker or "kafka://127.0.0.1:9092",
+        # KPI_* variables are the only configuration: Faust's own (BROKER_URL, WEB_PORT, ...) would
+        # silently override what is passed here.
+        env={},
+        broker=connection.url,
+        broker_credentials=faust_credentials(connection),
         store=store_url(settings.store),
         Table=KpiTable,
         # Faust compares a RocksDB table's persisted changelog offset with the broker's high
@@ -141,7 +157,8 @@ def create_pipeline(settings: Settings, clock: Clock | None = None) -> Pipeline:
         web_enabled=True,
         autodiscover=False,
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
+        producer_compression_type=None if settings.compression == "none" else settings.compression,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),

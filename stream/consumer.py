@@ -218,7 +218,10 @@ def consumer_class(fetch_wait_ms: int) -> type[faust_aiokafka.Consumer]:
         async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
             # Table recovery reads changelogs up to these: make them the real ends (stream.endoffsets).
             reported = await super()._highwaters(partitions)
-            return await record_ends(server_list(self.transport.url, self.transport.default_port), reported)
+            conf = self.app.conf
+            auth = faust_aiokafka.credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context)
+            return await record_ends(server_list(self.transport.url, self.transport.default_port), reported,
+                                     auth=auth)  # fmt: skip
 
         async def seek_to_committed(self) -> Mapping[TP, int]:
             # After a rebalance Faust seeks its stream partitions back to their committed offsets,

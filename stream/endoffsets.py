@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 
@@ -26,13 +26,16 @@ READ_TIMEOUT_SECONDS = 5.0
 
 
 async def record_ends(bootstrap: list[str] | str, reported: Mapping[Partition, int],
-                      timeout: float = READ_TIMEOUT_SECONDS) -> dict[Partition, int]:  # fmt: skip
-    """The reported end offsets, corrected to just after the last record where that is later."""
+                      timeout: float = READ_TIMEOUT_SECONDS, auth: Mapping[str, Any] | None = None,
+                      ) -> dict[Partition, int]:  # fmt: skip
+    """The reported end offsets, corrected to just after the last record where that is later;
+    ``auth``: the client's TLS and SASL options (aiokafka's keyword arguments)."""
     ends = dict(reported)
     pending = {tp for tp, end in reported.items() if end is not None and end > 0}
     if not pending:
         return ends
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100,
+                                **(auth or {}))  # fmt: skip
     await consumer.start()
     try:
         consumer.assign(list(pending))

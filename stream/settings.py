@@ -6,13 +6,26 @@ a :class:`ConfigError` that names the variable or the file and key.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from difflib import get_close_matches
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stream.aggregates import WaitRules
@@ -23,6 +36,22 @@ from stream.windows import Window, parse_duration, parse_time_of_day, parse_wind
 
 class ConfigError(Exception):
     """A configuration problem, phrased for the person who has to fix it."""
+
+
+class _SettingError(ValueError):
+    """A problem of one setting found while checking several together."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = name
+
+
+#: KPI_BROKER's value that starts the embedded broker.
+EMBEDDED = "embedded"
+_SASL_SETTINGS = ("sasl_mechanism", "sasl_username", "sasl_password", "sasl_password_file")
+_TLS_FILES = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+#: Settings that are gone, and what replaced them.
+_REPLACED = {"KPI_LATENESS_SECONDS": "replaced by KPI_DEDUPE_SECONDS (delivery delay no longer refuses an event)"}
 
 
 PositiveSeconds = Annotated[float, Field(gt=0)]
@@ -123,7 +152,20 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="KPI_", frozen=True, extra="ignore")
 
-    broker: str | None = Field(default=None, description="kafka://host:9092; unset starts the embedded broker")
+    broker: str | None = Field(
+        default=None, description="kafka://host:9092[,host:9092]; 'embedded' starts the embedded broker")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = Field(default=None, min_length=1)
+    sasl_password: SecretStr | None = None
+    sasl_password_file: FilePath | None = None
+    ssl_cafile: FilePath | None = None
+    ssl_certfile: FilePath | None = None
+    ssl_keyfile: FilePath | None = None
+    ssl_check_hostname: bool = True
+    replication_factor: int = Field(default=1, ge=1, le=32, description="of every topic the project creates")
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        default="none", description="codec of the record batches the project's own producers write")
     app_id: str = Field(default="contact-centre-kpi", min_length=1)
     web_host: str = "0.0.0.0"
     web_port: int = Field(default=6066, ge=1, le=65535)
@@ -196,6 +238,41 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not one of KPI_WINDOWS ({windows})")
         return value
 
+    @model_validator(mode="after")
+    def _consistent_security(self) -> Settings:
+        sasl = self.security_protocol.startswith("SASL_")
+        given = {name for name in _SASL_SETTINGS if getattr(self, name) is not None}
+        if sasl:
+            for name in ("sasl_mechanism", "sasl_username"):
+                if name not in given:
+                    raise _SettingError(name, f"required with KPI_SECURITY_PROTOCOL={self.security_protocol}")
+            if ("sasl_password" in given) == ("sasl_password_file" in given):
+                raise _SettingError("sasl_password", "give it, or KPI_SASL_PASSWORD_FILE, but not both, with "
+                                    f"KPI_SECURITY_PROTOCOL={self.security_protocol}")  # fmt: skip
+        elif given:
+            raise _SettingError(min(given), f"needs KPI_SECURITY_PROTOCOL=SASL_PLAINTEXT or SASL_SSL, not "
+                                f"{self.security_protocol}")  # fmt: skip
+        tls_files = {name for name in _TLS_FILES if getattr(self, name) is not None}
+        if tls_files and not self.security_protocol.endswith("SSL"):
+            raise _SettingError(min(tls_files), f"needs KPI_SECURITY_PROTOCOL=SSL or SASL_SSL, not "
+                                f"{self.security_protocol}")  # fmt: skip
+        if self.ssl_keyfile is not None and self.ssl_certfile is None:
+            raise _SettingError("ssl_keyfile", "needs KPI_SSL_CERTFILE, the certificate it belongs to")
+        return self
+
+    @cached_property
+    def sasl_secret(self) -> str | None:
+        """The SASL password, from KPI_SASL_PASSWORD or the file KPI_SASL_PASSWORD_FILE names."""
+        if self.sasl_password is not None:
+            return self.sasl_password.get_secret_value()
+        if self.sasl_password_file is not None:
+            return self.sasl_password_file.read_text().rstrip("\r\n")
+        return None
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker == EMBEDDED
+
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -217,13 +294,36 @@ class Settings(BaseSettings):
         return load_queue_config(self.config)
 
 
-def load_settings() -> Settings:
+def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     """Read the environment and the queue file, or raise :class:`ConfigError` naming the culprit."""
+    check_known_variables(environ)
     try:
         settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        variable = "KPI_" + str(first["loc"][0]).upper() if first["loc"] else "KPI_*"
+        cause = first.get("ctx", {}).get("error")
+        if isinstance(cause, _SettingError):
+            raise ConfigError(f"environment: {variable_of(cause.setting)}: {cause}") from None
+        variable = variable_of(str(first["loc"][0])) if first["loc"] else "KPI_*"
         raise ConfigError(f"environment: {variable}: {first['msg']}") from None
     settings.queue_config  # noqa: B018 - read the file now so a bad one stops start-up
+    try:
+        settings.sasl_secret  # noqa: B018 - and the password file
+    except OSError as exc:
+        raise ConfigError(f"environment: KPI_SASL_PASSWORD_FILE: {settings.sasl_password_file}: {exc.strerror}") from None
     return settings
+
+
+def variable_of(setting: str) -> str:
+    return "KPI_" + setting.upper()
+
+
+def check_known_variables(environ: Mapping[str, str]) -> None:
+    """Stop at a ``KPI_*`` variable that names no setting: a typo must not pass silently."""
+    known = [variable_of(name) for name in Settings.model_fields]
+    for variable in sorted(name for name in environ if name.startswith("KPI_") and name not in known):
+        if variable in _REPLACED:
+            raise ConfigError(f"environment: {variable} is {_REPLACED[variable]}")
+        closest = get_close_matches(variable, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {closest[0]}?" if closest else ""
+        raise ConfigError(f"environment: {variable} is not a setting{hint}")

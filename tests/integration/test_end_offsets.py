@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from stream.admin import create_topics
 from stream.broker import EmbeddedBroker
+from stream.connection import KafkaConnection
 from stream.endoffsets import record_ends
 
 pytestmark = pytest.mark.integration
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 async def test_the_end_is_after_the_last_record_of_the_last_batch(broker: EmbeddedBroker) -> None:
     topic = f"it-ends-{uuid.uuid4().hex[:8]}"
-    create_topics(broker.bootstrap, [topic], 2)
+    create_topics(KafkaConnection(broker.bootstrap), [topic], 2)
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20)
     await producer.start()
     try:
@@ -43,7 +44,7 @@ async def test_an_end_with_no_record_before_it_is_kept_and_said(
     broker: EmbeddedBroker, caplog: pytest.LogCaptureFixture
 ) -> None:
     topic = f"it-ends-{uuid.uuid4().hex[:8]}"
-    create_topics(broker.bootstrap, [topic], 1)
+    create_topics(KafkaConnection(broker.bootstrap), [topic], 1)
     nothing_there = TopicPartition(topic, 0)
     assert await record_ends(broker.bootstrap, {nothing_there: 5}, timeout=1.0) == {nothing_there: 5}
     assert f"keeping the reported end of {topic}[0]" in caplog.text

@@ -18,6 +18,7 @@ from faust.types import TP
 
 from stream.admin import create_topics
 from stream.broker import EmbeddedBroker
+from stream.connection import KafkaConnection
 from stream.producer import DrainingProducer
 
 pytestmark = pytest.mark.integration
@@ -27,7 +28,7 @@ def _app_topic(broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch, drains: 
                **settings: Any) -> faust.TopicT:  # fmt: skip
     """A new topic of a new app (Faust ``settings``), whose producer is stream.producer's if ``drains``."""
     run = uuid.uuid4().hex[:8]
-    create_topics(broker.bootstrap, [f"it-producer-{run}"], partitions)
+    create_topics(KafkaConnection(broker.bootstrap), [f"it-producer-{run}"], partitions)
     app = faust.App(f"it-producer-{run}", broker=broker.url, **settings)
     if drains:
         monkeypatch.setattr(app.transport, "Producer", DrainingProducer)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 from stream.replay import BadLine, Record, read
 
 T = 1795341600.0  # 2026-11-22T10:00:00Z

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -343,13 +344,43 @@ def test_missing_config_file_stops_load_settings(monkeypatch: pytest.MonkeyPatch
     assert str(caught.value).startswith(f"{path}: ")
 
 
-def test_unrelated_environment_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KPI_NOT_A_SETTING", "whatever")
-    monkeypatch.setenv("WEB_PORT", "0")  # no prefix: not ours
+def test_environment_without_the_prefix_is_not_ours(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEB_PORT", "0")
     assert load_settings().web_port == 6066
+
+
+@pytest.mark.parametrize(
+    ("variable", "message"),
+    [
+        ("KPI_SASL_PASWORD", "KPI_SASL_PASWORD is not a setting; did you mean KPI_SASL_PASSWORD?"),
+        ("KPI_BROKR", "KPI_BROKR is not a setting; did you mean KPI_BROKER?"),
+        ("KPI_WEBPORT", "KPI_WEBPORT is not a setting; did you mean KPI_WEB_PORT?"),
+        ("KPI_XYZZY", "KPI_XYZZY is not a setting"),
+        ("KPI_LATENESS_SECONDS", "KPI_LATENESS_SECONDS is replaced by KPI_DEDUPE_SECONDS"),
+    ],
+)
+def test_an_unknown_kpi_variable_stops_start_up_naming_the_closest(
+    monkeypatch: pytest.MonkeyPatch, variable: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, "x")
+    with pytest.raises(ConfigError, match="^environment: " + re.escape(message)):
+        load_settings()
+
+
+def test_faust_own_variables_do_not_reach_the_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Faust reads BROKER_URL, WEB_PORT, APP_DATADIR ... and lets them override what it is given."""
+    monkeypatch.setenv("KPI_BROKER", "kafka://kafka-1:9092")
+    monkeypatch.setenv("KPI_DATA_DIR", str(tmp_path))
+    for variable, value in (("BROKER_URL", "kafka://elsewhere:9092"), ("WEB_PORT", "7777"),
+                            ("APP_DATADIR", "/elsewhere"), ("BROKER_COMMIT_INTERVAL", "99")):  # fmt: skip
+        monkeypatch.setenv(variable, value)
+    conf = create_pipeline(load_settings()).app.conf
+    assert [str(url) for url in conf.broker] == ["kafka://kafka-1:9092"]
+    assert (conf.web_port, str(conf.datadir), conf.broker_commit_interval) == (6066, str(tmp_path), 10.0)
 
 
 def test_the_commit_interval_reaches_faust(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KPI_COMMIT_INTERVAL_SECONDS", "4.5")
+    monkeypatch.setenv("KPI_BROKER", "kafka://kafka-1:9092")
     pipeline = create_pipeline(load_settings())
     assert pipeline.app.conf.broker_commit_interval == 4.5
