@@ -55,7 +55,27 @@ def test_bad_environment_stops_start_up_naming_the_variable() -> None:
     assert "KPI_TIMEZONE" in result.stderr and "Mars/Olympus" in result.stderr
 
 
-def test_simulate_without_broker_says_so() -> None:
-    result = _run("simulate")
+@pytest.mark.parametrize("command", ["worker", "simulate", "replay"])
+def test_without_a_broker_only_demo_starts_one(command: str, tmp_path: Path) -> None:
+    """A worker whose KPI_BROKER is missing (or misspelt) must not look healthy while it reads nothing."""
+    args = [command, str(tmp_path / "events.jsonl")] if command == "replay" else [command]
+    result = _run(*args)
     assert result.returncode == 2
-    assert "KPI_BROKER is not set" in result.stderr
+    assert result.stderr == (f"python -m stream {command}: error: KPI_BROKER is not set: kafka://host:9092 for a Kafka "
+                             "cluster, or 'embedded' for a broker of its own\n")  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["simulate", "replay"])
+def test_producers_need_the_address_of_the_workers_broker(command: str, tmp_path: Path) -> None:
+    args = [command, str(tmp_path / "events.jsonl")] if command == "replay" else [command]
+    result = _run(*args, env={"KPI_BROKER": "embedded"})
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "KPI_BROKER=embedded" in result.stderr
+
+
+def test_a_misspelt_variable_stops_start_up_naming_the_right_one() -> None:
+    result = _run("worker", env={"KPI_BROKR": "kafka://kafka-1:9092"})
+    assert result.returncode == 2
+    assert result.stderr == ("python -m stream worker: error: environment: KPI_BROKR is not a setting; did you mean "
+                             "KPI_BROKER?\n")  # fmt: skip
