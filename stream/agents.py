@@ -34,7 +34,7 @@ from stream.connection import bootstrap_of
 from stream.contacts import Lifecycle, apply_event
 from stream.contacts import visit_of as contact_visit
 from stream.customers import CustomerState, Visit, apply_visit
-from stream.deadletter import InputMessage
+from stream.deadletter import InputMessage, capped
 from stream.decoding import Ignored, Rejected, decode
 from stream.expiry import TICK_SECONDS as EXPIRY_TICK_SECONDS
 from stream.expiry import Expiry
@@ -43,6 +43,7 @@ from stream.outbox import Delivery, Origin, Outbox, unpack
 from stream.partitioning import queue_key
 from stream.presence import AgentUpdate, Presence, QueuePresence, apply_agent_update, apply_presence
 from stream.tickets import apply_ticket_event
+from stream.tickets import has_room as ticket_has_room
 from stream.tickets import visit_of as ticket_visit
 
 if TYPE_CHECKING:
@@ -146,8 +147,8 @@ async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
         outcome = decode(message.value, source_of[message.topic], wall_now)
         if isinstance(outcome, Rejected):
             p.metrics.invalid.labels(message.topic, outcome.reason).inc()
-            p.log.warning("dead-letter %s[%d]@%d: %s (%s)", message.topic, message.partition, message.offset,
-                          outcome.reason, outcome.detail)  # fmt: skip
+            p.dead_letter_log.warning(outcome.reason, "dead-letter %s[%d]@%d: %s (%s)", message.topic,
+                                      message.partition, message.offset, outcome.reason, capped(outcome.detail))  # fmt: skip
             await dead_letter(p, input_message(message), outcome.reason, outcome.detail)
             continue
         processed[message.topic] += 1
@@ -180,8 +181,11 @@ def input_message(message: faust.types.Message) -> InputMessage:
 
 
 async def dead_letter(p: Pipeline, message: InputMessage, reason: str, detail: str) -> None:
-    """Send ``message`` unchanged to the dead-letter topic, with where it was read and why it was not used."""
-    await p.topics.deadletter.send(key=message.key, value=message.value, headers=message.headers(reason, detail))
+    """Send ``message`` unchanged to the dead-letter topic, with where it was read and why it was
+    not used; cut to fit, and saying so, if it is too large to go whole."""
+    fitted, truncation = message.fitted(p.app.conf.producer_max_request_size)
+    headers = message.headers(reason, detail) + truncation
+    await p.topics.deadletter.send(key=fitted.key, value=fitted.value, headers=headers)
 
 
 async def dead_letter_late(p: Pipeline, messages: Sequence[InputMessage], kept_from: float, unheld: str) -> None:
@@ -225,6 +229,9 @@ async def contacts_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
             state = touched[name].get(event.contact_id) or p.writes.get(tables[name], event.contact_id)
             if state is None and unless_held is not None:
                 late.append(unless_held)
+                continue
+            if name == "tickets" and not ticket_has_room(state, event):
+                p.metrics.over_state_limit.labels("tickets").inc()
                 continue
             result = apply(state, event, now)
             if result is None:
@@ -308,9 +315,11 @@ async def queues_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
                     continue
                 touched[key] = state
                 wait_rules = settings.queue_config.for_queue(queue).wait_rules
-                duplicates = apply_facts(state, facts, wait_rules, p.window_set, now)
-                if duplicates:
-                    p.metrics.duplicate.labels(settings.topic_surveys).inc(duplicates)
+                applied = apply_facts(state, facts, wait_rules, p.window_set, now)
+                if applied.duplicates:
+                    p.metrics.duplicate.labels(settings.topic_surveys).inc(applied.duplicates)
+                if applied.over_limit:
+                    p.metrics.over_state_limit.labels("queues").inc(applied.over_limit)
                 measured += facts
     for key, state in touched.items():
         prune(state, p.window_set, now, settings.contact_ttl_seconds, settings.dedupe_seconds)
@@ -338,6 +347,9 @@ async def presence_batch(p: Pipeline, deliveries: Sequence[Delivery]) -> None:
                 p.metrics.over_queue_limit.labels("presence").inc()
                 continue
             state = QueuePresence()
+        if not state.has_room_for(presence.agent_id):
+            p.metrics.over_state_limit.labels("presence").inc()
+            continue
         if apply_presence(state, presence, now):
             touched[presence.queue] = state
             new_keys += is_new

@@ -13,7 +13,26 @@ from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 from stream.facts import SURVEY_KINDS, Fact
+from stream.ids import id_key
 from stream.windows import Window
+
+#: Bounds on one queue and channel's collections of ids, far above real use (a few hundred
+#: contacts waiting, a few thousand in a crisis; hundreds of survey answers a day), so that
+#: invented ids cannot grow its changelog record past what the broker accepts (1 MB by default):
+#: an id digest and its time take about 31 bytes of JSON, so both full are about 750 KB.
+MAX_WAITING = 12_000
+MAX_ANSWER_IDS = 12_000
+
+
+@dataclass(slots=True)
+class Applied:
+    """What :func:`apply_facts` did not count."""
+
+    #: Survey answers already counted.
+    duplicates: int = 0
+    #: Contacts not kept as waiting, and answers counted without their id kept, because the
+    #: collection was full.
+    over_limit: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,15 +191,18 @@ class QueueState:
     """Everything known about one queue and channel."""
 
     buckets: dict[str, dict[int, ContactTotals]] = field(default_factory=dict)
+    #: Contacts waiting now: id digest (stream.ids) -> queued at.
     waiting: dict[str, float] = field(default_factory=dict)
     #: Metrics whose alert is active (see stream.alerting), kept with the queue so a
     #: restarted or new owner neither repeats a breach nor misses its recovery.
     alerts: frozenset[str] = frozenset()
-    #: Survey answers counted, by event id, to recognise a duplicate (answers have no lifecycle):
-    #: the worker's clock when each was counted.
+    #: Survey answers counted, by event id digest, to recognise a duplicate (answers have no
+    #: lifecycle): the worker's clock when each was counted.
     answers: dict[str, float] = field(default_factory=dict)
     #: The highest offset counted per origin ("topic/partition" of the earlier stage's input).
     origins: dict[str, int] = field(default_factory=dict)
+    #: The worker's clock when facts last came: a queue idle long enough is forgotten.
+    active_at: float | None = None
 
     def accept_origin(self, origin: str, offset: int) -> bool:
         """Record that facts from ``origin`` up to ``offset`` are counted; False if they already were.
@@ -207,6 +229,7 @@ class QueueState:
             "alerts": sorted(self.alerts),
             "answers": self.answers,
             "origins": self.origins,
+            "active_at": self.active_at,
         }
 
     @classmethod
@@ -216,10 +239,11 @@ class QueueState:
                 window: {int(start): ContactTotals.from_wire(row) for start, row in by_start.items()}
                 for window, by_start in data.get("buckets", {}).items()
             },
-            waiting=dict(data.get("waiting", {})),
+            waiting={id_key(contact): ts for contact, ts in data.get("waiting", {}).items()},
             alerts=frozenset(data.get("alerts", ())),
-            answers=dict(data.get("answers", {})),
+            answers={id_key(answer): at for answer, at in data.get("answers", {}).items()},
             origins=dict(data.get("origins", {})),
+            active_at=data.get("active_at"),
         )
 
 
@@ -239,25 +263,36 @@ class WindowSet:
         return min(w.oldest_live_bucket(now, self.tz) for w in self.windows)
 
 
-def apply_facts(state: QueueState, facts: Iterable[Fact], rules: WaitRules, window_set: WindowSet, now: float) -> int:
+def apply_facts(
+    state: QueueState, facts: Iterable[Fact], rules: WaitRules, window_set: WindowSet, now: float
+) -> Applied:
     """Add ``facts`` to the buckets they fall in (or take retractions out), and track who is
-    waiting. Returns how many survey answers were duplicates and ignored.
+    waiting. Survey answers already counted are ignored.
 
     A fact whose bucket is already outside a window at ``now`` does not count in that window.
     """
     oldest = {w.name: w.oldest_live_bucket(now, window_set.tz) for w in window_set.windows}
-    duplicates = 0
+    applied = Applied()
+    state.active_at = now
     for fact in facts:
         if fact.kind == "waiting":
-            state.waiting[fact.contact_id] = fact.ts
+            key = id_key(fact.contact_id)
+            if key in state.waiting or len(state.waiting) < MAX_WAITING:
+                state.waiting[key] = fact.ts
+            else:
+                applied.over_limit += 1
             continue
         if fact.kind in SURVEY_KINDS:
-            if fact.contact_id in state.answers:
-                duplicates += 1
+            key = id_key(fact.contact_id)
+            if key in state.answers:
+                applied.duplicates += 1
                 continue
-            state.answers[fact.contact_id] = now
+            if len(state.answers) < MAX_ANSWER_IDS:
+                state.answers[key] = now
+            else:
+                applied.over_limit += 1
         if fact.kind in ("answered", "abandoned"):
-            state.waiting.pop(fact.contact_id, None)
+            state.waiting.pop(id_key(fact.contact_id), None)
         for window in window_set.windows:
             start = window.bucket_of(fact.ts, window_set.tz)
             if start < oldest[window.name]:
@@ -269,7 +304,7 @@ def apply_facts(state: QueueState, facts: Iterable[Fact], rules: WaitRules, wind
                     continue  # its bucket left the window: nothing to take back
                 totals = by_start[start] = ContactTotals()
             totals.add(fact, rules)
-    return duplicates
+    return applied
 
 
 def prune(state: QueueState, window_set: WindowSet, now: float, waiting_ttl: float, dedupe: float) -> bool:

@@ -21,6 +21,7 @@ from stream.connection import KafkaConnection, connection_of
 from stream.deferred import DeferredWrites
 from stream.metrics import Metrics
 from stream.partitioning import partition_for, split_queue_key
+from stream.ratelimit import RateLimitedLog
 from stream.report import PresenceReport, QueueReport, build_presence_reports, build_reports
 from stream.settings import Settings
 from stream.stores import KpiTable, store_url
@@ -52,21 +53,36 @@ class Pipeline:
     #: The stages' table writes, written at the latest before offsets are committed.
     writes: DeferredWrites = field(default_factory=DeferredWrites)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("stream"))
-    _queue_limit_warned: float = -inf
+    #: Dead-lettered input and dropped queues, logged per kind at most once a minute.
+    dead_letter_log: RateLimitedLog = field(default_factory=lambda: RateLimitedLog(logging.getLogger("stream")))
+    #: Per table: when its actively owned keys were last counted, and how many there were.
+    _owned_keys: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     def may_add_queue(self, table: faust.TableT, queue: str, pending: int = 0) -> bool:
         """Whether a new key for ``queue`` may be added to ``table``, which gets ``pending`` new keys
         besides those held in :attr:`writes`: always for a queue named in KPI_CONFIG, otherwise
-        while the table would hold no more than KPI_MAX_QUEUES keys. A flood of made-up queue
-        names thus cannot grow state or label sets without bound."""
-        keys = len(table) + self.writes.new_keys(table) + pending
-        if queue in self.settings.queue_config.queues or keys < self.settings.max_queues:
+        while this worker actively owns fewer than KPI_MAX_QUEUES of its keys (standby copies of
+        other workers' keys do not count). A flood of made-up queue names thus cannot grow state
+        or label sets without bound; idle ones are forgotten (stream.expiry)."""
+        limit = self.settings.max_queues
+        new = self.writes.new_keys(table) + pending
+        if queue in self.settings.queue_config.queues or len(table) + new < limit:
             return True
-        if time.monotonic() - self._queue_limit_warned > 60:  # a flood must not flood the log too
-            self._queue_limit_warned = time.monotonic()
-            self.log.warning("queue %r dropped: this worker already keeps %d queues (KPI_MAX_QUEUES); see "
-                             "contact_centre_queue_limit_dropped_total", queue, self.settings.max_queues)  # fmt: skip
+        if self._owned_key_count(table) + new < limit:
+            return True
+        self.dead_letter_log.warning("queue-limit", "queue %r dropped: this worker already keeps %d queues "
+                                     "(KPI_MAX_QUEUES); see contact_centre_queue_limit_dropped_total", queue, limit)  # fmt: skip
         return False
+
+    def _owned_key_count(self, table: faust.TableT) -> int:
+        """Keys of ``table`` this worker actively owns, counted at most once a second: a flood of
+        new queue names asks for every one of them."""
+        counted_at, count = self._owned_keys.get(table.name, (-inf, 0))
+        if time.monotonic() - counted_at > 1.0:
+            owns = self.owner(self.topics.queue_facts if table is self.tables.queues else self.topics.queue_presence)
+            count = sum(1 for key in table.keys() if owns(key))
+            self._owned_keys[table.name] = (time.monotonic(), count)
+        return count
 
     def owner_of_queues(self) -> Callable[[str], bool]:
         return self.owner(self.topics.queue_facts)
@@ -155,6 +171,14 @@ def create_pipeline(settings: Settings, clock: Clock | None = None) -> Pipeline:
         web_port=settings.web_port,
         web_bind=settings.web_host,
         web_enabled=True,
+        # Faust's own views answer, to anyone, whether a customer, contact or agent id is in a table
+        # (/table), where each key lives and which workers exist (/router), and how the worker is
+        # built (/graph, /stats, /performance). Nothing here uses them (no @table_route): off.
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
         autodiscover=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,

@@ -4,8 +4,13 @@ unchanged, where it was read, and why."""
 from __future__ import annotations
 
 from base64 import b64decode, b64encode
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+#: Longest ``detail`` header and log line detail: a reason may quote the input, which may be huge.
+DETAIL_CHARS = 300
+#: Room kept for the record's headers and framing under the producer's request size limit.
+FRAMING_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +33,19 @@ class InputMessage:
             ("source_partition", str(self.partition).encode()),
             ("source_offset", str(self.offset).encode()),
             ("reason", reason.encode()),
-            ("detail", detail.encode()),
+            ("detail", capped(detail).encode()),
         ]
+
+    def fitted(self, limit: int) -> tuple[InputMessage, list[tuple[str, bytes]]]:
+        """This message, cut to fit a record of at most ``limit`` bytes, and the headers that say
+        so: a message too large to be dead-lettered whole must still not stop the stage."""
+        room = limit - FRAMING_BYTES
+        key = self.key if self.key is None or len(self.key) <= room // 2 else self.key[: room // 2]
+        value = self.value[: room - len(key or b"")]
+        if key == self.key and value == self.value:
+            return self, []
+        original = f"key {len(self.key or b'')} bytes, value {len(self.value)} bytes"
+        return replace(self, key=key, value=value), [("truncated", b"true"), ("original_size", original.encode())]
 
     def to_wire(self) -> list[Any]:
         # Keys and values are any bytes; base64 carries them through the JSON of internal topics unchanged.
@@ -40,3 +56,7 @@ class InputMessage:
     def from_wire(cls, row: list[Any]) -> InputMessage:
         topic, partition, offset, key, value = row
         return cls(topic, partition, offset, None if key is None else b64decode(key), b64decode(value))
+
+
+def capped(text: str) -> str:
+    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"

@@ -23,7 +23,8 @@ from stream.aggregates import QueueState, prune
 from stream.contacts import is_expired as contact_expired
 from stream.customers import CustomerState, expire_visits
 from stream.deferred import DELETED
-from stream.presence import QueuePresence, forget_departed
+from stream.partitioning import split_queue_key
+from stream.presence import AgentUpdate, QueuePresence, agent_expired, forget_gone
 from stream.tickets import is_expired as ticket_expired
 
 if TYPE_CHECKING:
@@ -60,47 +61,62 @@ class Expiry:
             del keys[-step:]
 
 
-def rules(p: Pipeline, now: float) -> list[tuple[faust.TableT, faust.TopicT, Callable[[Any], Verdict]]]:
+def rules(p: Pipeline, now: float) -> list[tuple[faust.TableT, faust.TopicT, Callable[[str, Any], Verdict]]]:
     """Each table, the topic whose partitions its keys follow, and its expiry rule at ``now``.
 
     What recognises a duplicate (contacts, tickets, survey ids, departed agents) is kept
     KPI_DEDUPE_SECONDS by the worker's clock after it was last changed, so a backlog is as well
     protected as live input; what is about the events' own time (an unfinished contact's TTL,
-    a ticket's reopening, the FCR lookback, window buckets) ages by event time against now.
-    Nothing ages by how long an event took to arrive.
+    a ticket's reopening, the FCR lookback, window buckets, an agent's silence) ages by event
+    time against now. Nothing ages by how long an event took to arrive. A queue that no event
+    has reached for KPI_IDLE_QUEUE_SECONDS by the worker's clock is forgotten, unless KPI_CONFIG
+    names it, so invented queue names stop counting against KPI_MAX_QUEUES.
     """
     s = p.settings
     tables, topics = p.tables, p.topics
+    configured = s.queue_config.queues
 
-    def contact(state: Any) -> Verdict:
+    def idle(queue: str, active_at: float | None) -> bool:
+        return queue not in configured and active_at is not None and now - active_at > s.idle_queue_seconds
+
+    def contact(key: str, state: Any) -> Verdict:
         return None if contact_expired(state, now, s.dedupe_seconds, s.contact_ttl_seconds) else False
 
-    def ticket(state: Any) -> Verdict:
-        return None if ticket_expired(state, now, s.dedupe_seconds, s.ticket_ttl_seconds) else False
+    def ticket(key: str, state: Any) -> Verdict:
+        expired = ticket_expired(state, now, s.dedupe_seconds, s.ticket_ttl_seconds, s.orphan_ticket_ttl_seconds)
+        return None if expired else False
 
-    def customer(state: CustomerState) -> Verdict:
+    def customer(key: str, state: CustomerState) -> Verdict:
         # A visit matters to the customer's contacts within the lookback after it started.
         changed = expire_visits(state, now, s.fcr_lookback_seconds + s.contact_ttl_seconds)
         return changed if state.visits else None
 
-    def queue(state: QueueState) -> Verdict:
+    def agent(key: str, latest: AgentUpdate) -> Verdict:
+        return None if agent_expired(latest, now, s.agent_ttl_seconds) else False
+
+    def queue(key: str, state: QueueState) -> Verdict:
+        if idle(split_queue_key(key)[0], state.active_at):
+            return None
         changed = prune(state, p.window_set, now, s.contact_ttl_seconds, s.dedupe_seconds)
         return None if state.is_empty else changed
 
-    def presence(state: QueuePresence) -> Verdict:
-        changed = forget_departed(state, now, s.dedupe_seconds)
+    def presence(key: str, state: QueuePresence) -> Verdict:
+        if idle(key, max((at for *_, at in state.agents.values()), default=None)):
+            return None
+        changed = forget_gone(state, now, s.dedupe_seconds, s.agent_ttl_seconds)
         return changed if state.agents else None
 
     return [
         (tables.contacts, topics.contact_events, contact),
         (tables.tickets, topics.contact_events, ticket),
         (tables.customers, topics.customer_visits, customer),
+        (tables.agents, topics.agent_events, agent),
         (tables.queues, topics.queue_facts, queue),
         (tables.presence, topics.queue_presence, presence),
     ]
 
 
-def visit(p: Pipeline, table: faust.TableT, owns: Callable[[str], bool], update: Callable[[Any], Verdict],
+def visit(p: Pipeline, table: faust.TableT, owns: Callable[[str], bool], update: Callable[[str, Any], Verdict],
           keys: list[str]) -> None:  # fmt: skip
     """Apply ``update`` to the latest state (held ones included) of each owned key still there."""
     for key in keys:
@@ -109,7 +125,7 @@ def visit(p: Pipeline, table: faust.TableT, owns: Callable[[str], bool], update:
         state = p.writes.get(table, key)
         if state is None:
             continue  # deleted since the round began
-        verdict = update(state)
+        verdict = update(key, state)
         if verdict is None:
             p.writes.put(table, key, DELETED)
         elif verdict:

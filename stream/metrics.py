@@ -57,6 +57,10 @@ class Metrics:
             PREFIX + "queue_limit_dropped_total", "Facts and agent states dropped because their queue is new and the "
             "worker already keeps KPI_MAX_QUEUES queues.", ["table"], registry=r,
         )  # fmt: skip
+        self.over_state_limit = Counter(
+            PREFIX + "state_limit_dropped_total", "Ids not kept because a table value's collection was full (contacts "
+            "waiting and survey ids of a queue, agents of a queue, steps of a ticket).", ["table"], registry=r,
+        )  # fmt: skip
         self.redelivered = Counter(
             PREFIX + "facts_redelivered_total", "Facts skipped because their origin was already counted (after a crash "
             "or rebalance).", ["topic"], registry=r,

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from stream.ids import id_key
+
 AGENT_STATES = ("available", "busy", "wrapup", "away", "offline")
 
 #: Partition and offset of an agent event in its input topic.
@@ -90,11 +92,15 @@ def apply_agent_update(latest: AgentUpdate | None, update: AgentUpdate) -> list[
 #: What a queue knows of one agent: state (None: no longer serves it), as of, place, and the
 #: worker's clock when it was recorded.
 Entry = tuple[str | None, float, Place, float]
+#: Agents one queue keeps, far above real use (hundreds; a few thousand in the largest centres),
+#: so that invented agent ids cannot grow its changelog record past what the broker accepts:
+#: about 66 bytes of JSON each, 660 KB full.
+MAX_AGENTS_PER_QUEUE = 10_000
 
 
 @dataclass(slots=True)
 class QueuePresence:
-    """The agents of one queue, by agent id."""
+    """The agents of one queue, by agent id digest (stream.ids)."""
 
     agents: dict[str, Entry] = field(default_factory=dict)
 
@@ -103,16 +109,20 @@ class QueuePresence:
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> QueuePresence:
-        return cls({agent: _entry(row) for agent, row in data.items()})
+        return cls({id_key(agent): _entry(row) for agent, row in data.items()})
+
+    def has_room_for(self, agent_id: str) -> bool:
+        return id_key(agent_id) in self.agents or len(self.agents) < MAX_AGENTS_PER_QUEUE
 
 
 def apply_presence(state: QueuePresence, presence: Presence, now: float) -> bool:
     """Keep ``presence``, recorded at ``now``, unless what is known of the agent is newer (or the
     same); True if kept."""
-    known = state.agents.get(presence.agent_id)
+    key = id_key(presence.agent_id)
+    known = state.agents.get(key)
     if known is not None and ((known[1], known[2]) > presence.version or known[:3] == _seen(presence)):
         return False
-    state.agents[presence.agent_id] = (*_seen(presence), now)
+    state.agents[key] = (*_seen(presence), now)
     return True
 
 
@@ -128,18 +138,26 @@ def agents_by_state(state: QueuePresence) -> dict[str, int]:
     return counts
 
 
-def forget_departed(state: QueuePresence, now: float, retention: float) -> bool:
-    """Drop agents whose departure from the queue was recorded more than ``retention`` ago; True
-    if any went.
+def forget_gone(state: QueuePresence, now: float, retention: float, silent_ttl: float) -> bool:
+    """Drop agents whose departure from the queue was recorded more than ``retention`` ago, and
+    agents whose latest state is older than ``silent_ttl``; True if any went.
 
     A departure is remembered so an older update re-delivered after it (a crash, a rebalance)
     cannot re-add the agent. Such a copy comes within a while of the departure being recorded,
-    however old the departure itself, so the worker's clock measures the while.
+    however old the departure itself, so the worker's clock measures the while. Silence is the
+    agent's own (no state for so long, by event time): logged off without saying so.
     """
-    gone = [agent for agent, (in_state, _, _, at) in state.agents.items() if in_state is None and now - at > retention]
+    gone = [agent for agent, (in_state, ts, _, at) in state.agents.items()
+            if (now - at > retention if in_state is None else now - ts > silent_ttl)]  # fmt: skip
     for agent in gone:
         del state.agents[agent]
     return bool(gone)
+
+
+def agent_expired(latest: AgentUpdate, now: float, silent_ttl: float) -> bool:
+    """Whether an agent's latest state is older than ``silent_ttl`` (by event time, as the queues
+    forget it, :func:`forget_gone`)."""
+    return now - latest.ts > silent_ttl
 
 
 def _place(wire: list[Any]) -> Place:

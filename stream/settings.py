@@ -169,6 +169,9 @@ class Settings(BaseSettings):
     app_id: str = Field(default="contact-centre-kpi", min_length=1)
     web_host: str = "0.0.0.0"
     web_port: int = Field(default=6066, ge=1, le=65535)
+    http_username: str | None = Field(default=None, min_length=1, description="basic auth of every HTTP endpoint but /healthz")
+    http_password: SecretStr | None = None
+    http_password_file: FilePath | None = None
     timezone: str = "UTC"
     config: Path | None = None
     windows: str = "15m,1h,today"
@@ -181,6 +184,12 @@ class Settings(BaseSettings):
         default=86400.0, gt=0, description="a duplicate changes nothing while its original was processed less than this ago")
     contact_ttl_seconds: float = Field(default=4 * 3600.0, gt=0)
     ticket_ttl_seconds: float = Field(default=30 * 86400.0, gt=0, description="forget a ticket this long after its last event")
+    orphan_ticket_ttl_seconds: float = Field(
+        default=3600.0, gt=0, description="forget ticket events whose ticket.created has not come, this long after the last")
+    agent_ttl_seconds: float = Field(
+        default=12 * 3600.0, gt=0, description="forget an agent offline, or with no state change, this long")
+    idle_queue_seconds: float = Field(
+        default=86400.0, gt=0, description="forget a queue's keys once it has had no event this long and nothing is left")
     fcr_lookback: str = Field(default="7d", description="an earlier contact within this makes a contact a repeat")
     batch_size: int = Field(default=2000, ge=1)
     batch_seconds: float = Field(default=0.0, ge=0)
@@ -258,6 +267,11 @@ class Settings(BaseSettings):
                                 f"{self.security_protocol}")  # fmt: skip
         if self.ssl_keyfile is not None and self.ssl_certfile is None:
             raise _SettingError("ssl_keyfile", "needs KPI_SSL_CERTFILE, the certificate it belongs to")
+        passwords = (self.http_password is not None) + (self.http_password_file is not None)
+        if self.http_username is not None and passwords != 1:
+            raise _SettingError("http_password", "give it, or KPI_HTTP_PASSWORD_FILE, but not both, with KPI_HTTP_USERNAME")
+        if self.http_username is None and passwords:
+            raise _SettingError("http_username", "required with KPI_HTTP_PASSWORD or KPI_HTTP_PASSWORD_FILE")
         return self
 
     @cached_property
@@ -267,6 +281,15 @@ class Settings(BaseSettings):
             return self.sasl_password.get_secret_value()
         if self.sasl_password_file is not None:
             return self.sasl_password_file.read_text().rstrip("\r\n")
+        return None
+
+    @cached_property
+    def http_secret(self) -> str | None:
+        """The HTTP basic-auth password, from KPI_HTTP_PASSWORD or the file KPI_HTTP_PASSWORD_FILE names."""
+        if self.http_password is not None:
+            return self.http_password.get_secret_value()
+        if self.http_password_file is not None:
+            return self.http_password_file.read_text().rstrip("\r\n")
         return None
 
     @property
@@ -307,10 +330,11 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         variable = variable_of(str(first["loc"][0])) if first["loc"] else "KPI_*"
         raise ConfigError(f"environment: {variable}: {first['msg']}") from None
     settings.queue_config  # noqa: B018 - read the file now so a bad one stops start-up
-    try:
-        settings.sasl_secret  # noqa: B018 - and the password file
-    except OSError as exc:
-        raise ConfigError(f"environment: KPI_SASL_PASSWORD_FILE: {settings.sasl_password_file}: {exc.strerror}") from None
+    for name, path in (("sasl", settings.sasl_password_file), ("http", settings.http_password_file)):
+        try:
+            getattr(settings, f"{name}_secret")  # and the password files
+        except OSError as exc:
+            raise ConfigError(f"environment: KPI_{name.upper()}_PASSWORD_FILE: {path}: {exc.strerror}") from None
     return settings
 
 

@@ -20,6 +20,9 @@ from stream.customers import Visit
 from stream.facts import Fact, FactKind, changed_facts
 
 _SERIES = {"replied": "replies", "solved": "solves", "reopened": "reopens"}
+#: Replies, solves and reopens one ticket keeps of each, far above real use (a handful; a hundred
+#: replies on a long case), so invented events cannot grow its changelog record without bound.
+MAX_STEPS = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,12 @@ def apply_ticket_event(
     return new, changed_facts(before, derive_facts(new, event.contact_id))
 
 
+def has_room(state: TicketState | None, event: Lifecycle) -> bool:
+    """Whether the ticket can keep one more step of ``event``'s kind."""
+    name = _SERIES.get(event.kind)
+    return state is None or name is None or len(getattr(state, name)) < MAX_STEPS
+
+
 def derive_facts(state: TicketState, ticket_id: str) -> dict[str, Fact]:
     if state.created is None or state.queue is None:
         return {}
@@ -93,10 +102,16 @@ def visit_of(state: TicketState, ticket_id: str) -> Visit | None:
     return Visit(state.customer_id, ticket_id, state.queue, TICKET, state.created)
 
 
-def is_expired(state: TicketState, now: float, dedupe: float, ttl: float) -> bool:
+def is_expired(state: TicketState, now: float, dedupe: float, ttl: float, orphan_ttl: float) -> bool:
     """Whether the ticket may be forgotten at ``now``: ``dedupe`` seconds after the worker last
     changed it (so a duplicate is recognised, however late the original was read), and ``ttl``
     after its last event, by event time, since a ticket can be reopened long after it is solved.
+
+    Events of a ticket whose ``created`` has not come are kept only ``orphan_ttl`` after the worker
+    last changed them: a ``created`` delivered out of order comes soon after its ticket's other
+    events are read, and invented ticket ids must not be kept for a month.
     """
     changed_at = state.last_ts if state.changed_at is None else state.changed_at
+    if state.created is None:
+        return now - changed_at > orphan_ttl
     return now - changed_at > dedupe and now - state.last_ts > ttl

@@ -60,7 +60,7 @@ def produce_a_full_day(worker: Worker, producer: KafkaProducer) -> None:
         events.append(("surveys", {"event_id": f"gf-{kind}", "type": f"survey.{kind}", "ts": b + 110, "queue": QUEUE,
                                    "channel": "voice", "score": score}))  # fmt: skip
     events.append(("surveys", events[-1][1]))  # a duplicate answer
-    events.append(("calls", make_event("contact.queued", "gf-late", b - 3600, queue=QUEUE)))  # late
+    events.append(("calls", make_event("contact.queued", "gf-late", b - 2 * 86400, queue=QUEUE)))  # before every window
     for topic, event in events:
         produce(producer, topics[topic], event, None)
     producer.send(topics["calls"], value=b"not json at all")  # invalid

@@ -19,16 +19,16 @@ pytestmark = pytest.mark.integration
 TOPICS = {"voice": "calls", "ticket": "tickets", "survey": "surveys", "agent": "agents"}
 
 
-def counted(worker: Worker, topics: set[str]) -> tuple[float, float]:
-    """(processed, invalid) summed over ``topics``."""
-    processed = invalid = 0.0
+def counted(worker: Worker, topics: set[str], what: str = "invalid") -> tuple[float, float]:
+    """(processed, ``what``: invalid or late) summed over ``topics``."""
+    processed = other = 0.0
     for (name, labels), value in worker.metrics().items():
         if dict(labels).get("topic") in topics:
             if name == "contact_centre_events_processed_total":
                 processed += value
-            elif name == "contact_centre_events_invalid_total":
-                invalid += value
-    return processed, invalid
+            elif name == f"contact_centre_events_{what}_total":
+                other += value
+    return processed, other
 
 
 def test_produced_equals_processed_plus_invalid(worker: Worker, producer: KafkaProducer) -> None:
@@ -65,15 +65,18 @@ def test_produced_equals_processed_plus_invalid(worker: Worker, producer: KafkaP
     assert worker.process.poll() is None
 
     # Every invalid message on these topics (this test's and any other's) is in the dead-letter
-    # topic, with its origin and a reason.
+    # topic, with its origin and a reason, and so is every late one (processed, and dated before
+    # every window).
     _, invalid_ever = counted(worker, topics)
+    _, late_ever = counted(worker, topics, "late")
     consumer = KafkaConsumer(worker.topics["deadletter"], bootstrap_servers=worker.bootstrap,
                              auto_offset_reset="earliest", consumer_timeout_ms=10_000)  # fmt: skip
     try:
         letters = [m for m in consumer if dict(m.headers)["source_topic"].decode() in topics]
     finally:
         consumer.close()
-    assert len(letters) == invalid_ever
+    late = [letter for letter in letters if dict(letter.headers)["reason"] == b"late"]
+    assert (len(letters) - len(late), len(late)) == (invalid_ever, late_ever)
     assert sum(letter.value in damaged for letter in letters) > 1000
     for letter in letters:
         headers = dict(letter.headers)

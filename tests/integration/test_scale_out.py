@@ -12,7 +12,7 @@ from kafka import KafkaProducer
 
 from stream.broker import EmbeddedBroker
 from tests.integration.conftest import Worker, new_topics, running_worker, wait_for
-from tests.integration.test_crash_recovery import SETTINGS, comparable, differences, processed, produce_stream
+from tests.integration.test_crash_recovery import comparable, differences, processed, produce_stream
 
 pytestmark = pytest.mark.integration
 
@@ -39,9 +39,9 @@ def run_two_workers(broker: EmbeddedBroker, producer: KafkaProducer, tmp_path_fa
                     kill_one: bool) -> None:  # fmt: skip
     topics = new_topics(uuid.uuid4().hex[:8])
     app_id = f"it-scale-{uuid.uuid4().hex[:8]}"
-    with running_worker(broker, tmp_path_factory.mktemp("first"), app_id=app_id, topics=topics, **SETTINGS) as first, \
-            running_worker(broker, tmp_path_factory.mktemp("second"), app_id=app_id, topics=topics, **SETTINGS) as second, \
-            running_worker(broker, tmp_path_factory.mktemp("single"), topics=topics, **SETTINGS) as single:
+    with running_worker(broker, tmp_path_factory.mktemp("first"), app_id=app_id, topics=topics) as first, \
+            running_worker(broker, tmp_path_factory.mktemp("second"), app_id=app_id, topics=topics) as second, \
+            running_worker(broker, tmp_path_factory.mktemp("single"), topics=topics) as single:
         produce_stream(producer, topics, rate=1.5)
         truth: list[Any] = []
         seen: list[Any] = []
@@ -100,11 +100,10 @@ def test_a_worker_joining_during_a_backlog_rebalances_without_losing_or_repeatin
     # Large enough that the first worker is still reading it when the second has joined (about
     # 10 s after it starts) on a machine where the pipeline reads 10,000 events/s.
     total = produce_stream(producer, topics, rate=24.0)
-    with running_worker(broker, tmp_path_factory.mktemp("single"), topics=topics, **SETTINGS) as single, \
-            running_worker(broker, tmp_path_factory.mktemp("first"), app_id=app_id, topics=topics, **SETTINGS) as first:
+    with running_worker(broker, tmp_path_factory.mktemp("single"), topics=topics) as single, \
+            running_worker(broker, tmp_path_factory.mktemp("first"), app_id=app_id, topics=topics) as first:
         wait_for(lambda: processed(first) > total * 0.05, timeout=120, interval=0.2)
-        with running_worker(broker, tmp_path_factory.mktemp("second"), app_id=app_id, topics=topics,
-                            **SETTINGS) as second:  # fmt: skip
+        with running_worker(broker, tmp_path_factory.mktemp("second"), app_id=app_id, topics=topics) as second:
             # The group has rebalanced (the second worker is healthy) before the backlog was read.
             assert processed(first) < total, "the first worker read everything before the second joined"
             truth: list[Any] = []

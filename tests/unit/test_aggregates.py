@@ -23,6 +23,7 @@ from stream.aggregates import (
 )
 from stream.contacts import ContactState, Lifecycle, apply_event
 from stream.facts import Fact
+from stream.ids import id_key
 from stream.windows import parse_window, parse_windows
 
 UTC = ZoneInfo("UTC")
@@ -33,6 +34,11 @@ B0 = int(T0)
 MIDNIGHT = datetime(2026, 11, 22, tzinfo=timezone.utc).timestamp()  # T0 - 36000
 DEFAULT_RULES = WaitRules(service_level_seconds=20, short_abandon_seconds=5)
 WINDOWS = WindowSet(parse_windows("15m,1h,today"), UTC)
+
+
+def keyed(by_id: dict[str, float]) -> dict[str, float]:
+    """A state's collection of ids as it keeps them: by digest."""
+    return {id_key(identifier): value for identifier, value in by_id.items()}
 
 
 def fact(kind: str, seconds: float = 0.0, ts: float = T0, contact_id: str = "v-1") -> Fact:
@@ -405,12 +411,12 @@ def test_waiting_set_follows_facts() -> None:
                         fact("offered", 0, T0 - 20, "b"), fact("waiting", 0, T0 - 20, "b"),
                         fact("offered", 0, T0 - 10, "c"), fact("waiting", 0, T0 - 10, "c")],
                 DEFAULT_RULES, WINDOWS, now=T0)  # fmt: skip
-    assert state.waiting == {"a": T0 - 50, "b": T0 - 20, "c": T0 - 10}
+    assert state.waiting == keyed({"a": T0 - 50, "b": T0 - 20, "c": T0 - 10})
     assert waiting_now(state, T0) == WaitingNow(3, 50.0)
     # 'a' is answered and 'c' abandons: only 'b' (queued 20 s before T0) still waits
     apply_facts(state, [fact("answered", 49, T0 - 1, "a"), fact("abandoned", 9, T0 - 1, "c")], DEFAULT_RULES,
                 WINDOWS, now=T0)  # fmt: skip
-    assert state.waiting == {"b": T0 - 20}
+    assert state.waiting == keyed({"b": T0 - 20})
     assert waiting_now(state, T0 + 10) == WaitingNow(1, 30.0)
 
 
@@ -419,11 +425,11 @@ def test_duplicate_survey_answer_is_counted_once() -> None:
     Counted: 2 answers, sum 8, satisfied (score >= 4) 1 -> CSAT 8/2 = 4.0, satisfied ratio 1/2."""
     state = QueueState()
     facts = [fact("csat", 5.0, T0, "s-1"), fact("csat", 5.0, T0, "s-1"), fact("csat", 3.0, T0, "s-2")]
-    assert apply_facts(state, facts, DEFAULT_RULES, WINDOWS, now=T0) == 1
-    assert state.answers == {"s-1": T0, "s-2": T0}
+    assert apply_facts(state, facts, DEFAULT_RULES, WINDOWS, now=T0).duplicates == 1
+    assert state.answers == keyed({"s-1": T0, "s-2": T0})
     assert state.buckets["15m"] == {B0: ContactTotals(csat_count=2, csat_sum=8.0, csat_satisfied=1)}
     # the same id delivered again later is still recognised
-    assert apply_facts(state, [fact("csat", 5.0, T0, "s-1")], DEFAULT_RULES, WINDOWS, now=T0) == 1
+    assert apply_facts(state, [fact("csat", 5.0, T0, "s-1")], DEFAULT_RULES, WINDOWS, now=T0).duplicates == 1
     kpis = contact_kpis(window_totals(state, parse_window("15m"), UTC, T0))
     assert kpis == {**EMPTY_KPIS, "csat_score": 4.0, "csat_satisfied_ratio": 0.5, "csat_responses": 2}
 
@@ -435,14 +441,14 @@ def test_waiting_fact_is_not_bucketed() -> None:
 
 
 def test_answer_of_an_unknown_waiter_is_harmless() -> None:
-    state = QueueState(waiting={"b": T0 - 20})
+    state = QueueState(waiting=keyed({"b": T0 - 20}))
     apply_facts(state, [fact("answered", 3, T0, "zzz")], DEFAULT_RULES, WINDOWS, now=T0)
-    assert state.waiting == {"b": T0 - 20}
+    assert state.waiting == keyed({"b": T0 - 20})
 
 
 def test_stale_answer_still_ends_the_wait() -> None:
     """An answer too old for every window still removes the contact from 'waiting now'."""
-    state = QueueState(waiting={"a": MIDNIGHT - 100})
+    state = QueueState(waiting=keyed({"a": MIDNIGHT - 100}))
     apply_facts(state, [fact("answered", 50, MIDNIGHT - 50, "a")], DEFAULT_RULES, WINDOWS, now=T0)
     assert state.waiting == {}
     assert state.buckets == {}
@@ -479,7 +485,7 @@ def bucketed_state() -> QueueState:
                 B0: ContactTotals(handled=1, handle_sum=90.0),
             },
         },
-        waiting={"old": T0 - 14401, "edge": T0 - 14400, "new": T0 - 10},
+        waiting=keyed({"old": T0 - 14401, "edge": T0 - 14400, "new": T0 - 10}),
     )
 
 
@@ -504,13 +510,13 @@ def test_window_totals_of_an_unknown_window_is_empty() -> None:
 
 def test_prune_drops_stale_buckets_lost_waiters_and_old_answer_ids() -> None:
     state = bucketed_state()
-    state.answers = {"s-old": T0 - 600.5, "s-edge": T0 - 600, "s-new": T0 - 5}
+    state.answers = keyed({"s-old": T0 - 600.5, "s-edge": T0 - 600, "s-new": T0 - 5})
     assert prune(state, WINDOWS, T0, waiting_ttl=14400, dedupe=600) is True
     assert sorted(state.buckets["15m"]) == [T0 - 900, T0 - 60, T0]
     # queued 14401 s ago: more than the TTL, dropped; exactly 14400 s: kept
-    assert state.waiting == {"edge": T0 - 14400, "new": T0 - 10}
+    assert state.waiting == keyed({"edge": T0 - 14400, "new": T0 - 10})
     # answered 600.5 s ago: more than the 600 s answer TTL, dropped; exactly 600 s: kept
-    assert state.answers == {"s-edge": T0 - 600, "s-new": T0 - 5}
+    assert state.answers == keyed({"s-edge": T0 - 600, "s-new": T0 - 5})
 
 
 def test_prune_of_an_old_answer_id_alone_is_a_change() -> None:
@@ -549,8 +555,9 @@ def test_prune_drops_windows_no_longer_configured() -> None:
 def test_queue_state_wire_round_trip() -> None:
     state = bucketed_state()
     state.alerts = frozenset({"service_level_ratio", "oldest_waiting_seconds"})
-    state.answers = {"s-1": T0 - 30}
+    state.answers = keyed({"s-1": T0 - 30})
     state.origins = {"it-contact-events/3": 41}
+    state.active_at = T0 - 5
     wire = state.to_wire()
     assert wire == {
         "buckets": {
@@ -563,13 +570,17 @@ def test_queue_state_wire_round_trip() -> None:
                 "1795341600": [0, 0, 0, 0, 0, 0.0, None, 1, 90.0, *APPENDED_ZEROS],
             }
         },
-        "waiting": {"old": T0 - 14401, "edge": T0 - 14400, "new": T0 - 10},
+        "waiting": keyed({"old": T0 - 14401, "edge": T0 - 14400, "new": T0 - 10}),
         "alerts": ["oldest_waiting_seconds", "service_level_ratio"],
         "origins": {"it-contact-events/3": 41},
-        "answers": {"s-1": T0 - 30},
+        "answers": keyed({"s-1": T0 - 30}),
+        "active_at": T0 - 5,
     }
     restored = QueueState.from_wire(json.loads(json.dumps(wire)))
     assert restored == state
+    # written with full ids, before they were kept as digests: read into the same keys
+    assert QueueState.from_wire({"waiting": {"old": T0}, "answers": {"s-1": T0}}) == QueueState(
+        waiting=keyed({"old": T0}), answers=keyed({"s-1": T0}))
     assert all(isinstance(start, int) for start in restored.buckets["15m"])
 
 
@@ -636,7 +647,7 @@ def test_end_to_end_from_lifecycle_events() -> None:
         if result is None:
             continue
         contacts[event.contact_id], facts = result
-        assert apply_facts(queue, facts, DEFAULT_RULES, WINDOWS, now=T0) == 0  # no survey answers: no duplicates
+        assert apply_facts(queue, facts, DEFAULT_RULES, WINDOWS, now=T0).duplicates == 0  # no survey answers: no duplicates
     expected = {
         **EMPTY_KPIS,
         "contacts_offered": 5,
@@ -675,7 +686,7 @@ def test_arrival_order_does_not_change_the_queue_state(order: tuple[int, ...]) -
         result = apply_event(contact, events[i], events[i].ts)
         assert result is not None
         contact, facts = result
-        assert apply_facts(queue, facts, DEFAULT_RULES, WINDOWS, now=T0) == 0
+        assert apply_facts(queue, facts, DEFAULT_RULES, WINDOWS, now=T0).duplicates == 0
     # 15m buckets: T0-100 and T0-88 are in [T0-120, T0-60); T0-10 is in [T0-60, T0)
     assert queue == QueueState(
         buckets={
@@ -696,6 +707,7 @@ def test_arrival_order_does_not_change_the_queue_state(order: tuple[int, ...]) -
             },  # fmt: skip
         },
         waiting={},
+        active_at=T0,
     )
 
 

@@ -80,9 +80,9 @@ def test_a_survey_answer_is_recognised_for_dedupe_seconds_after_it_was_counted(
 ) -> None:
     window_set = WindowSet(parse_windows("15m,1h,today,7d"), UTC)  # 7d: the answer stays in a window
     state = QueueState()
-    assert apply_facts(state, [_answer("s-1", ts)], RULES, window_set, counted_at) == 0
+    assert apply_facts(state, [_answer("s-1", ts)], RULES, window_set, counted_at).duplicates == 0
     prune(state, window_set, duplicate_at, waiting_ttl=14400, dedupe=DEDUPE)
-    duplicates = apply_facts(state, [_answer("s-1", ts)], RULES, window_set, duplicate_at)
+    duplicates = apply_facts(state, [_answer("s-1", ts)], RULES, window_set, duplicate_at).duplicates
     assert duplicates == (0 if counts_again else 1)
     assert window_totals(state, window_set.windows[3], UTC, duplicate_at).csat_count == (2 if counts_again else 1)
 

@@ -6,15 +6,18 @@ import itertools
 
 import pytest
 
+from stream.ids import id_key
 from stream.presence import (
+    MAX_AGENTS_PER_QUEUE,
     NO_PLACE,
     AgentUpdate,
     Presence,
     QueuePresence,
+    agent_expired,
     agents_by_state,
     apply_agent_update,
     apply_presence,
-    forget_departed,
+    forget_gone,
 )
 
 T0 = 1795341600.0
@@ -98,13 +101,36 @@ def test_repeated_queue_names_count_once() -> None:
     assert apply_agent_update(None, update("a1", T0, "busy", "sales", "sales")) == [Presence("sales", "a1", "busy", T0)]
 
 
-def test_departures_are_forgotten_after_the_retention_since_they_were_recorded() -> None:
-    """A departure dated a day before it was recorded (read after an outage) is kept the whole
-    retention from when it was recorded: by the worker's clock, not by its age on arrival."""
-    sales = QueuePresence({"a1": (None, T0, (0, 1), RECORDED), "a2": ("busy", T0 - 3600, (0, 0), T0 - 3600)})
-    assert forget_departed(sales, RECORDED + 600, retention=600) is False
-    assert forget_departed(sales, RECORDED + 601, retention=600) is True
-    assert sales.agents == {"a2": ("busy", T0 - 3600, (0, 0), T0 - 3600)}  # present agents stay, however old
+A1, A2 = id_key("a1"), id_key("a2")
+
+
+@pytest.mark.parametrize(
+    ("now", "kept"),
+    [
+        (T0 + 600, {A1, A2}),
+        # the departure, dated a day before it was recorded (read after an outage), is kept the
+        # whole retention from when it was recorded: by the worker's clock, not its age on arrival
+        (T0 + 601, {A2}),
+        # a present agent goes once its latest state is older than the silence TTL, by event time
+        (T0 + 7200, {A2}),
+        (T0 + 7200.001, set()),
+    ],
+)
+def test_departed_and_silent_agents_are_forgotten(now: float, kept: set[str]) -> None:
+    sales = QueuePresence({A1: (None, T0 - 86400, (0, 1), T0), A2: ("busy", T0 - 3600, (0, 0), T0 - 3600)})
+    assert forget_gone(sales, now, retention=600, silent_ttl=10800) is (kept != {A1, A2})
+    assert set(sales.agents) == kept
+
+
+@pytest.mark.parametrize(("ts", "now", "expired"), [(T0, T0 + 43200, False), (T0, T0 + 43200.001, True)])
+def test_an_agent_silent_longer_than_the_ttl_is_forgotten(ts: float, now: float, expired: bool) -> None:
+    assert agent_expired(update("a1", ts, "available", "sales"), now, silent_ttl=43200) is expired
+
+
+def test_a_queue_keeps_at_most_so_many_agents() -> None:
+    sales = QueuePresence({id_key(f"x{n}"): ("busy", T0, (0, n), T0) for n in range(MAX_AGENTS_PER_QUEUE)})
+    assert sales.has_room_for("x7")  # known
+    assert not sales.has_room_for("x-new")
 
 
 def test_wire_round_trips() -> None:
@@ -112,15 +138,16 @@ def test_wire_round_trips() -> None:
     assert AgentUpdate.from_wire(u.to_wire()) == u
     p = Presence("sales", "a1", None, T0, (2, 17))
     assert Presence.from_wire(p.to_wire()) == p
-    q = QueuePresence({"a1": ("busy", T0, (0, 3), T0 + 5), "a2": (None, T0 + 1, NO_PLACE, T0 + 9)})
+    q = QueuePresence({A1: ("busy", T0, (0, 3), T0 + 5), A2: (None, T0 + 1, NO_PLACE, T0 + 9)})
     assert QueuePresence.from_wire(q.to_wire()) == q
 
 
 def test_states_written_before_places_were_recorded_read_without_one() -> None:
     assert AgentUpdate.from_wire(["a1", T0, "away", ["sales"]]) == update("a1", T0, "away", "sales")
     assert Presence.from_wire(["sales", "a1", "busy", T0]) == Presence("sales", "a1", "busy", T0)
-    assert QueuePresence.from_wire({"a1": ["busy", T0]}).agents == {"a1": ("busy", T0, NO_PLACE, T0)}
-    assert QueuePresence.from_wire({"a1": ["busy", T0, [0, 3]]}).agents == {"a1": ("busy", T0, (0, 3), T0)}
+    # written with full agent ids, before they were kept as digests: read into the same keys
+    assert QueuePresence.from_wire({"a1": ["busy", T0]}).agents == {A1: ("busy", T0, NO_PLACE, T0)}
+    assert QueuePresence.from_wire({"a1": ["busy", T0, [0, 3]]}).agents == {A1: ("busy", T0, (0, 3), T0)}
 
 
 def test_of_two_states_at_the_same_instant_the_later_in_the_input_wins() -> None:

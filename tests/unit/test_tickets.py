@@ -9,7 +9,7 @@ import pytest
 from stream.contacts import Lifecycle
 from stream.customers import Visit
 from stream.facts import Fact
-from stream.tickets import TicketState, apply_ticket_event, derive_facts, is_expired, visit_of
+from stream.tickets import MAX_STEPS, TicketState, apply_ticket_event, derive_facts, has_room, is_expired, visit_of
 
 #: 2026-11-22T10:00:00Z
 T0 = 1795341600.0
@@ -174,4 +174,17 @@ def test_kept_for_the_ttl_after_the_last_event_and_dedupe_after_the_last_change(
     changed_at: float | None, now: float, expired: bool
 ) -> None:
     state = TicketState("billing", None, T0 - 86400, solves=(T0,), changed_at=changed_at)
-    assert is_expired(state, now, dedupe=86400, ttl=30 * 86400) is expired
+    assert is_expired(state, now, dedupe=86400, ttl=30 * 86400, orphan_ttl=3600) is expired
+
+
+@pytest.mark.parametrize(("now", "expired"), [(T0 + 3600, False), (T0 + 3600.001, True)])
+def test_events_of_a_ticket_never_created_are_kept_only_the_orphan_ttl(now: float, expired: bool) -> None:
+    """By the worker's clock since they were read: a late ``created`` comes soon after them."""
+    orphan = TicketState(replies=(T0 - 86400,), changed_at=T0)
+    assert is_expired(orphan, now, dedupe=86400, ttl=30 * 86400, orphan_ttl=3600) is expired
+
+
+def test_a_ticket_keeps_at_most_so_many_steps_of_each_kind() -> None:
+    full = TicketState("billing", None, T0, reopens=tuple(T0 + n for n in range(MAX_STEPS)))
+    assert not has_room(full, ev("reopened", T0 + MAX_STEPS))
+    assert has_room(full, ev("replied", T0 + 1)) and has_room(None, ev("reopened", T0))
