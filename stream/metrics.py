@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics, generate_latest
 
 from stream.exposition import GaugeFamily, HistogramFamily
+from stream.queue_config import QueueConfig
 from stream.report import PresenceReport, QueueReport
-from stream.settings import QueueConfig
 
 PREFIX = "contact_centre_"
 

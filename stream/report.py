@@ -11,7 +11,7 @@ from stream.aggregates import QueueState, WaitingNow, WindowSet, contact_kpis, w
 from stream.kpis import target_met
 from stream.partitioning import split_queue_key
 from stream.presence import QueuePresence, agents_by_state
-from stream.settings import QueueConfig, QueueSettings
+from stream.queue_config import QueueConfig, QueueSettings
 
 
 @dataclass(frozen=True, slots=True)

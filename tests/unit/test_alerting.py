@@ -9,7 +9,7 @@ import pytest
 from stream.aggregates import WaitingNow
 from stream.alerting import AlertEvent, AlertPolicy, evaluate
 from stream.report import QueueReport
-from stream.settings import QueueSettings
+from stream.queue_config import QueueSettings
 
 #: 2026-11-22T10:00:00Z
 NOW = 1795341600.0

@@ -10,7 +10,7 @@ import pytest
 
 from stream.aggregates import ContactTotals, QueueState, WaitingNow, WindowSet
 from stream.report import PresenceReport, QueueReport, build_reports, reports_to_json
-from stream.settings import QueueConfig, QueueSettings
+from stream.queue_config import QueueConfig, QueueSettings
 from stream.windows import parse_windows
 from tests.unit.test_aggregates import EMPTY_KPIS
 

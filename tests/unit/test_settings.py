@@ -10,7 +10,8 @@ import pytest
 
 from stream.aggregates import WaitRules
 from stream.app import create_pipeline
-from stream.settings import ConfigError, QueueConfig, QueueSettings, load_queue_config, load_settings
+from stream.queue_config import QueueConfig, QueueSettings, load_queue_config
+from stream.settings import ConfigError, load_settings
 from stream.windows import Window
 
 SPEC_EXAMPLE = """\
