@@ -1,5 +1,6 @@
 # Two entry points: `make demo` runs the whole thing, `make test` runs every test.
 # Both create .venv and install the project into it first; nothing else is assumed.
+# `make check` is the fast tier: the tests that need no broker, in well under two minutes.
 
 PYTHON ?= python3
 VENV := .venv
@@ -13,13 +14,16 @@ SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium docker-compose
 SYSTEM_TOOLS := prometheus promtool amtool chromium docker-compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install system-packages clean
+.PHONY: demo test check install system-packages clean
 
 demo: $(STAMP)
 	$(PY) -m stream demo
 
 test: system-packages $(STAMP)
 	$(PY) -m pytest
+
+check: $(STAMP)
+	$(PY) -m pytest -q tests/unit tests/agents
 
 system-packages:
 	@for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
