@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     http_username: str | None = Field(default=None, min_length=1, description="basic auth of every HTTP endpoint but /healthz")
     http_password: SecretStr | None = None
     http_password_file: FilePath | None = None
+    snapshot_seconds: float = Field(
+        default=1.0, ge=0, le=60, description="/metrics and /api/kpis are rebuilt at most this often")
     timezone: str = "UTC"
     config: Path | None = None
     windows: str = "15m,1h,today"

@@ -45,15 +45,22 @@ class Prometheus:
 
 
 @contextmanager
-def running_prometheus(target: str, workdir: Path) -> Iterator[Prometheus]:
-    """Prometheus scraping ``target`` (host:port) and evaluating the rules every second."""
+def running_prometheus(target: str, workdir: Path, basic_auth: tuple[str, str] | None = None) -> Iterator[Prometheus]:
+    """Prometheus scraping ``target`` (host:port), with ``basic_auth`` (user name, password) if given,
+    and evaluating the rules every second."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("prometheus is not installed; `make test` installs it (Debian package prometheus)")
+    job: dict[str, Any] = {"job_name": JOB, "static_configs": [{"targets": [target]}]}
+    if basic_auth is not None:
+        # As deploy/prometheus/prometheus.yml's example: the password in a file of its own.
+        password_file = workdir / "scrape-password"
+        password_file.write_text(basic_auth[1])
+        job["basic_auth"] = {"username": basic_auth[0], "password_file": str(password_file)}
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(RULES)],
-        "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": [target]}]}],
+        "scrape_configs": [job],
     }
     config_path = workdir / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(config))

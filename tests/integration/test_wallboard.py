@@ -138,3 +138,39 @@ def test_stale_warning_when_the_worker_stops(broker: EmbeddedBroker, page: Page,
         expect(stale).to_be_visible(timeout=15_000)
         expect(stale).to_contain_text("No data since")
         assert "stale" in (page.locator("body").get_attribute("class") or "")
+
+
+def test_an_unknown_window_falls_back_to_the_default_under_the_pages_own_policy(
+    worker: Worker, producer: KafkaProducer, page: Page
+) -> None:
+    """``?window=__proto__`` froze the page (it read the prototype as a window and threw on every
+    poll); a name that is not one of the document's windows now shows the default, and nothing the
+    page does is refused by its Content-Security-Policy."""
+    queue = "it-wall-window"
+    calls = worker.topics["calls"]
+    now = time.time()
+    for event in (make_event("contact.queued", "ww-1", now - 60, queue=queue),
+                  make_event("contact.answered", "ww-1", now - 48, agent_id="a1"),  # wait 12 s
+                  make_event("contact.queued", "ww-2", now - 10, queue=queue)):  # fmt: skip
+        produce(producer, calls, event, event["contact_id"].encode())
+    producer.flush()
+    wait_for(lambda: worker.metrics().get(("contact_centre_contacts_waiting", frozenset(
+        {("queue", queue), ("channel", "voice")}))) == 1)  # fmt: skip
+
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type in ("error", "warning") else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    # Every violation, reported or not on the console: the event the browser fires for each.
+    page.add_init_script("window.violations = []; document.addEventListener('securitypolicyviolation', event => "
+                         "window.violations.push(`${event.violatedDirective} ${event.blockedURI}`));")  # fmt: skip
+    tile = page.locator(f'section[data-queue="{queue}"][data-channel="voice"]')
+    for asked, shown, button in (("__proto__", "15m", "15 min"), ("constructor", "15m", "15 min"),
+                                 ("no-such-window", "15m", "15 min"), ("today", "today", "Today")):  # fmt: skip
+        page.goto(f"{worker.base_url}/wallboard?window={asked}")
+        expect(tile.locator('[data-kpi="average_wait_seconds"] dd')).to_have_text("0:12", timeout=10_000)
+        expect(tile.locator('[data-kpi="contacts_waiting"] dd')).to_have_text("1")
+        expect(page.get_by_role("button", name=button)).to_have_attribute("aria-pressed", "true")
+        expect(page).to_have_url(f"{worker.base_url}/wallboard?window={shown}")
+        assert page.evaluate("window.violations") == [], asked
+    assert problems == []
+    expect(page.locator("#stale")).to_be_hidden()
