@@ -1,43 +1,40 @@
-"""Event models: one discriminated union on ``type``, validated straight from bytes."""
+"""Event models: one discriminated union on ``type``, validated straight from bytes.
+
+Every string and list has a bound. SPEC §3 fixes two; the others sit far above real use, so that a
+value past them is a broken or hostile producer, never a real contact centre. A value past a bound
+makes the event invalid. ``ts`` follows the rule of :mod:`schemas.timestamps`.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StrictBool,
-    TypeAdapter,
-)
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
 
+from schemas.jsonkeys import reject_repeated_keys
+from schemas.timestamps import Timestamp
 
-def _epoch_to_datetime(value: object) -> object:
-    # Epoch seconds are accepted as a number; a bool is not a number here.
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(value, tz=timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            raise ValueError(f"epoch seconds {value!r} are out of range") from None
-    return value
-
-
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_epoch_to_datetime)]
+#: SPEC §3: 1-128 characters.
 EventId = Annotated[str, Field(min_length=1, max_length=128)]
+#: SPEC §3: 1-64 characters of ``[A-Za-z0-9_.-]``.
 QueueName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-Identifier = Annotated[str, Field(min_length=1, max_length=256)]
+#: Contact, customer and agent ids: 1-128 characters; real ones are UUIDs (36) or CRM keys (about 20).
+Identifier = Annotated[str, Field(min_length=1, max_length=128)]
+#: A wrap-up code: at most 256 characters; real ones are short labels ("sale", "callback-requested").
+Disposition = Annotated[str, Field(max_length=256)]
+#: The queues of one agent: at most 200; real agents serve a handful, the widest skill sets a few dozen.
+AgentQueues = Annotated[list[QueueName], Field(max_length=200)]
+#: Time on hold of one contact: 0 to one day; real holds last seconds to minutes.
+HoldSeconds = Annotated[float, Field(ge=0, le=86400)]
 Channel = Literal["voice", "chat", "ticket"]
 VOICE, CHAT, TICKET = "voice", "chat", "ticket"
 
 
 class _Event(BaseModel):
     # Unknown extra fields are tolerated so producers can add context without
-    # breaking the processor; the fields we use are strictly typed.
-    model_config = ConfigDict(frozen=True, extra="ignore", strict=False)
+    # breaking the processor; the fields we use are strictly typed, and a number is finite
+    # (JSON has no Infinity or NaN, yet 1e400 parses as infinity).
+    model_config = ConfigDict(frozen=True, extra="ignore", strict=False, allow_inf_nan=False)
 
     event_id: EventId
     ts: Timestamp
@@ -45,6 +42,8 @@ class _Event(BaseModel):
 
 class _ContactScoped(_Event):
     contact_id: Identifier
+    # The contact a transfer came from (SPEC §3). No KPI reads it; it is bounded like every id.
+    previous_contact_id: Identifier | None = None
 
 
 class ContactQueued(_ContactScoped):
@@ -66,14 +65,14 @@ class ContactAbandoned(_ContactScoped):
 
 class ContactEnded(_ContactScoped):
     type: Literal["contact.ended"]
-    hold_seconds: Annotated[float, Field(ge=0)] | None = None
+    hold_seconds: HoldSeconds | None = None
     queue: QueueName | None = None
 
 
 class ContactWrapped(_ContactScoped):
     type: Literal["contact.wrapped"]
     resolved: StrictBool
-    disposition: str | None = None
+    disposition: Disposition | None = None
     queue: QueueName | None = None
 
 
@@ -128,29 +127,27 @@ class SurveyEsat(_Survey):
 class AgentState(_Event):
     type: Literal["agent.state"]
     agent_id: Identifier
-    queues: list[QueueName]
+    queues: AgentQueues
     state: Literal["available", "busy", "wrapup", "away", "offline"]
 
 
-ContactEvent = Union[ContactQueued, ContactAnswered, ContactAbandoned, ContactEnded, ContactWrapped]
+ContactEvent = ContactQueued | ContactAnswered | ContactAbandoned | ContactEnded | ContactWrapped
 
 Event = Annotated[
-    Union[
-        ContactQueued,
-        ContactAnswered,
-        ContactAbandoned,
-        ContactEnded,
-        ContactWrapped,
-        TicketCreated,
-        TicketReplied,
-        TicketSolved,
-        TicketReopened,
-        SurveyCsat,
-        SurveyNps,
-        SurveyCes,
-        SurveyEsat,
-        AgentState,
-    ],
+    ContactQueued
+    | ContactAnswered
+    | ContactAbandoned
+    | ContactEnded
+    | ContactWrapped
+    | TicketCreated
+    | TicketReplied
+    | TicketSolved
+    | TicketReopened
+    | SurveyCsat
+    | SurveyNps
+    | SurveyCes
+    | SurveyEsat
+    | AgentState,
     Field(discriminator="type"),
 ]
 
@@ -158,5 +155,11 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
 def decode_event(raw: bytes) -> Event:
-    """Validate one message value; raises :class:`pydantic.ValidationError`."""
-    return EVENT_ADAPTER.validate_json(raw)
+    """Validate one message value; raises :class:`pydantic.ValidationError`, also for a repeated key.
+
+    Keys are checked once the message is otherwise valid: an invalid one needs no second look, so a
+    large bad message costs one parse.
+    """
+    event = EVENT_ADAPTER.validate_json(raw)
+    reject_repeated_keys(raw)
+    return event

@@ -48,6 +48,7 @@ MAX_FUTURE_SECONDS = 86400.0
 Reason = Literal[
     "not_json",
     "not_object",
+    "duplicate_key",
     "unknown_type",
     "missing_field",
     "invalid_field",
@@ -63,6 +64,7 @@ _REASON_BY_ERROR: dict[str, Reason] = {
     "model_attributes_type": "not_object",
     "model_type": "not_object",
     "dict_type": "not_object",
+    "duplicate_key": "duplicate_key",
     "union_tag_invalid": "unknown_type",
     "union_tag_not_found": "missing_field",
     "missing": "missing_field",
@@ -71,6 +73,12 @@ _REASON_BY_ERROR: dict[str, Reason] = {
     "greater_than_equal": "out_of_range",
     "less_than": "out_of_range",
     "less_than_equal": "out_of_range",
+    # A value past a length bound, or a number that is not finite, is malformed rather than a
+    # reading out of range: the same reason as any other ill-formed field.
+    "string_too_short": "invalid_field",
+    "string_too_long": "invalid_field",
+    "too_long": "invalid_field",
+    "finite_number": "invalid_field",
 }
 
 

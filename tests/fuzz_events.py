@@ -30,7 +30,15 @@ VALID: dict[str, list[dict[str, Any]]] = {
     "agent": [{"type": "agent.state", "agent_id": "a", "queues": ["fuzz", "fuzz-2"], "state": "busy"}],
 }
 ODD_VALUES: list[Any] = [None, True, False, 0, -1, 1e308, -1e308, "", "x" * 300, [], {}, [1, "a"], {"a": 1},
-                         "2026-13-45T99:99:99Z", "\u0000", "\ud7ff", 1.5, "NaN"]  # fmt: skip
+                         "2026-13-45T99:99:99Z", "\u0000", "\ud7ff", 1.5, "NaN",
+                         # just past a bound: ids, queue names, dispositions, the queues of an agent
+                         "x" * 129, "q" * 65, "d" * 257, ["q"] * 201,
+                         # epoch forms: milliseconds as a number and as a string, the unit threshold, non-finite
+                         1795341540000, "1795341540000", 1e11, 99999999999, float("inf"), float("-inf"),
+                         float("nan")]  # fmt: skip
+#: Longest valid value of each bounded string field (SPEC §3, schemas.events).
+STRING_BOUNDS: dict[str, int] = {"event_id": 128, "contact_id": 128, "customer_id": 128, "agent_id": 128,
+                                  "queue": 64, "disposition": 256}  # fmt: skip
 
 
 def valid_event(rng: random.Random, source: str, ts: float) -> dict[str, Any]:
@@ -44,10 +52,12 @@ def valid_event(rng: random.Random, source: str, ts: float) -> dict[str, Any]:
 
 
 def mutate(rng: random.Random, event: dict[str, Any]) -> bytes:
-    """One random change: drop a field, give it an odd value, add junk, or damage the bytes."""
+    """One random change: drop a field, give it an odd value, add junk, name a key twice, or damage the bytes."""
     event = dict(event)
-    choice = rng.randrange(5)
+    choice = rng.randrange(6)
     field = rng.choice(sorted(event))
+    if choice == 5:
+        return with_repeated_key(json.dumps(event).encode(), field, rng.choice([event[field], *ODD_VALUES]))
     if choice == 0:
         del event[field]
     elif choice == 1:
@@ -61,3 +71,8 @@ def mutate(rng: random.Random, event: dict[str, Any]) -> bytes:
     elif choice == 4:
         raw = raw[: rng.randrange(len(raw) + 1)]
     return raw
+
+
+def with_repeated_key(raw: bytes, key: str, value: Any) -> bytes:
+    """``raw`` (a JSON object) with ``key`` named once more, at the end: JSON can say it, dicts cannot."""
+    return raw[:-1] + b", " + json.dumps(key).encode() + b": " + json.dumps(value).encode() + b"}"

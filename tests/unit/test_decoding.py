@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from stream.decoding import Rejected
 from stream.decoding import decode as decode_source
 
 #: 2026-11-22 10:00:00 UTC = 1795341600 epoch seconds; used as "now" throughout.
-NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()
 
 
 def raw(**fields: Any) -> bytes:
@@ -61,6 +61,15 @@ def contact(kind: str, **fields: Any) -> bytes:
         (b"42", "not_object"),
         (b"null", "not_object"),
         (b"true", "not_object"),
+        # duplicate_key: an object names a key twice; pydantic alone would keep the last
+        (b'{"event_id":"e","type":"contact.queued","type":"contact.ended","ts":0,"contact_id":"v"}', "duplicate_key"),
+        (
+            b'{"event_id":"e","type":"contact.ended","\\u0074ype":"contact.ended","ts":0,"contact_id":"v"}',
+            "duplicate_key",
+        ),
+        (b'{"event_id":"e","type":"contact.abandoned","ts":0,"contact_id":"v-1","x":{"a":1,"a":1}}', "duplicate_key"),
+        (b'{"event_id":"e","type":"contact.closed","type":"contact.ended","ts":0,"contact_id":"v"}', "duplicate_key"),
+        (b'{"type":"contact.queued","type":"contact.closed"}', "unknown_type"),  # another fault comes first
         # unknown_type
         (raw(event_id="e", type="contact.transferred", ts=NOW, contact_id="v-1"), "unknown_type"),
         (queued(type="CONTACT.QUEUED"), "unknown_type"),  # type names are case-sensitive
@@ -85,6 +94,15 @@ def contact(kind: str, **fields: Any) -> bytes:
         (queued(queue=""), "invalid_field"),
         (queued(queue="q" * 65), "invalid_field"),  # 1-64 chars
         (queued(customer_id=7), "invalid_field"),
+        (queued(contact_id="c" * 129), "invalid_field"),  # ids: 1-128 chars
+        (queued(customer_id="k" * 129), "invalid_field"),
+        (queued(previous_contact_id="p" * 129), "invalid_field"),
+        (contact("answered", agent_id="a" * 129), "invalid_field"),
+        (contact("wrapped", resolved=True, disposition="d" * 257), "invalid_field"),  # at most 256 chars
+        (queued(ts="1" * 65), "invalid_field"),  # a timestamp string is at most 64 chars
+        (queued(ts=" 1795341540"), "invalid_field"),  # a numeric string is the number alone
+        (queued(ts="1795341540s"), "invalid_field"),
+        (queued(ts=2.6e14), "invalid_field"),  # milliseconds in the year 10208
         (queued(ts="yesterday"), "invalid_field"),
         (queued(ts=True), "invalid_field"),  # a bool is not epoch seconds
         (queued(ts=[NOW]), "invalid_field"),
@@ -92,8 +110,14 @@ def contact(kind: str, **fields: Any) -> bytes:
         (contact("wrapped", resolved=1), "invalid_field"),
         (contact("answered", agent_id=""), "invalid_field"),
         (contact("ended", hold_seconds="long"), "invalid_field"),
-        # out_of_range: hold_seconds >= 0 is the one range check on a call/chat event
+        (contact("ended", hold_seconds=float("inf")), "invalid_field"),  # json.dumps writes Infinity
+        (contact("ended", hold_seconds=float("nan")), "invalid_field"),
+        (contact("ended", hold_seconds="inf"), "invalid_field"),
+        (queued(ts=float("nan")), "invalid_field"),
+        (queued(ts=float("-inf")), "invalid_field"),
+        # out_of_range: hold_seconds from 0 to one day is the one range check on a call/chat event
         (contact("ended", hold_seconds=-1), "out_of_range"),
+        (contact("ended", hold_seconds=86400.5), "out_of_range"),
         # no_timezone: an ISO timestamp without offset
         (queued(ts="2026-11-22T09:59:00"), "no_timezone"),
         (queued(ts="2026-11-22T09:59:00.120"), "no_timezone"),
@@ -168,10 +192,75 @@ def test_absurd_epoch_timestamp_is_rejected_not_raised(ts: float) -> None:
     assert result.reason in ("invalid_field", "future_timestamp")
 
 
-def test_epoch_beyond_year_9999_is_invalid_field() -> None:
-    """1e12 s is in the year 33658, which a datetime cannot hold."""
-    result = decode(queued(ts=1e12))
+@pytest.mark.parametrize("ts", [b"1e400", b"-1e400", b"Infinity", b"-Infinity", b"NaN", b'"1e400"', b'"-1e400"'])
+def test_non_finite_epoch_is_invalid_field(ts: bytes) -> None:
+    """JSON has no Infinity or NaN, but the parser takes them, and 1e400 overflows to infinity."""
+    message = b'{"event_id":"e","type":"contact.abandoned","contact_id":"v-1","ts":' + ts + b"}"
+    result = decode(message)
     assert isinstance(result, Rejected) and result.reason == "invalid_field"
+
+
+@pytest.mark.parametrize("hold", [b"1e400", b"-1e400", b"Infinity", b"-Infinity", b"NaN", b'"1e400"', b'"NaN"'])
+def test_non_finite_hold_seconds_is_invalid_field(hold: bytes) -> None:
+    message = b'{"event_id":"e","type":"contact.ended","contact_id":"v-1","ts":0,"hold_seconds":' + hold + b"}"
+    assert decode(message) == Rejected("invalid_field", "hold_seconds: Input should be a finite number")
+
+
+def test_duplicate_key_detail_names_the_key() -> None:
+    message = b'{"event_id":"e","type":"contact.queued","ts":0,"contact_id":"v-1","queue":"a","queue":"b"}'
+    assert decode(message) == Rejected("duplicate_key", "key 'queue' appears twice in one object")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # the same text as a key and as a value, or the same key in two objects, is no repeat
+        b'{"event_id":"queue","type":"contact.queued","ts":0,"contact_id":"queue","queue":"queue"}',
+        b'{"event_id":"e","type":"contact.queued","ts":0,"contact_id":"v-1","queue":"q","x":[{"a":1},{"a":2}]}',
+        b'{"event_id":"e","type":"contact.queued","ts":0,"contact_id":"v-1","queue":"q","x":{"a":{"a":1}}}',
+        b'{"event_id":"e","type":"contact.queued","ts":0,"contact_id":"v-\\"1\\"","queue":"q"}',  # escaped quotes
+        b'{"event_id":"e","type":"contact.queued","ts":0,"contact_id":"v-\\u00e9","queue":"q","\\u0071":1}',
+    ],
+)
+def test_repeated_text_without_a_repeated_key_is_accepted(message: bytes) -> None:
+    assert isinstance(decode(message), Lifecycle)
+
+
+@pytest.mark.parametrize(
+    ("field", "bound", "channel", "build"),
+    [
+        ("event_id", 128, "voice", lambda v: queued(event_id=v)),
+        ("contact_id", 128, "voice", lambda v: queued(contact_id=v)),
+        ("previous_contact_id", 128, "voice", lambda v: queued(previous_contact_id=v)),
+        ("customer_id", 128, "voice", lambda v: queued(customer_id=v)),
+        ("queue", 64, "voice", lambda v: queued(queue=v)),
+        ("agent_id", 128, "voice", lambda v: contact("answered", agent_id=v)),
+        ("disposition", 256, "chat", lambda v: contact("wrapped", resolved=True, disposition=v)),
+        ("agent_id", 128, "ticket", lambda v: raw(event_id="e", type="ticket.replied", ts=NOW, contact_id="t",
+                                                  agent_id=v)),
+        ("agent_id", 128, "survey", lambda v: raw(event_id="e", type="survey.csat", ts=NOW, queue="q", score=5,
+                                                  agent_id=v)),
+        ("agent_id", 128, "agent", lambda v: raw(event_id="e", type="agent.state", ts=NOW, agent_id=v, queues=[],
+                                                 state="busy")),
+    ],
+)  # fmt: skip
+def test_string_bounds(field: str, bound: int, channel: str, build: Any) -> None:
+    """Exactly at the bound is accepted, one character more is invalid_field, and the detail names the field."""
+    assert not isinstance(decode_source(build("x" * bound), channel, NOW), Rejected)  # type: ignore[arg-type]
+    over = decode_source(build("x" * (bound + 1)), channel, NOW)  # type: ignore[arg-type]
+    assert isinstance(over, Rejected) and over.reason == "invalid_field" and over.detail.startswith(f"{field}: ")
+
+
+@pytest.mark.parametrize(("count", "valid"), [(0, True), (200, True), (201, False), (100_000, False)])
+def test_agent_queue_list_bound(count: int, valid: bool) -> None:
+    message = raw(event_id="e", type="agent.state", ts=NOW, agent_id="a", queues=[f"q{n}" for n in range(count)],
+                  state="busy")  # fmt: skip
+    result = decode_source(message, "agent", NOW)
+    if valid:
+        assert not isinstance(result, Rejected) and len(result.queues) == count  # type: ignore[union-attr]
+    else:
+        assert isinstance(result, Rejected) and result.reason == "invalid_field"
+        assert result.detail.startswith("queues: ")
 
 
 # --------------------------------------------------------------------------- timestamps
@@ -189,6 +278,15 @@ def test_epoch_beyond_year_9999_is_invalid_field() -> None:
         ("2026-11-22T04:59:00-05:00", 1795341540.0),
         ("2026-11-22T09:59:00.120Z", 1795341540.12),
         (1795341540.5, 1795341540.5),
+        # a numeric string reads like the number it spells
+        ("1795341540", 1795341540.0),
+        ("1795341540.5", 1795341540.5),
+        ("1.7953415405e9", 1795341540.5),
+        # from 1e11 up an epoch is milliseconds, as a number or a string
+        (1795341540120, 1795341540.12),
+        ("1795341540120", 1795341540.12),
+        (1795341540120.5, 1795341540.1205),
+        ("1.79534154012e12", 1795341540.12),
     ],
 )
 def test_timestamp_forms(ts: Any, expected: float) -> None:
