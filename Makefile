@@ -1,6 +1,6 @@
 # Two entry points: `make demo` runs the whole thing, `make test` runs every test.
 # Both create .venv and install the project into it first; nothing else is assumed.
-# `make check` is the fast tier: the tests that need no broker, in well under two minutes.
+# `make check` is the fast tier: lint, then the tests that need no broker, in well under two minutes.
 
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +14,7 @@ SYSTEM_PACKAGES := prometheus prometheus-alertmanager chromium docker-compose
 SYSTEM_TOOLS := prometheus promtool amtool chromium docker-compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test check install system-packages clean
+.PHONY: demo test check lint install system-packages clean
 
 demo: $(STAMP)
 	$(PY) -m stream demo
@@ -22,8 +22,12 @@ demo: $(STAMP)
 test: system-packages $(STAMP)
 	$(PY) -m pytest
 
-check: $(STAMP)
+check: lint $(STAMP)
 	$(PY) -m pytest -q tests/unit tests/agents
+
+# Ruff, pinned in the lint extra so that a new release cannot start failing the check.
+lint: $(VENV)/.lint-installed
+	$(PY) -m ruff check .
 
 system-packages:
 	@for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
@@ -51,4 +55,8 @@ bench: $(VENV)/.bench-installed
 
 $(VENV)/.bench-installed: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
+	touch $@
+
+$(VENV)/.lint-installed: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[lint]'
 	touch $@

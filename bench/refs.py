@@ -21,8 +21,9 @@ from stream.connection import KafkaConnection
 async def _aiokafka(bootstrap: str, topics: list[str], group: str, expected: int, timeout: float) -> dict[str, Any]:
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(*topics, **KafkaConnection(bootstrap).client_options(), group_id=group, auto_offset_reset="earliest",
-                                enable_auto_commit=False, max_partition_fetch_bytes=4 * 1024 * 1024)  # fmt: skip
+    consumer = AIOKafkaConsumer(*topics, **KafkaConnection(bootstrap).client_options(), group_id=group,
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                max_partition_fetch_bytes=4 * 1024 * 1024)  # fmt: skip
     await consumer.start()
     seen = 0
     first: tuple[float, float] | None = None
@@ -105,7 +106,9 @@ async def _relay(bootstrap: str, topics: list[str], rate: float, seconds: float,
 
     producer = AIOKafkaProducer(**KafkaConnection(bootstrap).client_options(), linger_ms=0)
     # One consumer for every hop, as a worker has: one fetch a cycle covers every topic.
-    consumer = AIOKafkaConsumer(**KafkaConnection(bootstrap).client_options(), fetch_max_wait_ms=fetch_wait_ms, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        **KafkaConnection(bootstrap).client_options(), fetch_max_wait_ms=fetch_wait_ms, enable_auto_commit=False
+    )
     await producer.start()
     await consumer.start()
     partitions = [TopicPartition(topic, p) for topic in topics for p in range(4)]

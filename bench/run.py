@@ -417,7 +417,8 @@ def measure_memory(broker: EmbeddedBroker, workdir: Path, events: int, rate: flo
     stamped with its send time. Retention is shortened so that every kind of state turns over
     within the first half of the run (by default tickets are kept 30 days and customers' contacts
     7 days): contacts, tickets, survey ids and departed agents are kept 120 s after they were last
-    changed (KPI_DEDUPE_SECONDS), tickets and unfinished contacts 120 s after their last event, and customers' contacts the 2-minute FCR lookback plus 120 s, so
+    changed (KPI_DEDUPE_SECONDS), tickets and unfinished contacts 120 s after their last event, and
+    customers' contacts the 2-minute FCR lookback plus 120 s, so
     state should stop growing after about 4 minutes (the second half of a million events at
     1,200/s starts after 7)."""
     run = short_id()

@@ -148,7 +148,8 @@ async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
         if isinstance(outcome, Rejected):
             p.metrics.invalid.labels(message.topic, outcome.reason).inc()
             p.dead_letter_log.warning(outcome.reason, "dead-letter %s[%d]@%d: %s (%s)", message.topic,
-                                      message.partition, message.offset, outcome.reason, capped(outcome.detail))  # fmt: skip
+                                      message.partition, message.offset, outcome.reason,
+                                      capped(outcome.detail))  # fmt: skip
             await dead_letter(p, input_message(message), outcome.reason, outcome.detail)
             continue
         processed[message.topic] += 1

@@ -6,10 +6,10 @@ channel, bucketed totals per window and the contacts waiting now.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from stream.facts import SURVEY_KINDS, Fact
@@ -118,7 +118,7 @@ class ContactTotals:
         """The sums of ``parts``, and their longest wait (reports merge many buckets: column-wise in C)."""
         if not parts:
             return cls()
-        merged = cls(**dict(zip(_SUMMED, map(sum, zip(*map(_summed_values, parts))))))
+        merged = cls(**dict(zip(_SUMMED, map(sum, zip(*map(_summed_values, parts), strict=True)), strict=True)))
         waits = [part.wait_max for part in parts if part.wait_max is not None]
         merged.wait_max = max(waits) if waits else None
         return merged

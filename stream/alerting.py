@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from stream.kpis import Direction
@@ -79,7 +79,7 @@ class AlertEvent:
     ts: float
 
     def to_json(self) -> bytes:
-        moment = datetime.fromtimestamp(self.ts, timezone.utc)
+        moment = datetime.fromtimestamp(self.ts, UTC)
         document = {
             "event_id": f"{self.queue}/{self.channel}/{self.metric}/{self.state}/{moment:%Y%m%dT%H%M%S.%fZ}",
             "queue": self.queue,

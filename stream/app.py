@@ -71,7 +71,8 @@ class Pipeline:
         if self._owned_key_count(table) + new < limit:
             return True
         self.dead_letter_log.warning("queue-limit", "queue %r dropped: this worker already keeps %d queues "
-                                     "(KPI_MAX_QUEUES); see contact_centre_queue_limit_dropped_total", queue, limit)  # fmt: skip
+                                     "(KPI_MAX_QUEUES); see contact_centre_queue_limit_dropped_total",
+                                     queue, limit)  # fmt: skip
         return False
 
     def _owned_key_count(self, table: faust.TableT) -> int:
@@ -144,7 +145,8 @@ class KpiApp(faust.App):
 def faust_credentials(connection: KafkaConnection) -> CredentialsT | None:
     if connection.sasl_mechanism is not None:
         return faust.SASLCredentials(username=connection.username, password=connection.password,
-                                     ssl_context=connection.ssl_context, mechanism=connection.sasl_mechanism)  # fmt: skip
+                                     ssl_context=connection.ssl_context,
+                                     mechanism=connection.sasl_mechanism)  # fmt: skip
     if connection.ssl_context is not None:
         return faust.SSLCredentials(connection.ssl_context)
     return None

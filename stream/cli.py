@@ -64,10 +64,14 @@ def _queue_list(text: str) -> tuple[str, ...]:
 
 def _add_simulation_options(parser: argparse.ArgumentParser) -> None:
     defaults = SimulationConfig()
-    parser.add_argument("--rate", type=_positive_float, default=defaults.rate, help="new contacts per second (default %(default)s)")
-    parser.add_argument("--queues", type=_queue_list, default=defaults.queues, help="comma-separated queue names (default sales,support,billing)")
-    parser.add_argument("--agents", type=_positive_int, default=defaults.agents, help="agents staffing the queues (default %(default)s)")
-    parser.add_argument("--chat-share", type=float, default=defaults.chat_share, help="share of contacts that are chats (default %(default)s)")
+    parser.add_argument("--rate", type=_positive_float, default=defaults.rate,
+                        help="new contacts per second (default %(default)s)")  # fmt: skip
+    parser.add_argument("--queues", type=_queue_list, default=defaults.queues,
+                        help="comma-separated queue names (default sales,support,billing)")  # fmt: skip
+    parser.add_argument("--agents", type=_positive_int, default=defaults.agents,
+                        help="agents staffing the queues (default %(default)s)")  # fmt: skip
+    parser.add_argument("--chat-share", type=float, default=defaults.chat_share,
+                        help="share of contacts that are chats (default %(default)s)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable stream")
 
 
@@ -86,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulation_options(demo)
     simulate = commands.add_parser(
         "simulate", help="produce a live contact-centre event stream",
-        description="Produce a realistic live stream of calls, chats, tickets, surveys and agent states to KPI_BROKER until Ctrl-C or --duration.",
+        description="Produce a realistic live stream of calls, chats, tickets, surveys and agent states to KPI_BROKER "
+                    "until Ctrl-C or --duration.",
     )  # fmt: skip
     _add_simulation_options(simulate)
     simulate.add_argument("--duration", type=_positive_float, default=None, help="stop after this many seconds")
@@ -98,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("file", type=Path, help="events, one per line (.jsonl) or per row (.csv, with a header)")
     replay.add_argument("--format", choices=("jsonl", "csv"), default=None, help="default: from the file name")
     replay.add_argument("--speed", type=_positive_float, default=None,
-                        help="replay at this multiple of the events' own pace (default: as fast as possible)")  # fmt: skip
+                        help="replay at this multiple of the events' own pace "
+                             "(default: as fast as possible)")  # fmt: skip
     return parser
 
 
@@ -215,7 +221,8 @@ def run_demo(settings: Settings, simulation: SimulationConfig, seed: int | None)
     settings, broker = _with_embedded_broker(settings)
     assert settings.broker is not None
     simulator_args = [
-        sys.executable, "-m", "stream", "simulate", "--rate", str(simulation.rate), "--queues", ",".join(simulation.queues),
+        sys.executable, "-m", "stream", "simulate",
+        "--rate", str(simulation.rate), "--queues", ",".join(simulation.queues),
         "--agents", str(simulation.agents), "--chat-share", str(simulation.chat_share),
     ] + (["--seed", str(seed)] if seed is not None else [])  # fmt: skip
     # A session of its own, like the broker's: the parent stops the children in order.

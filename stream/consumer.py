@@ -211,7 +211,9 @@ def consumer_class(fetch_wait_ms: int) -> type[faust_aiokafka.Consumer]:
         def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> aiokafka.AIOKafkaConsumer:
             consumer = super()._create_worker_consumer(transport)
             if not hasattr(consumer, "_fetch_max_wait_ms"):
-                log.warning("aiokafka %s has no _fetch_max_wait_ms: KPI_FETCH_WAIT_MS not applied", aiokafka.__version__)
+                log.warning(
+                    "aiokafka %s has no _fetch_max_wait_ms: KPI_FETCH_WAIT_MS not applied", aiokafka.__version__
+                )
             consumer._fetch_max_wait_ms = fetch_wait_ms  # read when the consumer starts its fetcher
             return consumer
 

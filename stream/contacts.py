@@ -72,7 +72,9 @@ class ContactState:
 
     @property
     def last_ts(self) -> float:
-        return max(ts for ts in (self.queued, self.answered, self.abandoned, self.ended, self.wrapped) if ts is not None)
+        return max(
+            ts for ts in (self.queued, self.answered, self.abandoned, self.ended, self.wrapped) if ts is not None
+        )
 
 
 def apply_event(state: ContactState | None, event: Lifecycle, now: float) -> tuple[ContactState, list[Fact]] | None:

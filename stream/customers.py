@@ -89,7 +89,9 @@ def derive_facts(state: CustomerState, lookback: float) -> dict[str, Fact]:
         facts[f"{key}/repeat"] = Fact("repeat", visit.queue, visit.channel, key, visit.started, 1.0 if repeat else 0.0)
         if visit.wrapped is not None and visit.channel != TICKET:
             first_resolved = bool(visit.resolved) and not repeat
-            facts[f"{key}/fcr"] = Fact("fcr", visit.queue, visit.channel, key, visit.wrapped, 1.0 if first_resolved else 0.0)
+            facts[f"{key}/fcr"] = Fact(
+                "fcr", visit.queue, visit.channel, key, visit.wrapped, 1.0 if first_resolved else 0.0
+            )
     return facts
 
 

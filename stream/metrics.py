@@ -44,11 +44,16 @@ class Metrics:
     def __init__(self, config: QueueConfig, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
-        self.processed = Counter(PREFIX + "events_processed_total", "Valid input events consumed.", ["topic"], registry=r)
-        self.invalid = Counter(
-            PREFIX + "events_invalid_total", "Input messages sent to the dead-letter topic.", ["topic", "reason"], registry=r
+        self.processed = Counter(
+            PREFIX + "events_processed_total", "Valid input events consumed.", ["topic"], registry=r
         )
-        self.duplicate = Counter(PREFIX + "events_duplicate_total", "Events that repeated a known one.", ["topic"], registry=r)
+        self.invalid = Counter(
+            PREFIX + "events_invalid_total", "Input messages sent to the dead-letter topic.", ["topic", "reason"],
+            registry=r,
+        )
+        self.duplicate = Counter(
+            PREFIX + "events_duplicate_total", "Events that repeated a known one.", ["topic"], registry=r
+        )
         self.late = Counter(
             PREFIX + "events_late_total", "Events that could change nothing any more (dated before every kept window, "
             "of no contact or ticket held), sent to the dead-letter topic.", ["topic"], registry=r,
@@ -115,7 +120,9 @@ _WINDOWED = {
     "abandon_ratio": "(Abandoned - short abandons) / (answered + abandoned - short abandons).",
     "average_handle_seconds": "Mean of wrapped - answered (talk, hold and after-contact work).",
     "fcr_ratio": "Contacts wrapped resolved with no earlier contact of the customer within the lookback / wrapped.",
-    "repeat_contact_ratio": "Contacts whose customer had an earlier contact within the lookback / contacts with a customer.",
+    "repeat_contact_ratio": (
+        "Contacts whose customer had an earlier contact within the lookback / contacts with a customer."
+    ),
     "average_first_response_seconds": "Mean of first public ticket reply - ticket created.",
     "average_resolution_seconds": "Mean of ticket solved - ticket created (to the last solve after a reopen).",
     "tickets_reopened": "Tickets reopened in the window.",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from stream.aggregates import QueueState, WaitingNow, WindowSet, contact_kpis, waiting_now, window_totals
 from stream.kpis import target_met
@@ -59,7 +59,7 @@ def build_presence_reports(states: Iterable[tuple[str, QueuePresence]]) -> list[
 def reports_to_json(reports: list[QueueReport], presence: list[PresenceReport], now: float) -> dict[str, Any]:
     """The ``/api/kpis`` document."""
     return {
-        "generated_at": datetime.fromtimestamp(now, timezone.utc).isoformat(),
+        "generated_at": datetime.fromtimestamp(now, UTC).isoformat(),
         "agents": [{"queue": r.queue, "states": r.agents} for r in presence],
         "queues": [
             {

@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     app_id: str = Field(default="contact-centre-kpi", min_length=1)
     web_host: str = "0.0.0.0"
     web_port: int = Field(default=6066, ge=1, le=65535)
-    http_username: str | None = Field(default=None, min_length=1, description="basic auth of every HTTP endpoint but /healthz")
+    http_username: str | None = Field(
+        default=None, min_length=1, description="basic auth of every HTTP endpoint but /healthz")
     http_password: SecretStr | None = None
     http_password_file: FilePath | None = None
     snapshot_seconds: float = Field(
@@ -77,20 +78,25 @@ class Settings(BaseSettings):
     config: Path | None = None
     windows: str = "15m,1h,today"
     day_start: str = Field(default="00:00", description="local time at which 'today' starts")
-    clock: Literal["wall", "event"] = Field(default="wall", description="'event': now is the latest event time (replay)")
+    clock: Literal["wall", "event"] = Field(
+        default="wall", description="'event': now is the latest event time (replay)")
     data_dir: Path = Path("data")
     store: Literal["memory", "rocksdb"] = Field(default="memory", description="where tables live between restarts")
     partitions: int = Field(default=8, ge=1, le=1024, description="partitions of internal topics and tables")
     dedupe_seconds: float = Field(
-        default=86400.0, gt=0, description="a duplicate changes nothing while its original was processed less than this ago")
+        default=86400.0, gt=0,
+        description="a duplicate changes nothing while its original was processed less than this ago")
     contact_ttl_seconds: float = Field(default=4 * 3600.0, gt=0)
-    ticket_ttl_seconds: float = Field(default=30 * 86400.0, gt=0, description="forget a ticket this long after its last event")
+    ticket_ttl_seconds: float = Field(
+        default=30 * 86400.0, gt=0, description="forget a ticket this long after its last event")
     orphan_ticket_ttl_seconds: float = Field(
-        default=3600.0, gt=0, description="forget ticket events whose ticket.created has not come, this long after the last")
+        default=3600.0, gt=0,
+        description="forget ticket events whose ticket.created has not come, this long after the last")
     agent_ttl_seconds: float = Field(
         default=12 * 3600.0, gt=0, description="forget an agent offline, or with no state change, this long")
     idle_queue_seconds: float = Field(
-        default=86400.0, gt=0, description="forget a queue's keys once it has had no event this long and nothing is left")
+        default=86400.0, gt=0,
+        description="forget a queue's keys once it has had no event this long and nothing is left")
     fcr_lookback: str = Field(default="7d", description="an earlier contact within this makes a contact a repeat")
     batch_size: int = Field(default=2000, ge=1)
     batch_seconds: float = Field(default=0.0, ge=0)
@@ -99,7 +105,8 @@ class Settings(BaseSettings):
     commit_interval_seconds: float = Field(
         default=10.0, gt=0, le=300, description="how often input offsets are committed (each writes every held state)")
     log_level: str = Field(default="info", pattern=r"^(?i:debug|info|warning|error|critical)$")
-    broker_outage_exit_seconds: float = Field(default=60.0, gt=0, description="exit non-zero after the broker has been unreachable this long")
+    broker_outage_exit_seconds: float = Field(
+        default=60.0, gt=0, description="exit non-zero after the broker has been unreachable this long")
     max_queues: int = Field(default=1000, ge=1, description="queue/channel keys a worker keeps, beyond KPI_CONFIG's")
     alert_window: str = Field(default="15m", description="window whose service level raises alerts")
     alert_hysteresis: float = Field(default=0.1, ge=0, lt=1)
@@ -170,7 +177,9 @@ class Settings(BaseSettings):
             raise _SettingError("ssl_keyfile", "needs KPI_SSL_CERTFILE, the certificate it belongs to")
         passwords = (self.http_password is not None) + (self.http_password_file is not None)
         if self.http_username is not None and passwords != 1:
-            raise _SettingError("http_password", "give it, or KPI_HTTP_PASSWORD_FILE, but not both, with KPI_HTTP_USERNAME")
+            raise _SettingError(
+                "http_password", "give it, or KPI_HTTP_PASSWORD_FILE, but not both, with KPI_HTTP_USERNAME"
+            )
         if self.http_username is None and passwords:
             raise _SettingError("http_username", "required with KPI_HTTP_PASSWORD or KPI_HTTP_PASSWORD_FILE")
         return self

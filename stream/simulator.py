@@ -18,9 +18,10 @@ import random
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from schemas.events import CHAT, VOICE
 
@@ -93,13 +94,13 @@ class Simulation:
         staff[0] += config.agents - sum(staff)  # rounding leftovers go to the busiest queue
         agent_ids = (f"agent-{n:04d}" for n in range(config.agents))
         self._free_agents: dict[str, list[str]] = {
-            queue: list(itertools.islice(agent_ids, count)) for queue, count in zip(config.queues, staff)
+            queue: list(itertools.islice(agent_ids, count)) for queue, count in zip(config.queues, staff, strict=True)
         }
         self._staff = {queue: list(agents) for queue, agents in self._free_agents.items()}
         for queue, agents in self._staff.items():
             for agent in agents:
                 self._agent_state(agent, queue, "available", start)
-        for queue, share in zip(config.queues, shares):
+        for queue, share in zip(config.queues, shares, strict=True):
             rate = config.rate * share
             self._schedule(start + self._rng.expovariate(rate), self._arrival(queue, rate))
             if config.ticket_rate > 0:
@@ -124,7 +125,7 @@ class Simulation:
         event = {
             "event_id": str(uuid.UUID(int=self._rng.getrandbits(128))),
             "type": kind,
-            "ts": datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "ts": datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             **({"contact_id": contact_id} if contact_id is not None else {}),
             **fields,
         }
@@ -155,7 +156,9 @@ class Simulation:
             agent = self._rng.choice(self._staff[queue])
             if self._rng.random() < 0.3:  # an internal note before the first answer
                 note = at + self._lognormal(60.0, 0.7)
-                self._schedule(note, lambda t: self._emit("ticket", "ticket.replied", t, ticket, agent_id=agent, public=False))
+                self._schedule(
+                    note, lambda t: self._emit("ticket", "ticket.replied", t, ticket, agent_id=agent, public=False)
+                )
             replied = at + self._lognormal(180.0, 0.8)
             self._schedule(replied, lambda t: self._emit("ticket", "ticket.replied", t, ticket, agent_id=agent))
             self._schedule(replied + self._lognormal(300.0, 0.8), self._solve(ticket, queue, at, reopens_left=1))
@@ -169,7 +172,9 @@ class Simulation:
             if reopens_left and self._rng.random() < 0.1:
                 reopened = at + self._lognormal(120.0, 0.7)
                 self._schedule(reopened, lambda t: self._emit("ticket", "ticket.reopened", t, ticket))
-                self._schedule(reopened + self._lognormal(240.0, 0.7), self._solve(ticket, queue, created, reopens_left - 1))
+                self._schedule(
+                    reopened + self._lognormal(240.0, 0.7), self._solve(ticket, queue, created, reopens_left - 1)
+                )
             elif not reopens_left or self._rng.random() < 0.5:
                 self._survey(queue, "ticket", ticket, at, wait=at - created, tolerance=1800.0)
 
@@ -181,7 +186,9 @@ class Simulation:
             contact = _Waiting(f"{channel[0]}-{uuid.UUID(int=self._rng.getrandbits(128)).hex[:16]}", channel, at)
             self._emit(channel, "contact.queued", at, contact.contact_id, queue=queue, customer_id=self._customer())
             self._waiting[queue].append(contact)
-            self._schedule(at + self._rng.expovariate(1.0 / self.config.patience_mean_seconds), self._abandon(contact, queue))
+            self._schedule(
+                at + self._rng.expovariate(1.0 / self.config.patience_mean_seconds), self._abandon(contact, queue)
+            )
             self._schedule(at + self._rng.expovariate(rate), arrive)
             self._dispatch(queue, at)
 
@@ -216,7 +223,9 @@ class Simulation:
             ended, wrapped = at + talk + hold, at + talk + hold + self._lognormal(cfg.wrap_median_seconds, 0.5)
             self._schedule(ended, self._end(contact, agent, queue, hold))
             self._schedule(wrapped, self._wrap(contact, agent, queue))
-            self._survey(queue, contact.channel, contact.contact_id, wrapped, wait=at - contact.queued_at, tolerance=170.0)
+            self._survey(
+                queue, contact.channel, contact.contact_id, wrapped, wait=at - contact.queued_at, tolerance=170.0
+            )
 
         return answer
 

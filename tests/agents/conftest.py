@@ -10,7 +10,7 @@ import asyncio
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ from stream.partitioning import partition_for
 from stream.producer import PartitionRecords
 from stream.settings import Settings
 
-NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()
 
 
 @dataclass

@@ -197,7 +197,8 @@ async def test_contacts_agent_sends_ticket_facts_and_visits_by_customer(
     assert p.tables.tickets["t1"].replies == (NOW - 300,)
     facts = _facts_sent(p, producer)
     assert sorted((f.kind, f.channel, f.value) for f in facts) == [
-        ("first_response", "ticket", 300.0), ("offered", "ticket", 0.0), ("offered", "voice", 0.0), ("waiting", "voice", 0.0),
+        ("first_response", "ticket", 300.0), ("offered", "ticket", 0.0),
+        ("offered", "voice", 0.0), ("waiting", "voice", 0.0),
     ]  # fmt: skip
     visits = [s for s in producer.sent if s.topic == p.topics.customer_visits.get_topic_name()]
     assert {s.partition for s in visits} == {partition_for("k1", 4)}

@@ -47,7 +47,9 @@ async def test_keys_written_outside_any_message_land_in_their_own_partition(
     assert KEYS[0] not in store and store.get(KEYS[0]) is None and len(store) == len(KEYS) - 1
 
 
-async def test_a_restarted_worker_reads_the_tables_it_kept_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_restarted_worker_reads_the_tables_it_kept_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = rocksdb_pipeline(tmp_path, monkeypatch)
     state = QueueState()
     state.origins = {"contact-events/2": 41}

@@ -50,8 +50,8 @@ def test_wait_breach_fires_and_resolves(worker: Worker, producer: KafkaProducer,
     alerts = AlertsTopic(worker, QUEUE)
     try:
         # Queued 70 s ago and still waiting: above the 60 s threshold from the first evaluation.
-        produce(producer, worker.topics["calls"], make_event("contact.queued", "alarm-1", time.time() - 70, queue=QUEUE),
-                b"alarm-1")  # fmt: skip
+        produce(producer, worker.topics["calls"],
+                make_event("contact.queued", "alarm-1", time.time() - 70, queue=QUEUE), b"alarm-1")  # fmt: skip
         producer.flush()
 
         wait_for(lambda: any(e["state"] == "breach" for e in alerts.poll()), timeout=60)

@@ -46,9 +46,11 @@ def processed(worker: Worker) -> float:
 def differences(a: Any, b: Any, path: str = "") -> list[str]:
     """Where two JSON documents differ, as readable paths."""
     if isinstance(a, dict) and isinstance(b, dict):
-        return [d for key in sorted(set(a) | set(b), key=str) for d in differences(a.get(key), b.get(key), f"{path}/{key}")]
+        return [
+            d for key in sorted(set(a) | set(b), key=str) for d in differences(a.get(key), b.get(key), f"{path}/{key}")
+        ]
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
-        return [d for n, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{path}[{n}]")]
+        return [d for n, (x, y) in enumerate(zip(a, b, strict=True)) for d in differences(x, y, f"{path}[{n}]")]
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]
 
 

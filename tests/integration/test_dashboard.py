@@ -74,10 +74,10 @@ def test_every_dashboard_query_returns_data(worker: Worker, producer: KafkaProdu
     # The histograms' rate() needs observations between two scrapes: more of them, a little later.
     time.sleep(3)
     for n in range(3):
-        produce(producer, worker.topics["calls"], make_event("contact.queued", f"gf-r{n}", time.time() - 30, queue=QUEUE),
-                None)  # fmt: skip
-        produce(producer, worker.topics["calls"], make_event("contact.answered", f"gf-r{n}", time.time() - 5, agent_id="x"),
-                None)  # fmt: skip
+        produce(producer, worker.topics["calls"],
+                make_event("contact.queued", f"gf-r{n}", time.time() - 30, queue=QUEUE), None)  # fmt: skip
+        produce(producer, worker.topics["calls"],
+                make_event("contact.answered", f"gf-r{n}", time.time() - 5, agent_id="x"), None)  # fmt: skip
         produce(producer, worker.topics["calls"], make_event("contact.wrapped", f"gf-r{n}", time.time(), resolved=True),
                 None)  # fmt: skip
     producer.flush()

@@ -63,7 +63,8 @@ def test_oversized_poison_messages_are_dead_lettered_cut_to_fit(broker: Embedded
 
         consumer = KafkaConsumer(worker.topics["deadletter"], bootstrap_servers=worker.bootstrap,
                                  auto_offset_reset="earliest", consumer_timeout_ms=10_000,
-                                 fetch_max_bytes=8 * 1024 * 1024, max_partition_fetch_bytes=8 * 1024 * 1024)  # fmt: skip
+                                 fetch_max_bytes=8 * 1024 * 1024,
+                                 max_partition_fetch_bytes=8 * 1024 * 1024)  # fmt: skip
         try:
             letters = {m.key: m for m in consumer}
         finally:
@@ -103,7 +104,8 @@ def test_a_flood_of_invented_ids_is_bounded_counted_and_forgotten(broker: Embedd
             send("calls", make_event("contact.queued", f"{run}-wait-{n}", now - 30, queue="it-sales"), None)
         for n in range(2_000):  # invented queues
             send("chats", make_event("contact.queued", f"{run}-q-{n}", now - 30, queue=f"it-invented-{n}"), None)
-        send("agents", {**make_agent_state(f"{run}-many", now - 30, "busy"), "queues": [f"q{n}" for n in range(100_000)]},
+        send("agents",
+             {**make_agent_state(f"{run}-many", now - 30, "busy"), "queues": [f"q{n}" for n in range(100_000)]},
              None)  # fmt: skip
         producer.flush()
 

@@ -38,10 +38,16 @@ def test_call_and_chat_kpis_match_hand_computed_values(worker: Worker, producer:
     c2_answered = make_event("contact.answered", "c2", base + 40, agent_id="a2")
     c2_ended = make_event("contact.ended", "c2", base + 90)
     c2_wrapped = make_event("contact.wrapped", "c2", base + 100, resolved=False)
-    c3 = [make_event("contact.queued", "c3", base + 5, queue=queue), make_event("contact.abandoned", "c3", base + 8)]  # short
+    c3 = [  # short
+        make_event("contact.queued", "c3", base + 5, queue=queue),
+        make_event("contact.abandoned", "c3", base + 8),
+    ]
     c4 = [make_event("contact.queued", "c4", base + 5, queue=queue), make_event("contact.abandoned", "c4", base + 25)]
     c5 = [make_event("contact.queued", "c5", base + 50, queue=queue)]  # still waiting
-    chat = [make_event("contact.queued", "h1", base, queue=queue), make_event("contact.answered", "h1", base + 6, agent_id="a3")]
+    chat = [
+        make_event("contact.queued", "h1", base, queue=queue),
+        make_event("contact.answered", "h1", base + 6, agent_id="a3"),
+    ]
 
     for event in c1 + c3 + c4 + c5:
         produce(producer, calls, event, event["contact_id"].encode())
@@ -151,7 +157,9 @@ def test_worker_refuses_a_partition_count_that_differs_from_its_topics(worker: W
     app_id = worker.topics["calls"].split(".")[0]  # the session worker's KPI_APP_ID, topics made with 4 partitions
     env.update(KPI_BROKER="kafka://" + worker.bootstrap, KPI_APP_ID=app_id, KPI_PARTITIONS="6",
                KPI_DATA_DIR=str(tmp_path))  # fmt: skip
-    result = subprocess.run([sys.executable, "-m", "stream", "worker"], env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "stream", "worker"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert f"topic {app_id}-contact-events has 4 partitions but KPI_PARTITIONS is 6" in result.stderr
 

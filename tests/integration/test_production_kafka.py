@@ -80,7 +80,11 @@ def test_a_ca_that_did_not_sign_the_broker_stops_each_command_with_one_line(
 ) -> None:
     events = tmp_path / "events.jsonl"
     events.write_text("")
-    env = {"KPI_BROKER": tls_broker.url, "KPI_DATA_DIR": str(tmp_path), **tls_settings(certificates, certificates.other_ca)}
+    env = {
+        "KPI_BROKER": tls_broker.url,
+        "KPI_DATA_DIR": str(tmp_path),
+        **tls_settings(certificates, certificates.other_ca),
+    }
     result = run_command(*(part.format(file=events) for part in command), env=env)
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.splitlines()

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,8 +25,8 @@ pytestmark = pytest.mark.integration
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 #: 00:00 CEST (UTC+2) on 25 October 2026; the next local midnight is 00:00 CET (UTC+1), 25 h later.
-DAY_START = datetime(2026, 10, 24, 22, 0, tzinfo=timezone.utc).timestamp()
-DAY_END = datetime(2026, 10, 25, 23, 0, tzinfo=timezone.utc).timestamp()
+DAY_START = datetime(2026, 10, 24, 22, 0, tzinfo=UTC).timestamp()
+DAY_END = datetime(2026, 10, 25, 23, 0, tzinfo=UTC).timestamp()
 SERVICE_LEVEL_SECONDS, SHORT_ABANDON_SECONDS, LOOKBACK = 20.0, 5.0, 7 * 86400.0
 WINDOWS = ("15m", "1h", "today")
 
@@ -158,7 +158,9 @@ def expected_kpis(events: list[tuple[str, dict[str, Any]]]) -> tuple[float, dict
                 "contacts_completed": completed,
                 "average_wait_seconds": mean(answered),
                 "max_wait_seconds": max(answered + abandoned, default=None),
-                "service_level_ratio": sum(w <= SERVICE_LEVEL_SECONDS for w in answered) / completed if completed else None,
+                "service_level_ratio": (
+                    sum(w <= SERVICE_LEVEL_SECONDS for w in answered) / completed if completed else None
+                ),
                 "abandon_ratio": (len(abandoned) - len(short)) / completed if completed else None,
                 "average_handle_seconds": mean(of["handled"]),
                 "fcr_ratio": mean(of["fcr"]),
@@ -183,7 +185,9 @@ def expected_kpis(events: list[tuple[str, dict[str, Any]]]) -> tuple[float, dict
             "contacts_waiting": len(waiting),
             "oldest_waiting_seconds": now - min(waiting) if waiting else 0.0,
         }
-    agents: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(("available", "busy", "wrapup", "away", "offline"), 0))
+    agents: dict[str, dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(("available", "busy", "wrapup", "away", "offline"), 0)
+    )
     for e in latest_state.values():
         for queue in e["queues"]:
             agents[queue][e["state"]] += 1

@@ -112,7 +112,10 @@ def test_a_worker_joining_during_a_backlog_rebalances_without_losing_or_repeatin
             def split_equals_single() -> bool:
                 truth[:] = [keyed(comparable(single))]
                 seen[:] = [combined(first, second)]
-                return bool(truth[0][0]) and seen[0] == truth[0] and all(keyed(comparable(w))[0] for w in (first, second))
+                return (
+                    bool(truth[0][0]) and seen[0] == truth[0]
+                    and all(keyed(comparable(w))[0] for w in (first, second))
+                )
 
             try:
                 wait_for(split_equals_single, timeout=300, interval=2)

@@ -63,7 +63,8 @@ def test_tickets_fcr_surveys_and_agents(worker: Worker, producer: KafkaProducer)
     answers = [
         csat, csat,  # the same answer twice: a duplicate
         survey("csat", 3, "s-csat-2", b + 150, channel="voice", contact_id="ts-c3"),
-        survey("nps", 10, "s-nps-1", b + 120), survey("nps", 6, "s-nps-2", b + 121), survey("nps", 8, "s-nps-3", b + 122),
+        survey("nps", 10, "s-nps-1", b + 120), survey("nps", 6, "s-nps-2", b + 121),
+        survey("nps", 8, "s-nps-3", b + 122),
         survey("ces", 6, "s-ces-1", b + 130, channel="chat"),
         survey("esat", 9, "s-esat-1", b + 10, agent_id="a1"), survey("esat", 9, "s-esat-2", b + 11),
         survey("esat", 3, "s-esat-3", b + 12, channel="voice"),  # eNPS has no channel
@@ -157,7 +158,12 @@ def test_tickets_fcr_surveys_and_agents(worker: Worker, producer: KafkaProducer)
     assert status == 200
     one_queue = json.loads(body)
     assert {q["queue"] for q in one_queue["queues"]} == {QUEUE}
-    assert sorted((q["channel"], q["windows"]["15m"]["kpis"]["contacts_offered"]) for q in one_queue["queues"]) == sorted(
-        (q["channel"], q["windows"]["15m"]["kpis"]["contacts_offered"]) for q in document["queues"] if q["queue"] == QUEUE)
+    assert sorted(
+        (q["channel"], q["windows"]["15m"]["kpis"]["contacts_offered"]) for q in one_queue["queues"]
+    ) == sorted(
+        (q["channel"], q["windows"]["15m"]["kpis"]["contacts_offered"])
+        for q in document["queues"]
+        if q["queue"] == QUEUE
+    )
     assert one_queue["agents"] == [support]
     assert json.loads(worker.get("/api/kpis?queue=no-such-queue")[1])["queues"] == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,10 +28,10 @@ from stream.windows import parse_window, parse_windows
 
 UTC = ZoneInfo("UTC")
 #: 2026-11-22 10:00:00 UTC: the start of a 60 s and of a 240 s bucket; 10 h after midnight UTC.
-T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc).timestamp()
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()
 #: T0 as the int bucket start that the code stores as a dict key.
 B0 = int(T0)
-MIDNIGHT = datetime(2026, 11, 22, tzinfo=timezone.utc).timestamp()  # T0 - 36000
+MIDNIGHT = datetime(2026, 11, 22, tzinfo=UTC).timestamp()  # T0 - 36000
 DEFAULT_RULES = WaitRules(service_level_seconds=20, short_abandon_seconds=5)
 WINDOWS = WindowSet(parse_windows("15m,1h,today"), UTC)
 
@@ -148,7 +148,8 @@ def test_empty_totals_give_zero_counts_and_absent_ratios() -> None:
 
 
 def test_kpis_of_a_mixed_window() -> None:
-    """8 offered; 6 answered (waits 10, 20, 21, 40, 2, 27 s); 3 abandoned (3 s short, 5 s, 95 s); 2 handled (100, 200 s).
+    """8 offered; 6 answered (waits 10, 20, 21, 40, 2, 27 s); 3 abandoned (3 s short, 5 s, 95 s);
+    2 handled (100, 200 s).
 
     - completed = answered + abandoned - short = 6 + 3 - 1 = 8
     - service level: waits <= 20 s are 10, 20, 2 -> 3 / 8 = 0.375
@@ -245,8 +246,9 @@ def test_total_sums_counts_and_keeps_the_longest_wait() -> None:
                       answered_wait_sum=10.0, wait_max=10.0, handled=1, handle_sum=100.0)  # fmt: skip
     b = ContactTotals(offered=3, answered=2, abandoned=1, short_abandoned=0, answered_in_service_level=0,
                       answered_wait_sum=70.0, wait_max=45.0, handled=2, handle_sum=50.0)  # fmt: skip
-    assert ContactTotals.total([a, b]) == ContactTotals(offered=5, answered=3, abandoned=2, short_abandoned=1, answered_in_service_level=1,
-                              answered_wait_sum=80.0, wait_max=45.0, handled=3, handle_sum=150.0)  # fmt: skip
+    assert ContactTotals.total([a, b]) == ContactTotals(offered=5, answered=3, abandoned=2, short_abandoned=1,
+                                                        answered_in_service_level=1, answered_wait_sum=80.0,
+                                                        wait_max=45.0, handled=3, handle_sum=150.0)  # fmt: skip
 
 
 def test_total_keeps_own_max_when_larger() -> None:
@@ -260,7 +262,9 @@ def test_total_keeps_own_max_when_larger() -> None:
     ("left_max", "right_max", "merged_max"),
     [(None, None, None), (None, 12.0, 12.0), (12.0, None, 12.0), (0.0, None, 0.0), (None, 0.0, 0.0), (3.0, 4.0, 4.0)],
 )
-def test_total_max_with_absent_values(left_max: float | None, right_max: float | None, merged_max: float | None) -> None:
+def test_total_max_with_absent_values(
+    left_max: float | None, right_max: float | None, merged_max: float | None
+) -> None:
     left, right = ContactTotals(wait_max=left_max), ContactTotals(wait_max=right_max)
     assert ContactTotals.total([left, right]).wait_max == merged_max
 
@@ -647,7 +651,8 @@ def test_end_to_end_from_lifecycle_events() -> None:
         if result is None:
             continue
         contacts[event.contact_id], facts = result
-        assert apply_facts(queue, facts, DEFAULT_RULES, WINDOWS, now=T0).duplicates == 0  # no survey answers: no duplicates
+        # No survey answers: no duplicates.
+        assert apply_facts(queue, facts, DEFAULT_RULES, WINDOWS, now=T0).duplicates == 0
     expected = {
         **EMPTY_KPIS,
         "contacts_offered": 5,

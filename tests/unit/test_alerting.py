@@ -8,8 +8,8 @@ import pytest
 
 from stream.aggregates import WaitingNow
 from stream.alerting import AlertEvent, AlertPolicy, evaluate
-from stream.report import QueueReport
 from stream.queue_config import QueueSettings
+from stream.report import QueueReport
 
 #: 2026-11-22T10:00:00Z
 NOW = 1795341600.0

@@ -13,7 +13,11 @@ import pytest
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("KPI_")}
     return subprocess.run(
-        [sys.executable, "-m", "stream", *args], env={**clean, **(env or {})}, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "stream", *args],
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

@@ -53,7 +53,8 @@ SASL = {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512", "sas
         ({**SASL, "sasl_mechanism": "GSSAPI"}, "KPI_SASL_MECHANISM: Input should be 'PLAIN', 'SCRAM-SHA-256'"),
         ({"security_protocol": "SASL_SSL"}, "KPI_SASL_MECHANISM: required with KPI_SECURITY_PROTOCOL=SASL_SSL"),
         ({**SASL, "sasl_username": ""}, "KPI_SASL_USERNAME: String should have at least 1 character"),
-        ({**SASL, "sasl_username": ""} | {"sasl_username": "kpi"}, "KPI_SASL_PASSWORD: give it, or KPI_SASL_PASSWORD_FILE"),
+        ({**SASL, "sasl_username": ""} | {"sasl_username": "kpi"},
+         "KPI_SASL_PASSWORD: give it, or KPI_SASL_PASSWORD_FILE"),
         ({**SASL, "sasl_password": "a", "sasl_password_file": "{password}"}, "KPI_SASL_PASSWORD: give it, or"),
         ({**SASL, "sasl_password_file": "/nonexistent"}, "KPI_SASL_PASSWORD_FILE: Path does not point to a file"),
         ({"sasl_username": "kpi"}, "KPI_SASL_USERNAME: needs KPI_SECURITY_PROTOCOL=SASL_PLAINTEXT or SASL_SSL, not "
@@ -114,7 +115,9 @@ def test_sasl_ssl_with_mutual_tls(monkeypatch: pytest.MonkeyPatch, pem: dict[str
         {**SASL, "sasl_mechanism": "SCRAM-SHA-256", "sasl_password": "pw"},
     ],
 )
-async def test_every_client_accepts_the_same_options(monkeypatch: pytest.MonkeyPatch, variables: dict[str, str]) -> None:
+async def test_every_client_accepts_the_same_options(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str]
+) -> None:
     """kafka-python (admin, simulate, replay) and aiokafka (recovery, start-up check) take the
     options as built, and Faust's aiokafka driver turns the worker's credentials into the same."""
     settings_with(monkeypatch, **variables)

@@ -59,7 +59,9 @@ def test_a_histogram_family_is_written_as_prometheus_client_writes_it() -> None:
     ]  # fmt: skip
     ours = HistogramFamily("contact_centre_wait_seconds", "Completed waits \\ all.", labels, buckets)
     registry = CollectorRegistry()
-    theirs = Histogram("contact_centre_wait_seconds", "Completed waits \\ all.", labels, buckets=buckets, registry=registry)
+    theirs = Histogram(
+        "contact_centre_wait_seconds", "Completed waits \\ all.", labels, buckets=buckets, registry=registry
+    )
     for values, amount in observations:
         ours.observe(values, amount)
         theirs.labels(*values).observe(amount)

@@ -77,7 +77,9 @@ def test_enps_with_no_promoters() -> None:
 
 def test_surveys_without_answers_are_absent() -> None:
     kpis = kpis_of([Fact("offered", "sales", "voice", "c1", T0 - 30)])
-    assert [kpis[k] for k in ("csat_score", "csat_satisfied_ratio", "nps_score", "ces_score", "employee_nps_score")] == [None] * 5
+    assert [
+        kpis[k] for k in ("csat_score", "csat_satisfied_ratio", "nps_score", "ces_score", "employee_nps_score")
+    ] == [None] * 5
     assert [kpis[k] for k in ("csat_responses", "nps_responses", "ces_responses", "esat_responses")] == [0] * 4
 
 
@@ -158,7 +160,8 @@ def raw(**fields: object) -> bytes:
     [
         ({"type": "survey.csat", "queue": "sales", "channel": "chat", "score": 5},
          Fact("csat", "sales", "chat", "e-1", T0 - 10, 5.0)),
-        ({"type": "survey.nps", "queue": "sales", "score": 0}, Fact("nps", "sales", UNKNOWN_CHANNEL, "e-1", T0 - 10, 0.0)),
+        ({"type": "survey.nps", "queue": "sales", "score": 0},
+         Fact("nps", "sales", UNKNOWN_CHANNEL, "e-1", T0 - 10, 0.0)),
         ({"type": "survey.ces", "queue": "sales", "channel": "ticket", "score": 7},
          Fact("ces", "sales", "ticket", "e-1", T0 - 10, 7.0)),
         # eNPS has no channel: every employee answer counts under 'unknown'.
@@ -175,7 +178,8 @@ def test_survey_answers_become_facts(fields: dict[str, object], expected: Fact) 
     [
         ({"type": "ticket.created", "contact_id": "t-1", "queue": "billing", "customer_id": "k-1"},
          Lifecycle("created", T0 - 10, "t-1", "ticket", "billing", "k-1")),
-        ({"type": "ticket.replied", "contact_id": "t-1", "agent_id": "a-1"}, Lifecycle("replied", T0 - 10, "t-1", "ticket")),
+        ({"type": "ticket.replied", "contact_id": "t-1", "agent_id": "a-1"},
+         Lifecycle("replied", T0 - 10, "t-1", "ticket")),
         ({"type": "ticket.replied", "contact_id": "t-1", "agent_id": "a-1", "public": True},
          Lifecycle("replied", T0 - 10, "t-1", "ticket")),
         ({"type": "ticket.replied", "contact_id": "t-1", "agent_id": "a-1", "public": False}, Ignored("private reply")),

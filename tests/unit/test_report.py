@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from stream.aggregates import ContactTotals, QueueState, WaitingNow, WindowSet
-from stream.report import PresenceReport, QueueReport, build_reports, reports_to_json
 from stream.queue_config import QueueConfig, QueueSettings
+from stream.report import PresenceReport, QueueReport, build_reports, reports_to_json
 from stream.windows import parse_windows
 from tests.unit.test_aggregates import EMPTY_KPIS
 
 UTC = ZoneInfo("UTC")
 #: 2026-11-22 10:00:00 UTC; its int form is a 15m/1h bucket start and the 'today' bucket is 00:00Z.
-NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()
 B0 = int(NOW)
-MIDNIGHT = int(datetime(2026, 11, 22, tzinfo=timezone.utc).timestamp())
+MIDNIGHT = int(datetime(2026, 11, 22, tzinfo=UTC).timestamp())
 WINDOWS = WindowSet(parse_windows("15m,1h,today"), UTC)
 
 CONFIG = QueueConfig(

@@ -285,7 +285,9 @@ def test_alert_window_may_be_any_configured_window(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("KPI_ALERT_WINDOW", "5m")
     assert load_settings().alert_policy.window == "5m"
     monkeypatch.delenv("KPI_ALERT_WINDOW")
-    with pytest.raises(ConfigError, match=r"^environment: KPI_ALERT_WINDOW: .*'15m' is not one of KPI_WINDOWS \(5m,1h\)"):
+    with pytest.raises(
+        ConfigError, match=r"^environment: KPI_ALERT_WINDOW: .*'15m' is not one of KPI_WINDOWS \(5m,1h\)"
+    ):
         load_settings()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from stream.simulator import Emitted, Simulation, SimulationConfig, encode
 from stream.tickets import TicketState, apply_ticket_event
 
 #: 2026-11-22 10:00:00 UTC
-START = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc).timestamp()
+START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()
 HOURS = 2
 
 ANSWERED_PATH = ["contact.queued", "contact.answered", "contact.ended", "contact.wrapped"]
@@ -144,7 +144,7 @@ def test_agents_handle_one_contact_at_a_time(run: tuple[SimulationConfig, list[E
     assert len(intervals) <= config.agents
     for agent, spans in intervals.items():
         spans.sort()
-        for (_, previous_end), (next_start, _) in zip(spans, spans[1:]):
+        for (_, previous_end), (next_start, _) in zip(spans, spans[1:], strict=False):
             assert next_start >= previous_end, agent
     assert all(len(queues) == 1 for queues in queues_of_agent.values())
 
@@ -177,7 +177,9 @@ def test_nothing_before_start_and_next_due() -> None:
     simulation = Simulation(SimulationConfig(), start=START, seed=1)
     # At the start every agent signs in as available; the first arrival is strictly after it.
     first = simulation.advance(START)
-    assert {(source, event["type"], event["state"]) for source, event in first} == {("agent", "agent.state", "available")}
+    assert {(source, event["type"], event["state"]) for source, event in first} == {
+        ("agent", "agent.state", "available")
+    }
     assert len(first) == SimulationConfig().agents
     upcoming = simulation.next_due()
     assert upcoming is not None and upcoming > START
@@ -277,5 +279,5 @@ def test_agent_states_follow_the_work(run: tuple[SimulationConfig, list[Emitted]
     allowed = {"available": {"busy"}, "busy": {"wrapup"}, "wrapup": {"available", "away"}, "away": {"available"}}
     for agent, states in history.items():
         assert states[0] == "available", agent
-        for before, after in zip(states, states[1:]):
+        for before, after in zip(states, states[1:], strict=False):
             assert after in allowed[before], (agent, before, after)

@@ -98,8 +98,9 @@ def test_reopened_and_not_solved_again_has_no_resolution() -> None:
 
 
 def test_two_reopens_count_twice() -> None:
-    _, facts, _ = run([ev("created", T0), ev("solved", T0 + HOUR), ev("reopened", T0 + 2 * HOUR),
-                       ev("solved", T0 + 3 * HOUR), ev("reopened", T0 + 4 * HOUR), ev("solved", T0 + 6 * HOUR)])  # fmt: skip
+    _, facts, _ = run([ev("created", T0), ev("solved", T0 + HOUR),
+                       ev("reopened", T0 + 2 * HOUR), ev("solved", T0 + 3 * HOUR),
+                       ev("reopened", T0 + 4 * HOUR), ev("solved", T0 + 6 * HOUR)])  # fmt: skip
     assert net(facts) == {
         ("offered", T0, 0.0): 1,
         ("reopened", T0 + 2 * HOUR, 0.0): 1,

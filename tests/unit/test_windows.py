@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +16,7 @@ WARSAW = ZoneInfo("Europe/Warsaw")
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: float = 0) -> float:
     """Epoch seconds of a UTC wall-clock instant (fractional seconds allowed)."""
     whole = int(second)
-    return datetime(year, month, day, hour, minute, whole, tzinfo=timezone.utc).timestamp() + (second - whole)
+    return datetime(year, month, day, hour, minute, whole, tzinfo=UTC).timestamp() + (second - whole)
 
 
 #: 2026-11-22 10:00:00 UTC. 10:00 is a multiple of both 60 s and 240 s since midnight UTC,
