@@ -334,6 +334,25 @@ async def test_a_flood_of_queue_names_stops_at_the_limit(pipeline: tuple[Pipelin
 
 
 @pytest.mark.parametrize("pipeline", [{"max_queues": 2}], indirect=True)
+async def test_standby_copies_of_other_workers_queues_do_not_count_toward_the_limit(
+    pipeline: tuple[Pipeline, RecordingProducer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This worker owns the partitions of queues named mine-*; it holds standby copies of three
+    other queues. Two of its own still fit under KPI_MAX_QUEUES=2, a third does not."""
+    p, _ = pipeline
+    for n in range(3):
+        p.tables.queues[f"standby-{n}/voice"] = QueueState(active_at=NOW)
+    monkeypatch.setattr(p, "owner", lambda topic: lambda key: key.startswith("mine-"))
+    facts = [Fact("offered", f"mine-{n}", "voice", f"c{n}", NOW - 10).to_wire() for n in range(3)]
+    async with _running(p, "queues") as agent:
+        for fact in facts:
+            await agent.put(encode([{"origin": None, "facts": [fact]}]))
+    assert sorted(key for key in p.tables.queues.keys() if key.startswith("mine-")) == ["mine-0/voice", "mine-1/voice"]
+    dropped = p.metrics.registry.get_sample_value("contact_centre_queue_limit_dropped_total", {"table": "queues"})
+    assert dropped == 1
+
+
+@pytest.mark.parametrize("pipeline", [{"max_queues": 2}], indirect=True)
 async def test_agent_presence_stops_at_the_queue_limit_within_one_batch(
     pipeline: tuple[Pipeline, RecordingProducer],
 ) -> None:
