@@ -187,20 +187,12 @@ class Settings(BaseSettings):
     @cached_property
     def sasl_secret(self) -> str | None:
         """The SASL password, from KPI_SASL_PASSWORD or the file KPI_SASL_PASSWORD_FILE names."""
-        if self.sasl_password is not None:
-            return self.sasl_password.get_secret_value()
-        if self.sasl_password_file is not None:
-            return self.sasl_password_file.read_text().rstrip("\r\n")
-        return None
+        return _secret(self.sasl_password, self.sasl_password_file)
 
     @cached_property
     def http_secret(self) -> str | None:
         """The HTTP basic-auth password, from KPI_HTTP_PASSWORD or the file KPI_HTTP_PASSWORD_FILE names."""
-        if self.http_password is not None:
-            return self.http_password.get_secret_value()
-        if self.http_password_file is not None:
-            return self.http_password_file.read_text().rstrip("\r\n")
-        return None
+        return _secret(self.http_password, self.http_password_file)
 
     @property
     def embedded_broker(self) -> bool:
@@ -225,6 +217,14 @@ class Settings(BaseSettings):
     @cached_property
     def queue_config(self) -> QueueConfig:
         return load_queue_config(self.config)
+
+
+def _secret(given: SecretStr | None, file: Path | None) -> str | None:
+    """A password given in a variable, or read from a file (a mounted secret; its trailing newline
+    is not part of it)."""
+    if given is not None:
+        return given.get_secret_value()
+    return None if file is None else file.read_text().rstrip("\r\n")
 
 
 def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
