@@ -46,5 +46,5 @@ def test_quick_benchmark_writes_every_figure(tmp_path: Path) -> None:
     assert all(d["messages"] > 0 and 0 <= d["p50_ms"] <= d["p99_ms"] for d in delays.values()), delays
     samples = result["rss_mb_samples"]
     assert samples and all(isinstance(v, (int, float)) and v > 0 for v in samples)
-    assert isinstance(result["recovery_kpis_equal"], bool)
+    assert result["recovery_kpis_equal"] is True  # the restarted worker showed what it showed before the kill
     assert result["machine"]["nproc"] > 0 and result["machine"]["faust-streaming"]
