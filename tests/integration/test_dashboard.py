@@ -71,8 +71,9 @@ def test_every_dashboard_query_returns_data(worker: Worker, producer: KafkaProdu
     queries = dashboard_queries()
     assert len(queries) >= 40
     produce_a_full_day(worker, producer)
-    # The histograms' rate() needs observations between two scrapes: more of them, a little later.
-    time.sleep(3)
+    # The histograms' rate() needs observations between two scrapes: once Prometheus has scraped
+    # the first ones, more of them.
+    wait_for(lambda: prometheus.query(f'contact_centre_wait_seconds_count{{queue="{QUEUE}"}}'), timeout=60)
     for n in range(3):
         produce(producer, worker.topics["calls"],
                 make_event("contact.queued", f"gf-r{n}", time.time() - 30, queue=QUEUE), None)  # fmt: skip
