@@ -43,6 +43,9 @@ _ACCEPTED: dict[str, tuple[type, ...]] = {
 
 #: Events dated further ahead than this are rejected (SPEC §3).
 MAX_FUTURE_SECONDS = 86400.0
+#: Events dated before 1970 are refused: no contact centre's data is that old, and dates near year 1
+#: cannot be placed in a local day (the day's start would be in year 0).
+MIN_TIMESTAMP = 0.0
 
 #: Bounded reason codes, used as the ``reason`` label of the invalid-events counter.
 Reason = Literal[
@@ -114,6 +117,8 @@ def decode(raw: bytes, source: Source, wall_now: float) -> Decoded | Ignored | R
     ts = event.ts.timestamp()
     if ts > wall_now + MAX_FUTURE_SECONDS:
         return Rejected("future_timestamp", f"ts {event.ts.isoformat()} is more than a day ahead")
+    if ts < MIN_TIMESTAMP:
+        return Rejected("out_of_range", f"ts {event.ts.isoformat()} is before 1970")
     return _convert(event, source, ts)
 
 

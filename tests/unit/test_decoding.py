@@ -314,6 +314,13 @@ def test_only_the_future_is_refused_by_its_timestamp(ts: float, outcome: str) ->
         assert result.reason == "future_timestamp"
 
 
+@pytest.mark.parametrize("ts", ["0001-01-01T00:00:00+05:00", "1969-12-31T23:59:59Z", -1, "1960-06-01T00:00:00-08:00"])
+def test_a_date_before_1970_is_out_of_range(ts: Any) -> None:
+    """Year 1 at +05:00 is in year 0 in UTC, which no local day can hold: it must never reach a window."""
+    result = decode(queued(ts=ts))
+    assert isinstance(result, Rejected) and result.reason == "out_of_range", result
+
+
 def test_duplicate_bytes_decode_identically() -> None:
     """Decoding is pure: deduplication happens later, on the lifecycle step."""
     assert decode(queued()) == decode(queued())
