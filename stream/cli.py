@@ -123,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"python -m stream {args.command}: error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # kafka-python logs its whole configuration at DEBUG, the SASL password with it.
+    logging.getLogger("kafka").setLevel(max(logging.INFO, logging.getLogger().level))
     problem = _broker_problem(args.command, settings)
     if problem is not None:
         print(f"python -m stream {args.command}: error: {problem}", file=sys.stderr)
