@@ -19,9 +19,11 @@ from stream.windows import Window
 #: Bounds on one queue and channel's collections of ids, far above real use (a few hundred
 #: contacts waiting, a few thousand in a crisis; hundreds of survey answers a day), so that
 #: invented ids cannot grow its changelog record past what the broker accepts (1 MB by default):
-#: an id digest and its time take about 31 bytes of JSON, so both full are about 750 KB.
-MAX_WAITING = 12_000
-MAX_ANSWER_IDS = 12_000
+#: an id digest and its time take about 34 bytes of JSON, so both full are about 550 KB, which
+#: leaves room for the buckets (up to about 270 KB with the default windows, for facts dated up to
+#: the day ahead that SPEC §3 allows).
+MAX_WAITING = 8_000
+MAX_ANSWER_IDS = 8_000
 
 
 @dataclass(slots=True)

@@ -96,7 +96,7 @@ class Settings(BaseSettings):
         default=12 * 3600.0, gt=0, description="forget an agent offline, or with no state change, this long")
     idle_queue_seconds: float = Field(
         default=86400.0, gt=0,
-        description="forget a queue's keys once it has had no event this long and nothing is left")
+        description="forget a queue not in KPI_CONFIG, windows too, once no event has reached it this long")
     fcr_lookback: str = Field(default="7d", description="an earlier contact within this makes a contact a repeat")
     batch_size: int = Field(default=2000, ge=1)
     batch_seconds: float = Field(default=0.0, ge=0)

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
+from stream.aggregates import MAX_WAITING
 from stream.broker import EmbeddedBroker
+from stream.presence import MAX_AGENTS_PER_QUEUE
 from tests.integration.conftest import Worker, running_worker, wait_for
 from tests.integration.events import make_agent_state, make_event
 from tests.integration.scrape import series
@@ -121,7 +123,7 @@ def test_a_flood_of_invented_ids_is_bounded_counted_and_forgotten(broker: Embedd
         wait_for(accounted, timeout=240, interval=2)
         # Beyond the bounds: contacts waiting in one queue, agents of one queue; the later stages
         # may still be working through them.
-        expected_drops = {"queues": 40_000 - 12_000, "presence": 50_000 - 10_000}
+        expected_drops = {"queues": 40_000 - MAX_WAITING, "presence": 50_000 - MAX_AGENTS_PER_QUEUE}
         dropped: dict[str, float] = {}
 
         def all_dropped() -> bool:
@@ -135,7 +137,7 @@ def test_a_flood_of_invented_ids_is_bounded_counted_and_forgotten(broker: Embedd
             pytest.fail(f"dropped {dropped}, expected {expected_drops}")
         waiting = series("contact_centre_contacts_waiting", queue="it-sales", channel="voice")
         metrics = worker.metrics()
-        assert metrics.get(waiting) == 12_000
+        assert metrics.get(waiting) == MAX_WAITING
         invalid = series("contact_centre_events_invalid_total", topic=topics["agents"], reason="invalid_field")
         assert metrics.get(invalid, 0) >= 1  # the state with 100,000 queues
         over_queues = metrics.get(series("contact_centre_queue_limit_dropped_total", table="queues"), 0)
