@@ -26,36 +26,42 @@ class InputMessage:
     offset: int
     key: bytes | None
     value: bytes
+    #: Set once the message was cut to fit (:meth:`fitted`): the sizes of the original.
+    original_size: str | None = None
 
     def headers(self, reason: str, detail: str) -> list[tuple[str, bytes]]:
-        return [
+        headers = [
             ("source_topic", self.topic.encode()),
             ("source_partition", str(self.partition).encode()),
             ("source_offset", str(self.offset).encode()),
             ("reason", reason.encode()),
             ("detail", capped(detail).encode()),
         ]
+        if self.original_size is not None:
+            headers += [("truncated", b"true"), ("original_size", self.original_size.encode())]
+        return headers
 
-    def fitted(self, limit: int) -> tuple[InputMessage, list[tuple[str, bytes]]]:
-        """This message, cut to fit a record of at most ``limit`` bytes, and the headers that say
-        so: a message too large to be dead-lettered whole must still not stop the stage."""
+    def fitted(self, limit: int) -> InputMessage:
+        """This message, cut to fit a record of at most ``limit`` bytes (and saying so in its
+        headers): a message too large to be dead-lettered, or carried to a later stage, whole must
+        still not stop a stage."""
         room = limit - FRAMING_BYTES
         key = self.key if self.key is None or len(self.key) <= room // 2 else self.key[: room // 2]
         value = self.value[: room - len(key or b"")]
         if key == self.key and value == self.value:
-            return self, []
-        original = f"key {len(self.key or b'')} bytes, value {len(self.value)} bytes"
-        return replace(self, key=key, value=value), [("truncated", b"true"), ("original_size", original.encode())]
+            return self
+        original = self.original_size or f"key {len(self.key or b'')} bytes, value {len(self.value)} bytes"
+        return replace(self, key=key, value=value, original_size=original)
 
     def to_wire(self) -> list[Any]:
         # Keys and values are any bytes; base64 carries them through the JSON of internal topics unchanged.
         key = None if self.key is None else b64encode(self.key).decode()
-        return [self.topic, self.partition, self.offset, key, b64encode(self.value).decode()]
+        return [self.topic, self.partition, self.offset, key, b64encode(self.value).decode(), self.original_size]
 
     @classmethod
     def from_wire(cls, row: list[Any]) -> InputMessage:
-        topic, partition, offset, key, value = row
-        return cls(topic, partition, offset, None if key is None else b64decode(key), b64decode(value))
+        topic, partition, offset, key, value, original_size = row
+        return cls(topic, partition, offset, None if key is None else b64decode(key), b64decode(value), original_size)
 
 
 def capped(text: str) -> str:

@@ -15,11 +15,15 @@ import faust
 from stream.contacts import Lifecycle
 from stream.deadletter import InputMessage, capped
 from stream.decoding import Ignored, Rejected, decode
-from stream.outbox import Outbox
+from stream.outbox import MESSAGE_BYTES, Outbox
 from stream.presence import AgentUpdate
 
 if TYPE_CHECKING:
     from stream.app import Pipeline
+
+#: The most of an input message carried to the contact stage in case it is late: in base64 it must
+#: fit, with its event, in one internal message (stream.outbox.MESSAGE_BYTES).
+CARRIED_BYTES = 3 * MESSAGE_BYTES // 4 - 4096
 
 
 async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
@@ -56,7 +60,8 @@ async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
         if isinstance(outcome, Lifecycle):
             row: Any = outcome.to_wire()
             if outcome.ts < kept_from:
-                row = {"event": row, "unless_held": input_message(message).to_wire()}
+                carried = input_message(message).fitted(CARRIED_BYTES)
+                row = {"event": row, "unless_held": carried.to_wire()}
             outbox.add(topics.contact_events, outcome.contact_id, row)
         elif isinstance(outcome, AgentUpdate):
             # An agent's latest state counts whenever it is dated, so no agent state is late.
@@ -80,9 +85,8 @@ def input_message(message: faust.types.Message) -> InputMessage:
 async def dead_letter(p: Pipeline, message: InputMessage, reason: str, detail: str) -> None:
     """Send ``message`` unchanged to the dead-letter topic, with where it was read and why it was
     not used; cut to fit, and saying so, if it is too large to go whole."""
-    fitted, truncation = message.fitted(p.app.conf.producer_max_request_size)
-    headers = message.headers(reason, detail) + truncation
-    await p.topics.deadletter.send(key=fitted.key, value=fitted.value, headers=headers)
+    fitted = message.fitted(p.app.conf.producer_max_request_size)
+    await p.topics.deadletter.send(key=fitted.key, value=fitted.value, headers=fitted.headers(reason, detail))
 
 
 async def dead_letter_late(p: Pipeline, messages: Sequence[InputMessage], kept_from: float, unheld: str) -> None:

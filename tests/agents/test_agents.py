@@ -100,6 +100,27 @@ async def test_a_survey_answer_before_every_window_is_late_and_dead_lettered_unc
     assert registry.get_sample_value("contact_centre_events_invalid_total", invalid) is None
 
 
+async def test_a_large_late_event_travels_cut_and_is_dead_lettered_saying_so(
+    pipeline: tuple[Pipeline, RecordingProducer],
+) -> None:
+    """A valid 780 KB event (unknown fields are ignored) dated before every window goes to the
+    contact stage within one internal message; not held there, it is dead-lettered cut."""
+    p, producer = pipeline
+    big = _event("contact.ended", "unknown", BEFORE_EVERY_WINDOW, padding="x" * 780_000)
+    async with _ingesting(p, p.settings.topic_calls) as agent:
+        await agent.put(big, key=b"unknown")
+    [routed] = [s.value for s in producer.sent if s.topic == p.topics.contact_events.get_topic_name()]
+    assert routed is not None and len(routed) <= MESSAGE_BYTES
+    producer.sent.clear()
+    async with _running(p, "contacts") as agent:
+        await agent.put(routed)
+    [letter] = [s for s in producer.sent if s.topic == p.settings.topic_deadletter]
+    headers = dict(letter.headers)
+    assert headers["reason"] == b"late" and headers["truncated"] == b"true"
+    assert headers["original_size"] == f"key 7 bytes, value {len(big)} bytes".encode()
+    assert letter.value is not None and big.startswith(letter.value)
+
+
 async def test_a_contact_event_before_every_window_counts_only_for_a_held_contact(
     pipeline: tuple[Pipeline, RecordingProducer],
 ) -> None:
