@@ -19,10 +19,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 demo: $(STAMP)
 	$(PY) -m stream demo
 
-# Two processes, a test file each at a time: most integration tests wait on a broker or a group
-# join, so two share the two cores well. Each process has its own broker and session worker.
 test: system-packages $(STAMP)
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest
 
 check: lint $(STAMP)
 	$(PY) -m pytest -q tests/unit tests/agents
