@@ -125,7 +125,7 @@ def register_agents(p: Pipeline) -> None:
 
 
 #: Per table of the contact stage: apply an event, and the visit a state implies.
-_LIFECYCLES: dict[str, tuple[Callable[[Any, Lifecycle], Any], Callable[[Any, str], Visit | None]]] = {
+_LIFECYCLES: dict[str, tuple[Callable[[Any, Lifecycle, float], Any], Callable[[Any, str], Visit | None]]] = {
     "contacts": (apply_event, contact_visit),
     "tickets": (apply_ticket_event, ticket_visit),
 }

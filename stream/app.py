@@ -53,8 +53,8 @@ class Pipeline:
     #: The stages' table writes, written at the latest before offsets are committed.
     writes: DeferredWrites = field(default_factory=DeferredWrites)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("stream"))
-    #: Dead-lettered input and dropped queues, logged per kind at most once a minute.
-    dead_letter_log: RateLimitedLog = field(default_factory=lambda: RateLimitedLog(logging.getLogger("stream")))
+    #: What a flood of bad input would repeat (dead letters, dropped queues): per kind at most once a minute.
+    flood_log: RateLimitedLog = field(default_factory=lambda: RateLimitedLog(logging.getLogger("stream")))
     #: Per table: when its actively owned keys were last counted, and how many there were.
     _owned_keys: dict[str, tuple[float, int]] = field(default_factory=dict)
 
@@ -70,9 +70,9 @@ class Pipeline:
             return True
         if self._owned_key_count(table) + new < limit:
             return True
-        self.dead_letter_log.warning("queue-limit", "queue %r dropped: this worker already keeps %d queues "
-                                     "(KPI_MAX_QUEUES); see contact_centre_queue_limit_dropped_total",
-                                     queue, limit)  # fmt: skip
+        self.flood_log.warning("queue-limit", "queue %r dropped: this worker already keeps %d queues "
+                               "(KPI_MAX_QUEUES); see contact_centre_queue_limit_dropped_total",
+                               queue, limit)  # fmt: skip
         return False
 
     def _owned_key_count(self, table: faust.TableT) -> int:

@@ -47,9 +47,8 @@ async def ingest_batch(p: Pipeline, events: Sequence[faust.EventT]) -> None:
         outcome = decode(message.value, source_of[message.topic], wall_now)
         if isinstance(outcome, Rejected):
             p.metrics.invalid.labels(message.topic, outcome.reason).inc()
-            p.dead_letter_log.warning(outcome.reason, "dead-letter %s[%d]@%d: %s (%s)", message.topic,
-                                      message.partition, message.offset, outcome.reason,
-                                      capped(outcome.detail))  # fmt: skip
+            p.flood_log.warning(outcome.reason, "dead-letter %s[%d]@%d: %s (%s)", message.topic,
+                                message.partition, message.offset, outcome.reason, capped(outcome.detail))  # fmt: skip
             await dead_letter(p, input_message(message), outcome.reason, outcome.detail)
             continue
         processed[message.topic] += 1
@@ -91,7 +90,7 @@ async def dead_letter(p: Pipeline, message: InputMessage, reason: str, detail: s
 
 async def dead_letter_late(p: Pipeline, messages: Sequence[InputMessage], kept_from: float, unheld: str) -> None:
     """Count and dead-letter events that can change nothing any more (SPEC §3), with one log line
-    per batch: a backlog after a long outage may hold many."""
+    per batch at most once a minute: a backlog after a long outage may hold many."""
     if not messages:
         return
     kept = datetime.fromtimestamp(kept_from, UTC).isoformat()
@@ -99,5 +98,5 @@ async def dead_letter_late(p: Pipeline, messages: Sequence[InputMessage], kept_f
     for message in messages:
         p.metrics.late.labels(message.topic).inc()
         await dead_letter(p, message, "late", detail)
-    p.log.warning("dead-letter: %d late events (%s), e.g. %s[%d]@%d", len(messages), detail, messages[0].topic,
-                  messages[0].partition, messages[0].offset)  # fmt: skip
+    p.flood_log.warning("late", "dead-letter: %d late events (%s), e.g. %s[%d]@%d", len(messages), detail,
+                        messages[0].topic, messages[0].partition, messages[0].offset)  # fmt: skip
