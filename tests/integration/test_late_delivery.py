@@ -219,11 +219,13 @@ def test_an_event_before_every_window_is_late_dead_lettered_and_changes_nothing(
 def test_kill_9_while_reading_a_backlog_then_restart_counts_each_event_once(
     broker: EmbeddedBroker, producer: KafkaProducer, tmp_path: Path
 ) -> None:
-    """A backlog of about 10,000 events of the last 12 minutes (with duplicates); the worker is
-    killed -9 while reading it, and started again with the same app id, topics and directory."""
+    """A backlog of about 40,000 events of the last 12 minutes (with duplicates); the worker is
+    killed -9 while reading it, and started again with the same app id, topics and directory.
+    The backlog is large enough that a worker on a quiet machine is still reading it when the
+    first fifth has been counted."""
     topics = fresh_topics(broker)
     queues = ("late-crash-a", "late-crash-b", "late-crash-c", "late-crash-d")
-    backlog = build_scenario(time.time(), queues, seed=5, contacts=300)
+    backlog = build_scenario(time.time(), queues, seed=5, contacts=1200)
     produce_all(producer, topics, in_time_order(backlog))
     app_id = f"it-late-crash-{uuid.uuid4().hex[:8]}"
     with running_worker(broker, tmp_path, app_id=app_id, topics=topics) as crashing:
