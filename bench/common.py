@@ -22,9 +22,9 @@ from typing import Any
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from stream.broker import EmbeddedBroker, free_port
-from stream.connection import KafkaConnection
-from stream.simulator import Simulation, SimulationConfig, encode
+from stream.config.connection import KafkaConnection
+from stream.tools.embedded_broker import EmbeddedBroker, free_port
+from stream.tools.simulator import Simulation, SimulationConfig, encode
 
 #: Events per new contact in the simulator's mix with 50 queues (measured: ~7.3 incl. agents, surveys, tickets).
 EVENTS_PER_CONTACT = 6.6

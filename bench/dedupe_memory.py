@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 from pydantic_core import to_json
 
 from schemas.events import CHAT, TICKET, VOICE
-from stream.aggregates import QueueState, WaitRules, WindowSet, apply_facts
-from stream.contacts import ContactState, Lifecycle, TicketKind, apply_event
-from stream.facts import Fact, FactKind
-from stream.partitioning import queue_key
-from stream.settings import Settings
-from stream.tickets import TicketState, apply_ticket_event
-from stream.windows import parse_windows
+from stream.config.settings import Settings
+from stream.ingest.partitioning import queue_key
+from stream.kpi.aggregates import QueueState, WaitRules, WindowSet, apply_facts
+from stream.kpi.contacts import ContactState, Lifecycle, TicketKind, apply_event
+from stream.kpi.facts import Fact, FactKind
+from stream.kpi.tickets import TicketState, apply_ticket_event
+from stream.kpi.windows import parse_windows
 
 DAY = float(Settings.model_fields["dedupe_seconds"].default)
 START = datetime(2026, 11, 24, tzinfo=UTC).timestamp()

@@ -4,7 +4,7 @@
 - ``BENCH_MODE=naive``: one agent that decodes and updates a tumbling-window table once per event
   (what a first Faust implementation does: one table write, hence one changelog message, per event).
 
-``BENCH_CONSUMER=kpi`` runs either on the pipeline's consumer (``stream.consumer``: the inline
+``BENCH_CONSUMER=kpi`` runs either on the pipeline's consumer (``stream.faust_ext.consumer``: the inline
 hand-off and ``KPI_FETCH_WAIT_MS``' default) instead of Faust's own, so the pipeline can be compared
 with Faust's floor on the same consumer path.
 
@@ -23,8 +23,8 @@ from typing import Any
 
 import faust
 
-from stream.app import KpiApp
-from stream.settings import Settings
+from stream.config.settings import Settings
+from stream.pipeline.app import KpiApp
 
 MODE = os.environ.get("BENCH_MODE", "bare")
 EXPECTED = int(os.environ.get("BENCH_EXPECTED", "0"))

@@ -13,9 +13,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from stream.admin import create_topics
-from stream.broker import EmbeddedBroker
-from stream.connection import KafkaConnection
+from stream.config.connection import KafkaConnection
+from stream.tools.admin import create_topics
+from stream.tools.embedded_broker import EmbeddedBroker
 
 
 async def _aiokafka(bootstrap: str, topics: list[str], group: str, expected: int, timeout: float) -> dict[str, Any]:

@@ -55,11 +55,11 @@ from bench.common import (
     stage_delays_ms,
 )
 from bench.refs import run_aiokafka, run_faust, run_relay
-from stream.admin import create_topics
-from stream.broker import EmbeddedBroker, start_embedded_broker
-from stream.connection import KafkaConnection
-from stream.gcpolicy import freeze_long_lived
-from stream.settings import Settings
+from stream.config.connection import KafkaConnection
+from stream.config.settings import Settings
+from stream.faust_ext.gcpolicy import freeze_long_lived
+from stream.tools.admin import create_topics
+from stream.tools.embedded_broker import EmbeddedBroker, start_embedded_broker
 
 RESULTS = Path(__file__).with_name("results")
 PROCESSED = "contact_centre_events_processed_total"

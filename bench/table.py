@@ -28,7 +28,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("bare aiokafka consumer, JSON decode only, events/s", fmt(r.get("aiokafka_eps"))),
         ("bare Faust agent, decode only, events/s", fmt(r.get("faust_bare_eps"))),
         ("bare Faust agent, CPU s per 1,000 events", fmt(r.get("faust_bare_cpu_s_per_1000_events"), 3)),
-        ("bare Faust agent on the pipeline's consumer (stream.consumer), events/s",
+        ("bare Faust agent on the pipeline's consumer (stream.faust_ext.consumer), events/s",
          fmt(r.get("faust_bare_kpi_consumer_eps"))),
         ("… CPU s per 1,000 events", fmt(r.get("faust_bare_kpi_consumer_cpu_s_per_1000_events"), 3)),
         ("naive Faust agent (windowed table write per event), events/s", fmt(r.get("faust_naive_eps"))),

@@ -17,10 +17,10 @@ import pytest
 from aiokafka.structs import RecordMetadata
 from faust.types import TP
 
-from stream.app import Pipeline, create_pipeline
-from stream.partitioning import partition_for
-from stream.producer import PartitionRecords
-from stream.settings import Settings
+from stream.config.settings import Settings
+from stream.faust_ext.producer import PartitionRecords
+from stream.ingest.partitioning import partition_for
+from stream.pipeline.app import Pipeline, create_pipeline
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()
 
@@ -97,6 +97,8 @@ def worker_exits(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, st
     """Exits a stage asks for (status, message), recorded instead of ending the test run; a test
     that expects one takes it out of the list, any other fails the test."""
     exits: list[tuple[int, str]] = []
-    monkeypatch.setattr("stream.agents.exit_worker", lambda p, status, message: exits.append((status, message)))
+    monkeypatch.setattr(
+        "stream.pipeline.stages.exit_worker", lambda p, status, message: exits.append((status, message))
+    )
     yield exits
     assert not exits, f"the worker would have exited: {exits}"

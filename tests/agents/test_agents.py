@@ -10,16 +10,16 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from stream.agents import EXIT_STAGE_FAILED
-from stream.aggregates import QueueState
-from stream.app import Pipeline
-from stream.contacts import ContactState, Lifecycle
-from stream.customers import Visit
-from stream.expiry import SLICES, Expiry
-from stream.facts import Fact
-from stream.outbox import MESSAGE_BYTES, encode
-from stream.partitioning import partition_for
-from stream.presence import AgentUpdate, Presence
+from stream.ingest.partitioning import partition_for
+from stream.kpi.aggregates import QueueState
+from stream.kpi.contacts import ContactState, Lifecycle
+from stream.kpi.customers import Visit
+from stream.kpi.facts import Fact
+from stream.kpi.presence import AgentUpdate, Presence
+from stream.pipeline.app import Pipeline
+from stream.pipeline.expiry import SLICES, Expiry
+from stream.pipeline.outbox import MESSAGE_BYTES, encode
+from stream.pipeline.stages import EXIT_STAGE_FAILED
 from tests.agents.conftest import NOW, RecordingProducer
 
 

@@ -1,4 +1,4 @@
-"""Batches that close when nothing more is waiting (stream.batching), on a Faust agent under
+"""Batches that close when nothing more is waiting (stream.faust_ext.batching), on a Faust agent under
 ``test_context()``."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from uuid import uuid4
 import faust
 import pytest
 
-from stream.batching import FALLBACK_WINDOW_SECONDS, batches, take_ready
+from stream.faust_ext.batching import FALLBACK_WINDOW_SECONDS, batches, take_ready
 
 #: The agent under test, the values of each batch it was given, and a wait for that many values.
 Batching = tuple[Any, list[list[int]], Callable[[int], Any]]

@@ -1,4 +1,4 @@
-"""stream.stores: RocksDB tables file each key under the partition its changelog goes to, also for
+"""stream.faust_ext.stores: RocksDB tables file each key under the partition its changelog goes to, also for
 writes outside any message (timers, batches), and keep it across a restart."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from faust.types import TP
 
-from stream.aggregates import QueueState
-from stream.app import Pipeline, create_pipeline
-from stream.partitioning import partition_for
-from stream.settings import Settings
-from stream.stores import PartitionedRocksDB, forget_local_state
+from stream.config.settings import Settings
+from stream.faust_ext.stores import PartitionedRocksDB, forget_local_state
+from stream.ingest.partitioning import partition_for
+from stream.kpi.aggregates import QueueState
+from stream.pipeline.app import Pipeline, create_pipeline
 
 KEYS = [f"queue-{n}/voice" for n in range(12)]
 

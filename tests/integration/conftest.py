@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
-from stream.broker import EmbeddedBroker, free_port, start_embedded_broker
+from stream.tools.embedded_broker import EmbeddedBroker, free_port, start_embedded_broker
 from tests.integration.processes import tail, wait_until_ready
 from tests.integration.prometheus_server import Prometheus, running_prometheus
 from tests.integration.scrape import parse_metrics

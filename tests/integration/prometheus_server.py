@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stream.broker import free_port
+from stream.tools.embedded_broker import free_port
 from tests.integration.processes import wait_until_ready
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"

@@ -9,7 +9,7 @@ import time
 import pytest
 from kafka import KafkaProducer
 
-from stream.broker import start_embedded_broker
+from stream.tools.embedded_broker import start_embedded_broker
 from tests.integration.conftest import new_topics, running_worker, wait_for
 from tests.integration.events import make_event, produce
 from tests.integration.scrape import series

@@ -16,7 +16,7 @@ from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.structs import TopicPartition
 from confluent_kafka import KafkaError, Message, Producer
 
-from stream.broker import EmbeddedBroker
+from stream.tools.embedded_broker import EmbeddedBroker
 from tests.integration.conftest import Worker, new_topics, running_worker, wait_for
 from tests.integration.events import make_event
 from tests.integration.scrape import series

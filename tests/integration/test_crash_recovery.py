@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from stream.broker import EmbeddedBroker
-from stream.endoffsets import record_ends
-from stream.simulator import Simulation, SimulationConfig, encode
+from stream.faust_ext.endoffsets import record_ends
+from stream.tools.embedded_broker import EmbeddedBroker
+from stream.tools.simulator import Simulation, SimulationConfig, encode
 from tests.integration.conftest import Worker, new_topics, running_worker, wait_for
 from tests.integration.scrape import series
 

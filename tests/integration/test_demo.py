@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.broker import free_port
+from stream.tools.embedded_broker import free_port
 from tests.integration.conftest import wait_for
 from tests.integration.scrape import Series, parse_metrics, series
 

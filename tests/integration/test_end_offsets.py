@@ -1,4 +1,4 @@
-"""stream.endoffsets on the real broker: the end of a partition whose last record batch holds
+"""stream.faust_ext.endoffsets on the real broker: the end of a partition whose last record batch holds
 several records is the offset after its last record, whatever the broker reports."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from stream.admin import create_topics
-from stream.broker import EmbeddedBroker
-from stream.connection import KafkaConnection
-from stream.endoffsets import record_ends
+from stream.config.connection import KafkaConnection
+from stream.faust_ext.endoffsets import record_ends
+from stream.tools.admin import create_topics
+from stream.tools.embedded_broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import time
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from stream.broker import EmbeddedBroker
+from stream.tools.embedded_broker import EmbeddedBroker
 from tests.fuzz_events import mutate, valid_event
 from tests.integration.conftest import Worker, running_worker, wait_for
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from stream.aggregates import MAX_WAITING
-from stream.broker import EmbeddedBroker
-from stream.presence import MAX_AGENTS_PER_QUEUE
+from stream.kpi.aggregates import MAX_WAITING
+from stream.kpi.presence import MAX_AGENTS_PER_QUEUE
+from stream.tools.embedded_broker import EmbeddedBroker
 from tests.integration.conftest import Worker, running_worker, wait_for
 from tests.integration.events import make_agent_state, make_event
 from tests.integration.scrape import series

@@ -17,7 +17,7 @@ import pytest
 from kafka import KafkaProducer
 from playwright.sync_api import expect, sync_playwright
 
-from stream.broker import EmbeddedBroker
+from stream.tools.embedded_broker import EmbeddedBroker
 from tests.integration.conftest import Worker, running_worker, wait_for
 from tests.integration.events import make_event, produce
 from tests.integration.prometheus_server import JOB, running_prometheus

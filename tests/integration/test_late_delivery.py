@@ -18,9 +18,9 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
-from stream.admin import create_topics
-from stream.broker import EmbeddedBroker
-from stream.connection import KafkaConnection
+from stream.config.connection import KafkaConnection
+from stream.tools.admin import create_topics
+from stream.tools.embedded_broker import EmbeddedBroker
 from tests.integration.conftest import Worker, new_topics, running_worker, wait_for
 from tests.integration.events import make_event
 from tests.integration.late_scenario import (

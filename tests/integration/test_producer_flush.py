@@ -1,4 +1,4 @@
-"""stream.producer on the real broker: a flush waits for every record buffered before it, also
+"""stream.faust_ext.producer on the real broker: a flush waits for every record buffered before it, also
 when records leave the buffer more slowly than Faust's flush is willing to wait (0.1 s each), and
 for every record batch handed over (``send_batches_soon``)."""
 
@@ -16,17 +16,17 @@ from aiokafka.errors import KafkaTimeoutError
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 
-from stream.admin import create_topics
-from stream.broker import EmbeddedBroker
-from stream.connection import KafkaConnection
-from stream.producer import DrainingProducer
+from stream.config.connection import KafkaConnection
+from stream.faust_ext.producer import DrainingProducer
+from stream.tools.admin import create_topics
+from stream.tools.embedded_broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
 
 
 def _app_topic(broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch, drains: bool, partitions: int = 1,
                **settings: Any) -> faust.TopicT:  # fmt: skip
-    """A new topic of a new app (Faust ``settings``), whose producer is stream.producer's if ``drains``."""
+    """A new topic of a new app (Faust ``settings``), whose producer is stream.faust_ext.producer's if ``drains``."""
     run = uuid.uuid4().hex[:8]
     create_topics(KafkaConnection(broker.bootstrap), [f"it-producer-{run}"], partitions)
     app = faust.App(f"it-producer-{run}", broker=broker.url, **settings)
@@ -35,7 +35,7 @@ def _app_topic(broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch, drains: 
     return app.topic(f"it-producer-{run}", key_serializer="raw", value_serializer="raw")
 
 
-@pytest.mark.parametrize("drains", [True, False], ids=["stream.producer", "faust"])
+@pytest.mark.parametrize("drains", [True, False], ids=["stream.faust_ext.producer", "faust"])
 async def test_a_flush_returns_after_every_buffered_record_is_on_the_broker(
     broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch, drains: bool
 ) -> None:
@@ -61,16 +61,16 @@ async def test_a_flush_returns_after_every_buffered_record_is_on_the_broker(
         assert delivered == [True] * 5
     else:
         # Faust's own flush gives up with records still buffered; if this ever fails, Faust has
-        # fixed it and stream.producer can go.
+        # fixed it and stream.faust_ext.producer can go.
         assert not all(delivered)
 
 
-@pytest.mark.parametrize("drains", [True, False], ids=["stream.producer", "faust"])
+@pytest.mark.parametrize("drains", [True, False], ids=["stream.faust_ext.producer", "faust"])
 async def test_streams_waiting_for_a_full_buffer_are_logged_once_a_minute(
     broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, drains: bool
 ) -> None:
     """Every input message waits while the send buffer holds over 100 records; Faust logs a
-    warning for each wait, stream.producer one for all the waits of a minute."""
+    warning for each wait, stream.faust_ext.producer one for all the waits of a minute."""
     topic = _app_topic(broker, monkeypatch, drains)
     producer = topic.app.producer
     await producer.start()
@@ -85,7 +85,7 @@ async def test_streams_waiting_for_a_full_buffer_are_logged_once_a_minute(
         await producer.stop()
     assert delivered or not drains  # Faust's own flush may return early (the test above)
     # Only the producers' own warnings: the admin client's selector may warn of a slow task too.
-    producer_logger = "stream.producer" if drains else "faust.transport.producer"
+    producer_logger = "stream.faust_ext.producer" if drains else "faust.transport.producer"
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == producer_logger]
     if drains:
         assert warnings == ["waits of the streams for the producer's send buffer (over 100 records) to drain: 1 "
@@ -112,7 +112,7 @@ async def _read_back(broker: EmbeddedBroker, topic: str, expected: int) -> dict[
 async def test_records_sent_in_batches_are_on_the_broker_in_order_when_a_flush_returns(
     broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Table changes handed over a record batch per partition (stream.changelog): a flush waits for
+    """Table changes handed over a record batch per partition (stream.faust_ext.changelog): a flush waits for
     every one, each partition gets them in the order they were passed even when handing them over
     is slow, a record too large for a batch goes alone, and each batch's last offset is reported."""
     channel = _app_topic(broker, monkeypatch, True, partitions=2, producer_max_batch_size=1024)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient
 
-from stream.broker import EmbeddedBroker, free_port, start_embedded_broker
+from stream.tools.embedded_broker import EmbeddedBroker, free_port, start_embedded_broker
 from tests.integration.conftest import running_worker, wait_for
 from tests.integration.events import iso
 from tests.integration.scrape import series

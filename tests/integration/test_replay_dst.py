@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from stream.broker import EmbeddedBroker
-from stream.simulator import Simulation, SimulationConfig
+from stream.tools.embedded_broker import EmbeddedBroker
+from stream.tools.simulator import Simulation, SimulationConfig
 from tests.integration.conftest import Worker, running_worker, wait_for
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from stream.broker import EmbeddedBroker
+from stream.tools.embedded_broker import EmbeddedBroker
 from tests.integration.conftest import Worker, new_topics, running_worker, wait_for
 from tests.integration.test_crash_recovery import comparable, differences, processed, produce_stream
 
@@ -92,9 +92,9 @@ def test_a_worker_joining_during_a_backlog_rebalances_without_losing_or_repeatin
     broker: EmbeddedBroker, producer: KafkaProducer, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """A rebalance while the first worker's stream buffers are full of a backlog: the partitions it
-    gives up are suspended mid-flow (stream.consumer's hand-off must let that happen), and the two
+    gives up are suspended mid-flow (stream.faust_ext.consumer's hand-off must let that happen), and the two
     workers still add up to a single worker that read everything alone. The backlog's batches
-    also make more facts than one Kafka message holds (stream.outbox splits them)."""
+    also make more facts than one Kafka message holds (stream.pipeline.outbox splits them)."""
     topics = new_topics(uuid.uuid4().hex[:8])
     app_id = f"it-join-{uuid.uuid4().hex[:8]}"
     # Large enough that the first worker is still reading it when the second has joined (about

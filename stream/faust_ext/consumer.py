@@ -1,0 +1,251 @@
+"""Faust's Kafka consumer with a cheaper hand-off of each message, no records skipped around a
+rebalance, and a configurable fetch wait.
+
+Faust's ``Consumer._drain_messages`` hands every fetched message to the topic conductor with
+``self.wait_first(callback(message), self.suspend_flow.wait())``. ``wait_first`` wraps each of
+those, plus the consumer's stopped and crashed events, in a task: four tasks per message, which
+is most of Faust's own per-message cost. The race exists so a rebalance (which sets
+``suspend_flow``) can abandon a callback blocked on a full stream buffer.
+
+Nearly every callback finishes without waiting. :class:`InlineHandoff` runs it inline; only when
+it has to wait does the rest of it go through Faust's original race, so a rebalance interrupts it
+exactly as before. The override relies on the shape of that one call, so it is enabled only for
+the Faust versions it was checked against (:data:`CHECKED_FAUST_VERSIONS`); with any other
+version the worker logs a warning and keeps Faust's own consumer.
+
+Around a rebalance Faust can drop records it has already taken from the Kafka client;
+:class:`NoSkippedRecords` notices the jump and reads them again, and stream partitions with no
+committed offset yet are read from the beginning (``ConsumerThread.seek_to_committed``).
+
+Faust also fetches with a fixed ``fetch_max_wait_ms=1500``: at low rates each fetch then waits
+up to 1.5 s for data, which is what an event takes to reach the gauges. :func:`consumer_class`
+takes the wait from ``KPI_FETCH_WAIT_MS``, and gives table recovery the real end of each changelog
+(:mod:`stream.faust_ext.endoffsets`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Mapping
+from typing import Any
+
+import aiokafka
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.transport.drivers.aiokafka import server_list
+from faust.types import TP, Message
+from mode.services import WaitResults
+
+from stream.faust_ext.endoffsets import record_ends
+
+log = logging.getLogger(__name__)
+
+#: Faust versions whose ``Consumer._drain_messages`` was read and tested with :class:`InlineHandoff`.
+CHECKED_FAUST_VERSIONS = frozenset({"0.15.3"})
+
+
+class InlineHandoff:
+    """Runs the per-message callback of ``_drain_messages`` inline while it does not wait."""
+
+    suspend_flow: asyncio.Event
+
+    async def wait_first(self, *coros: Any, timeout: float | None = None) -> WaitResults:
+        if not self._is_message_handoff(coros, timeout):
+            return await super().wait_first(*coros, timeout=timeout)  # type: ignore[misc]
+        callback, suspended = coros
+        try:
+            waiting_on = callback.send(None)
+        except StopIteration as done:
+            suspended.close()
+            return WaitResults([callback], [done.value], False)
+        except BaseException:
+            suspended.close()
+            raise
+        # The callback has to wait (full buffer, paused flow, busy producer): from here on, race
+        # it against a suspended flow as Faust does, so a rebalance can still interrupt it.
+        return await super().wait_first(_Resumed(callback, waiting_on).run(), suspended)  # type: ignore[misc]
+
+    def _is_message_handoff(self, coros: tuple[Any, ...], timeout: float | None) -> bool:
+        """The call ``wait_first(callback(message), self.suspend_flow.wait())``, while the flow runs."""
+        return (
+            timeout is None
+            and len(coros) == 2
+            and getattr(coros[1], "cr_code", None) is type(self.suspend_flow).wait.__code__
+            and isinstance(coros[0], Coroutine)
+            and not self.suspend_flow.is_set()
+        )
+
+
+class NoSkippedRecords:
+    """Reads again any records of a stream partition that were fetched but never delivered.
+
+    Around a rebalance Faust drops records it has already taken from the Kafka client (its
+    ``getmany`` stops going through a fetch when the flow stops or the consumer generation
+    changes, and skips partitions not active at that instant) without moving the client's
+    position back; its seek to the committed offsets can come before that. In a test with a worker
+    joining under load, hundreds of records of some partitions were never processed by anyone.
+    Each stream partition's records must follow each other, from its committed offset after a
+    rebalance: on a jump, the partition is moved back to the record after the last one delivered
+    and the rest of that fetch is left out. A jump seen twice at the same place is real (offsets
+    used by transaction markers) and let through, unless records inside it were taken from the
+    client and not delivered: Faust can drop the same records again (a partition it does not
+    count as active keeps being fetched), and letting that through would lose them, as Faust's
+    drain loop then counts the gap as acknowledged. Changelog partitions (compacted, so gaps are
+    normal) are not checked.
+    """
+
+    app: faust.types.AppT
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._next_offsets: dict[TP, int] = {}
+        self._known_gaps: dict[TP, tuple[int, int]] = {}
+        #: Per stream partition, the offsets taken from the client since its last seek and not yet delivered.
+        self._undelivered: defaultdict[TP, deque[int]] = defaultdict(deque)
+
+    async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
+        records, active_partitions = await super()._wait_next_records(timeout)  # type: ignore[misc]
+        if records:
+            changelogs = self.app.tables.changelog_topics
+            for tp, fetched in records.items():
+                if tp.topic not in changelogs:
+                    self._undelivered[tp].extend(record.offset for record in fetched)
+        return records, active_partitions
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        next_offsets, known_gaps, undelivered = self._next_offsets, self._known_gaps, self._undelivered
+        changelogs = self.app.tables.changelog_topics
+        rewound: set[TP] = set()
+        async for tp, message in super().getmany(timeout):  # type: ignore[misc]
+            if tp in rewound:
+                continue
+            offset = message.offset
+            if tp.topic in changelogs:
+                yield tp, message
+                continue
+            taken = undelivered[tp]
+            # The first record taken from the client up to this one and not delivered (this one if none).
+            first_taken = taken[0] if taken and taken[0] < offset else offset
+            while taken and taken[0] <= offset:
+                taken.popleft()
+            expected = next_offsets.get(tp)
+            if expected is not None and offset > expected:
+                gap = (expected, offset)
+                if expected <= first_taken < offset or known_gaps.get(tp) != gap:
+                    known_gaps[tp] = gap
+                    log.warning("%s: records %d to %d were fetched but not delivered; reading them again",
+                                tp, expected, offset - 1)  # fmt: skip
+                    rewound.add(tp)
+                    taken.clear()
+                    await self.seek(tp, expected)  # type: ignore[attr-defined]
+                    continue
+            next_offsets[tp] = offset + 1
+            yield tp, message
+
+    async def perform_seek(self) -> None:
+        # Records keep coming while the seek is under way; once it is done, each partition's next
+        # record is the one after its committed offset, and anything past it is a jump. Partitions
+        # without a committed offset start from the beginning: whatever comes first is expected.
+        await super().perform_seek()  # type: ignore[misc]
+        changelogs = self.app.tables.changelog_topics
+        read_offsets: Mapping[TP, int | None] = self._read_offset  # type: ignore[attr-defined]
+        self._next_offsets.clear()  # the same dicts a running getmany holds
+        self._undelivered.clear()
+        self._next_offsets.update((tp, offset) for tp, offset in read_offsets.items()
+                                  if offset is not None and tp.topic not in changelogs)  # fmt: skip
+
+
+class FlushBeforeCommit:
+    """Runs the app's ``before_commit`` callbacks right before the offsets to commit are chosen.
+
+    They run synchronously, and Faust's ``_commit_tps`` chooses the offsets before its first
+    wait, so nothing processed in between can be committed without them; the producer is then
+    drained before the commit (``stream.faust_ext.producer``). ``stream.pipeline.held_writes`` relies on this.
+    """
+
+    app: faust.types.AppT
+
+    async def _commit_tps(self, tps: Iterable[TP], start_new_transaction: bool) -> bool:
+        for callback in getattr(self.app, "before_commit", ()):
+            callback()
+        return await super()._commit_tps(tps, start_new_transaction)  # type: ignore[misc,no-any-return]
+
+
+class _Resumed:
+    """A coroutine that has already run up to its first wait, made awaitable again."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
+        self._coro = coro
+        self._waiting_on = waiting_on
+
+    async def run(self) -> Any:
+        return await self
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        # What ``yield from`` does for a coroutine, starting after its first yield.
+        waiting_on = self._waiting_on
+        while True:
+            try:
+                sent = yield waiting_on
+            except GeneratorExit:
+                self._coro.close()
+                raise
+            except BaseException as exc:  # cancellation included: it goes to the callback
+                try:
+                    waiting_on = self._coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    waiting_on = self._coro.send(sent)
+                except StopIteration as done:
+                    return done.value
+
+
+def consumer_class(fetch_wait_ms: int) -> type[faust_aiokafka.Consumer]:
+    """Faust's aiokafka consumer with ``fetch_wait_ms``, and the inline hand-off where checked."""
+
+    class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+        def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> aiokafka.AIOKafkaConsumer:
+            consumer = super()._create_worker_consumer(transport)
+            if not hasattr(consumer, "_fetch_max_wait_ms"):
+                log.warning(
+                    "aiokafka %s has no _fetch_max_wait_ms: KPI_FETCH_WAIT_MS not applied", aiokafka.__version__
+                )
+            consumer._fetch_max_wait_ms = fetch_wait_ms  # read when the consumer starts its fetcher
+            return consumer
+
+        async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+            # Table recovery reads changelogs up to these: make them the real ends (stream.faust_ext.endoffsets).
+            reported = await super()._highwaters(partitions)
+            conf = self.app.conf
+            auth = faust_aiokafka.credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context)
+            return await record_ends(server_list(self.transport.url, self.transport.default_port), reported,
+                                     auth=auth)  # fmt: skip
+
+        async def seek_to_committed(self) -> Mapping[TP, int]:
+            # After a rebalance Faust seeks its stream partitions back to their committed offsets,
+            # but aiokafka leaves a partition without one where it is, which may be past records
+            # fetched and dropped during the rebalance: they would never be read. Start those
+            # from the beginning, as a consumer without a committed offset does (earliest).
+            committed = await super().seek_to_committed()
+            changelogs = self.app.tables.changelog_topics
+            never_committed = [tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs]
+            if never_committed:
+                await self.seek_to_beginning(*never_committed)
+            return committed
+
+    bases: tuple[type, ...] = (FlushBeforeCommit, NoSkippedRecords, faust_aiokafka.Consumer)
+    if faust.__version__ in CHECKED_FAUST_VERSIONS:
+        bases = (InlineHandoff, *bases)
+    else:
+        log.warning("faust-streaming %s is not one of %s: using Faust's own per-message hand-off (slower)",
+                    faust.__version__, ", ".join(sorted(CHECKED_FAUST_VERSIONS)))  # fmt: skip
+
+    def _new_consumer_thread(self: faust_aiokafka.Consumer) -> ConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    return type("Consumer", bases, {"_new_consumer_thread": _new_consumer_thread})
+

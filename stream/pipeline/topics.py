@@ -1,0 +1,81 @@
+"""The Kafka topics: input and output topics of SPEC §2 and the internal repartition topics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import faust
+
+from stream.config.settings import Settings
+from stream.ingest.decoding import Source
+
+#: Internal topics, each routed by the key of the stage that reads it.
+INTERNAL = {
+    "contact_events": "contact-events",  # calls, chats and tickets, by contact id
+    "customer_visits": "customer-visits",  # contacts of known customers, by customer id
+    "agent_events": "agent-events",  # agent states, by agent id
+    "queue_facts": "queue-facts",  # measurements, by queue and channel
+    "queue_presence": "queue-presence",  # agents' states per queue, by queue
+}
+#: Tables, each with a changelog topic partitioned like the internal topic that feeds it.
+TABLES = ("contacts", "tickets", "customers", "agents", "queues", "presence")
+
+
+@dataclass(frozen=True)
+class Topics:
+    inputs: faust.TopicT  # every input topic
+    contact_events: faust.TopicT
+    customer_visits: faust.TopicT
+    agent_events: faust.TopicT
+    queue_facts: faust.TopicT
+    queue_presence: faust.TopicT
+    deadletter: faust.TopicT
+    alerts: faust.TopicT
+    topic_of: dict[Source, str]  # source -> input topic name
+
+    @cached_property
+    def source_of(self) -> dict[str, Source]:
+        """Input topic name -> what it carries."""
+        return {name: source for source, name in self.topic_of.items()}
+
+
+def input_topic_of(settings: Settings) -> dict[Source, str]:
+    """What each input topic carries -> its name."""
+    return {
+        "voice": settings.topic_calls,
+        "chat": settings.topic_chats,
+        "ticket": settings.topic_tickets,
+        "survey": settings.topic_surveys,
+        "agent": settings.topic_agents,
+    }
+
+
+def declare_topics(app: faust.App, settings: Settings) -> Topics:
+    topic_of = input_topic_of(settings)
+    # Each message on an internal topic is a batch (a JSON list, stream.pipeline.outbox), so the
+    # framework's per-message cost is paid once per batch, not once per event.
+    internal = {
+        field: app.topic(f"{settings.app_id}-{suffix}", partitions=settings.partitions, internal=True,
+                         key_serializer="raw", value_serializer="raw")
+        for field, suffix in INTERNAL.items()
+    }  # fmt: skip
+    return Topics(
+        inputs=app.topic(*topic_of.values(), key_serializer="raw", value_serializer="raw"),
+        deadletter=app.topic(settings.topic_deadletter, key_serializer="raw", value_serializer="raw"),
+        alerts=app.topic(settings.topic_alerts, key_serializer="raw", value_serializer="raw"),
+        topic_of=topic_of,
+        **internal,
+    )
+
+
+def partitioned_topics(settings: Settings) -> list[str]:
+    """Internal and changelog topics: routed by key, so they must have KPI_PARTITIONS partitions."""
+    internal = [f"{settings.app_id}-{suffix}" for suffix in INTERNAL.values()]
+    return internal + [f"{settings.app_id}-{table}-changelog" for table in TABLES]
+
+
+def required_topics(settings: Settings) -> list[str]:
+    """Every topic the worker reads or writes."""
+    return [*partitioned_topics(settings), *input_topic_of(settings).values(), settings.topic_deadletter,
+            settings.topic_alerts]  # fmt: skip

@@ -1,0 +1,186 @@
+"""Prometheus metrics: event counters, histograms (waits, handle times, stage delays) and the KPI gauges.
+
+KPI gauges are computed at scrape time from the tables, so they always reflect the
+wall clock (a quiet queue decays) and there is no second copy of the state to drift.
+The histograms and gauges are written as text directly (stream.serving.exposition); the counters,
+few lines, go through prometheus_client's registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics, generate_latest
+
+from stream.config.queue_config import QueueConfig
+from stream.kpi.report import PresenceReport, QueueReport
+from stream.serving.exposition import GaugeFamily, HistogramFamily
+
+PREFIX = "contact_centre_"
+
+# `_created` series double the exposition size and no dashboard or rule here uses them.
+disable_created_metrics()
+
+#: Completed waits, in seconds. Every configured service-level and alert threshold is added
+#: as an exact bucket edge so histogram_quantile and SLO queries are exact there.
+BASE_WAIT_BUCKETS = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 1800, 3600)
+#: Talk + hold + after-contact work: from short calls to long chats.
+HANDLE_BUCKETS = (30, 60, 120, 180, 240, 300, 420, 600, 900, 1200, 1800, 2700, 3600, 7200)
+#: Fine from 5 ms to a second (each stage when the worker keeps up), coarse up to an hour (a backlog).
+DELAY_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5, 5, 10, 30, 60,
+                 300, 900, 3600)  # fmt: skip
+
+
+def wait_buckets(config: QueueConfig) -> tuple[float, ...]:
+    edges = set(map(float, BASE_WAIT_BUCKETS))
+    for settings in (config.defaults, *config.queues.values()):
+        edges.update((settings.service_level_seconds, settings.wait_alert_seconds, settings.short_abandon_seconds))
+    return tuple(sorted(edge for edge in edges if edge > 0))
+
+
+class Metrics:
+    """The process's metrics: counters in a registry of its own, and the histograms."""
+
+    def __init__(self, config: QueueConfig, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.processed = Counter(
+            PREFIX + "events_processed_total", "Valid input events consumed.", ["topic"], registry=r
+        )
+        self.invalid = Counter(
+            PREFIX + "events_invalid_total", "Input messages sent to the dead-letter topic.", ["topic", "reason"],
+            registry=r,
+        )
+        self.duplicate = Counter(
+            PREFIX + "events_duplicate_total", "Events that repeated a known one.", ["topic"], registry=r
+        )
+        self.late = Counter(
+            PREFIX + "events_late_total", "Events that could change nothing any more (dated before every kept window, "
+            "of no contact or ticket held), sent to the dead-letter topic.", ["topic"], registry=r,
+        )  # fmt: skip
+        self.over_queue_limit = Counter(
+            PREFIX + "queue_limit_dropped_total", "Facts and agent states dropped because their queue is new and the "
+            "worker already keeps KPI_MAX_QUEUES queues.", ["table"], registry=r,
+        )  # fmt: skip
+        self.over_state_limit = Counter(
+            PREFIX + "state_limit_dropped_total", "Ids not kept because a table value's collection was full (contacts "
+            "waiting and survey ids of a queue, agents of a queue, steps of a ticket).", ["table"], registry=r,
+        )  # fmt: skip
+        self.redelivered = Counter(
+            PREFIX + "facts_redelivered_total", "Facts skipped because their origin was already counted (after a crash "
+            "or rebalance).", ["topic"], registry=r,
+        )  # fmt: skip
+        qc = ("queue", "channel")
+        self.wait = HistogramFamily(
+            PREFIX + "wait_seconds", "Completed waits (answered or abandoned).", qc, wait_buckets(config))
+        self.handle = HistogramFamily(
+            PREFIX + "handle_seconds", "Handle times (answer to wrap-up).", qc, HANDLE_BUCKETS)
+        self.stage_delay = HistogramFamily(
+            PREFIX + "stage_delay_seconds", "Time from a message being produced (its Kafka timestamp) to its stage "
+            "starting on it.", ("stage",), DELAY_BUCKETS,
+        )  # fmt: skip
+
+    def observe_wait(self, queue: str, channel: str, seconds: float) -> None:
+        self.wait.observe((queue, channel), seconds)
+
+    def observe_handle(self, queue: str, channel: str, seconds: float) -> None:
+        self.handle.observe((queue, channel), seconds)
+
+    def keep_histograms_of(self, owned: Callable[[str, str], bool]) -> None:
+        """Remove histogram series of queues this worker no longer owns."""
+        for histogram in (self.wait, self.handle):
+            for queue, channel in histogram.label_values():
+                if not owned(queue, channel):
+                    histogram.remove((queue, channel))
+
+    def exposition(self, reports: Iterable[QueueReport], presence: Iterable[PresenceReport]) -> bytes:
+        """What /metrics serves: this registry's counters and health, the histograms, then the KPI
+        gauges of ``reports`` and ``presence`` (computed at scrape time, see the module's doc)."""
+        histograms = self.wait.text() + self.handle.text() + self.stage_delay.text()
+        return generate_latest(self.registry) + (histograms + kpi_exposition(reports, presence)).encode()
+
+    def add_health(self, health_problem: Callable[[], str | None]) -> None:
+        """``contact_centre_consuming``: what /healthz says, for alert rules."""
+        gauge = Gauge(
+            PREFIX + "consuming", "1 when the worker is consuming (not stopped, rebalancing or recovering tables).",
+            registry=self.registry,
+        )  # fmt: skip
+        gauge.set_function(lambda: 1.0 if health_problem() is None else 0.0)
+
+
+#: Windowed KPIs with labels queue, channel, window: metric name (without prefix) -> help.
+_WINDOWED = {
+    "contacts_offered": "Contacts offered in the window (calls and chats queued, tickets created).",
+    "contacts_answered": "Waits ended by an answer in the window.",
+    "contacts_abandoned": "Waits ended by an abandon in the window (short abandons included).",
+    "contacts_completed": "Answered + abandoned - short abandons: the waits service level and abandon rate are over.",
+    "average_wait_seconds": "Mean wait of answered contacts (ASA).",
+    "max_wait_seconds": "Longest completed wait, answered or abandoned.",
+    "service_level_ratio": "Answered within the service-level time / (answered + abandoned - short abandons).",
+    "abandon_ratio": "(Abandoned - short abandons) / (answered + abandoned - short abandons).",
+    "average_handle_seconds": "Mean of wrapped - answered (talk, hold and after-contact work).",
+    "fcr_ratio": "Contacts wrapped resolved with no earlier contact of the customer within the lookback / wrapped.",
+    "repeat_contact_ratio": (
+        "Contacts whose customer had an earlier contact within the lookback / contacts with a customer."
+    ),
+    "average_first_response_seconds": "Mean of first public ticket reply - ticket created.",
+    "average_resolution_seconds": "Mean of ticket solved - ticket created (to the last solve after a reopen).",
+    "tickets_reopened": "Tickets reopened in the window.",
+    "csat_score": "Mean CSAT score (1-5).",
+    "csat_satisfied_ratio": "Share of CSAT scores of 4 or 5.",
+    "nps_score": "100 x (promoters 9-10 - detractors 0-6) / answers.",
+    "ces_score": "Mean customer effort score (1-7, 7 = very easy).",
+}
+#: Survey answer counts, exported as contact_centre_survey_responses{survey=...}.
+_RESPONSES = {"csat_responses": "csat", "nps_responses": "nps", "ces_responses": "ces", "esat_responses": "esat"}
+
+
+def kpi_exposition(reports: Iterable[QueueReport], presence: Iterable[PresenceReport]) -> str:
+    """The KPI gauges of the queues in ``reports`` and ``presence``, in the text format.
+
+    # HELP contact_centre_service_level_ratio Answered within the service-level time / ...
+    # TYPE contact_centre_service_level_ratio gauge
+    contact_centre_service_level_ratio{channel="voice",queue="sales",window="15m"} 0.8
+    """
+    qc, qcw = ("queue", "channel"), ("queue", "channel", "window")
+
+    def gauge(name: str, help_text: str, labels: Sequence[str]) -> GaugeFamily:
+        return GaugeFamily(PREFIX + name, help_text, labels)
+
+    windowed = {name: gauge(name, help_text, qcw) for name, help_text in _WINDOWED.items()}
+    responses = gauge("survey_responses", "Survey answers in the window.", (*qcw, "survey"))
+    employee_nps = gauge(
+        "employee_nps_score", "100 x (answers 9-10 - answers 0-6) / answers of survey.esat.", ("queue", "window"))
+    waiting = gauge("contacts_waiting", "Contacts queued and not yet answered or abandoned.", qc)
+    oldest = gauge("oldest_waiting_seconds", "Age of the longest-waiting contact (0 when none).", qc)
+    threshold = gauge("wait_threshold_seconds", "Configured wait alert threshold.", qc)
+    sl_target = gauge("service_level_target_ratio", "Configured service-level target.", qc)
+    target = gauge("kpi_target", "Configured target of a KPI.", (*qc, "kpi"))
+    target_met = gauge("kpi_target_met", "1 when the KPI meets its target in the window, else 0.", (*qcw, "kpi"))
+    agents = gauge("agents", "Agents whose latest state is this one, per queue they serve.", ("queue", "state"))
+    for r in reports:
+        labels = (r.queue, r.channel)
+        waiting.add(labels, r.waiting.contacts_waiting)
+        oldest.add(labels, r.waiting.oldest_waiting_seconds)
+        threshold.add(labels, r.settings.wait_alert_seconds)
+        sl_target.add(labels, r.settings.service_level_target)
+        for kpi, value in r.settings.all_targets.items():
+            target.add((*labels, kpi), value)
+        for window, kpis in r.windows.items():
+            for name, family in windowed.items():
+                value = kpis[name]
+                if value is not None:
+                    family.add((*labels, window), value)
+            for name, survey in _RESPONSES.items():
+                responses.add((*labels, window, survey), kpis[name] or 0)
+            enps = kpis["employee_nps_score"]
+            if enps is not None:
+                employee_nps.add((r.queue, window), enps)
+            for kpi, met in r.targets_met(window).items():
+                target_met.add((*labels, window, kpi), 1.0 if met else 0.0)
+    for report in presence:
+        for state, count in report.agents.items():
+            agents.add((report.queue, state), count)
+    families = (*windowed.values(), responses, employee_nps, waiting, oldest, threshold, sl_target, target,
+                target_met, agents)  # fmt: skip
+    return "".join(family.text() for family in families)

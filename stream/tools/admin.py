@@ -1,0 +1,125 @@
+"""Broker administration at start-up: can the brokers be used, and the topics we need, created.
+
+Kafka clients retry a broker they cannot use and log each failure, so a wrong address, CA or
+password shows as half a minute of client errors. Start-up instead asks each bootstrap broker
+once, and a failure becomes one sentence naming what failed and the setting to check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+
+from aiokafka import errors as aiokafka_errors
+from aiokafka.conn import create_conn
+from kafka import errors as kafka_errors
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from stream.config.connection import BrokerUnusable, KafkaConnection
+
+#: How long start-up waits for a broker to answer.
+CHECK_TIMEOUT_SECONDS = 10.0
+
+
+class PartitionMismatch(BrokerUnusable):
+    """An existing topic has another partition count than the one configured."""
+
+
+async def check_connection(connection: KafkaConnection, timeout: float = CHECK_TIMEOUT_SECONDS) -> None:
+    """Connect (TCP, TLS, SASL) to each bootstrap broker until one answers; raise
+    :class:`BrokerUnusable` with the first broker's failure if none does."""
+    failures = []
+    for address in connection.bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            conn = await asyncio.wait_for(
+                create_conn(host, int(port), request_timeout_ms=int(timeout * 1000), **_connection_options(connection)),
+                timeout,
+            )  # fmt: skip
+        except Exception as exc:  # every failure is explained below, none is re-raised as it is
+            failures.append(describe_failure(exc, address, connection))
+            continue
+        conn.close()
+        return
+    raise BrokerUnusable(failures[0])
+
+
+def _connection_options(connection: KafkaConnection) -> dict[str, object]:
+    options = connection.client_options()
+    del options["bootstrap_servers"]
+    return options
+
+
+def describe_failure(exc: BaseException, address: str, connection: KafkaConnection) -> str:
+    """One sentence: what failed at ``address`` and which setting to check."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        setting = "KPI_SSL_CHECK_HOSTNAME" if "hostname" in (exc.verify_message or "").lower() else "KPI_SSL_CAFILE"
+        return f"TLS handshake with {address} failed: {exc.verify_message} (check {setting})"
+    if isinstance(exc, ssl.SSLError):
+        return (f"TLS handshake with {address} failed: {exc.reason or exc} (check KPI_SECURITY_PROTOCOL and "
+                "KPI_SSL_*)")  # fmt: skip
+    if isinstance(exc, (aiokafka_errors.SaslAuthenticationFailed, aiokafka_errors.IllegalSaslStateError)):
+        return (f"the broker at {address} refused the credentials of {connection.username!r} "
+                f"({connection.sasl_mechanism}) (check KPI_SASL_USERNAME and KPI_SASL_PASSWORD)")  # fmt: skip
+    if isinstance(exc, aiokafka_errors.UnsupportedSaslMechanismError):
+        return (f"the broker at {address} does not offer SASL {connection.sasl_mechanism} (check "
+                "KPI_SASL_MECHANISM and KPI_SECURITY_PROTOCOL)")  # fmt: skip
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return (f"no answer from {address} within {CHECK_TIMEOUT_SECONDS:g} s (check KPI_BROKER and "
+                "KPI_SECURITY_PROTOCOL)")  # fmt: skip
+    if isinstance(exc, aiokafka_errors.KafkaConnectionError):
+        return (f"the broker at {address} closed the connection (check KPI_SECURITY_PROTOCOL: "
+                f"{connection.security_protocol} may not be what it expects)")  # fmt: skip
+    if isinstance(exc, OSError):
+        return f"cannot connect to {address}: {exc.strerror or exc} (check KPI_BROKER)"
+    if isinstance(exc, ValueError):
+        return f"{address!r} is not host:port (check KPI_BROKER)"
+    return f"cannot use the broker at {address}: {exc!r}"
+
+
+def create_topics(connection: KafkaConnection, names: list[str], partitions: int, replication_factor: int = 1,
+                  exact: frozenset[str] = frozenset(), timeout: float = 30.0) -> None:  # fmt: skip
+    """Create the topics that do not exist yet; the broker's auto-created ones have the wrong size.
+
+    Topics in ``exact`` must have exactly ``partitions`` partitions: keys are routed by
+    that count, so a different one would scatter a key's state over two partitions.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            admin = KafkaAdminClient(client_id="contact-centre-kpi-admin", **connection.client_options())
+            break
+        except kafka_errors.NoBrokersAvailable:
+            if time.monotonic() > deadline:
+                raise BrokerUnusable(f"no broker of {connection.bootstrap} answered the admin client within "
+                                     f"{timeout:g} s (check KPI_BROKER)") from None  # fmt: skip
+            time.sleep(0.5)
+    try:
+        existing = set(admin.list_topics())
+        missing = [NewTopic(name, partitions, replication_factor) for name in names if name not in existing]
+        if missing:
+            _create(admin, missing, replication_factor)
+        present = [name for name in names if name in exact]
+        for topic in admin.describe_topics(present) if present else []:
+            if len(topic["partitions"]) != partitions:
+                raise PartitionMismatch(
+                    f"topic {topic['name']} has {len(topic['partitions'])} partitions but KPI_PARTITIONS is "
+                    f"{partitions}; set KPI_PARTITIONS={len(topic['partitions'])} or use a new KPI_APP_ID"
+                )
+    finally:
+        admin.close()
+
+
+def _create(admin: KafkaAdminClient, topics: list[NewTopic], replication_factor: int) -> None:
+    names = ", ".join(topic.name for topic in topics)
+    try:
+        admin.create_topics(topics)
+    except kafka_errors.TopicAlreadyExistsError:
+        pass
+    except kafka_errors.AuthorizationError as exc:
+        raise BrokerUnusable(f"not authorised to create topics ({type(exc).__name__}): {names}; grant the "
+                             "user CREATE on them, or create them beforehand") from None  # fmt: skip
+    except kafka_errors.InvalidReplicationFactorError:
+        raise BrokerUnusable(f"the cluster cannot hold topics with KPI_REPLICATION_FACTOR={replication_factor} "
+                             f"(fewer brokers?): {names}") from None  # fmt: skip

@@ -1,0 +1,310 @@
+"""stream.faust_ext.consumer: the inline hand-off keeps what Faust's race guarantees, without its tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
+from typing import Any
+
+import faust
+import mode
+import pytest
+from faust.transport import consumer as faust_consumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from stream.faust_ext.consumer import (
+    CHECKED_FAUST_VERSIONS,
+    FlushBeforeCommit,
+    InlineHandoff,
+    NoSkippedRecords,
+    consumer_class,
+)
+
+
+class Drainer(InlineHandoff, mode.Service):
+    """The two things the hand-off uses from Faust's consumer: ``suspend_flow`` and ``wait_first``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.suspend_flow = asyncio.Event()
+
+    async def hand_off(self, callback: Any) -> Any:
+        # The exact call of Consumer._drain_messages.
+        return await self.wait_first(callback, self.suspend_flow.wait())
+
+
+@contextmanager
+def counting_tasks() -> Iterator[list[asyncio.Task[Any]]]:
+    loop = asyncio.get_running_loop()
+    created: list[asyncio.Task[Any]] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        created.append(task)
+        return task
+
+    loop.set_task_factory(factory)
+    try:
+        yield created
+    finally:
+        loop.set_task_factory(None)
+
+
+async def test_a_callback_that_does_not_wait_runs_inline_without_tasks() -> None:
+    drainer = Drainer()
+    handled = []
+
+    async def on_message() -> str:
+        handled.append("m1")
+        return "done"
+
+    with counting_tasks() as tasks:
+        results = await drainer.hand_off(on_message())
+    assert handled == ["m1"] and results.results == ["done"] and not results.stopped
+    assert tasks == []
+
+
+async def test_a_callback_blocked_on_a_full_buffer_finishes_once_there_is_room() -> None:
+    drainer = Drainer()
+    buffer: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
+    buffer.put_nowait("m1")
+
+    async def on_message() -> None:
+        await buffer.put("m2")
+
+    async def agent() -> list[str]:
+        await asyncio.sleep(0.05)
+        return [await buffer.get(), await buffer.get()]
+
+    consumed = asyncio.ensure_future(agent())
+    with counting_tasks() as tasks:
+        await drainer.hand_off(on_message())
+    assert await consumed == ["m1", "m2"]
+    assert tasks, "the waiting callback goes through Faust's race"
+
+
+async def test_a_rebalance_interrupts_a_callback_blocked_on_a_full_buffer() -> None:
+    drainer = Drainer()
+    buffer: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
+    buffer.put_nowait("m1")
+    outcome = []
+
+    async def on_message() -> None:
+        try:
+            await buffer.put("m2")
+            outcome.append("delivered")
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+
+    async def rebalance() -> None:
+        await asyncio.sleep(0.05)
+        drainer.suspend_flow.set()
+
+    asyncio.ensure_future(rebalance())
+    results = await asyncio.wait_for(drainer.hand_off(on_message()), timeout=5)
+    await asyncio.sleep(0)  # let the cancellation reach the callback
+    assert results.results == [True]  # the suspended flow won the race
+    assert outcome == ["cancelled"] and buffer.qsize() == 1
+
+
+async def test_a_resumed_callback_gets_the_results_and_errors_of_what_it_awaits() -> None:
+    drainer = Drainer()
+
+    async def on_message() -> int:
+        value = await asyncio.sleep(0.01, result=20)
+        try:
+            await asyncio.sleep(0.01)
+            raise KeyError("bad")
+        except KeyError:
+            return value + 1
+
+    assert (await drainer.hand_off(on_message())).results == [21]
+
+
+async def test_an_error_of_an_inline_callback_reaches_the_drain_loop() -> None:
+    drainer = Drainer()
+
+    async def on_message() -> None:
+        raise ValueError("cannot decode")
+
+    with pytest.raises(ValueError, match="cannot decode"):
+        await drainer.hand_off(on_message())
+
+
+async def test_while_the_flow_is_suspended_the_message_goes_through_fausts_race() -> None:
+    drainer = Drainer()
+    drainer.suspend_flow.set()
+    ran = []
+
+    async def on_message() -> None:
+        await asyncio.sleep(0.2)
+        ran.append(True)
+
+    with counting_tasks() as tasks:
+        await drainer.hand_off(on_message())
+    assert tasks and ran == []
+
+
+async def test_other_calls_of_wait_first_are_fausts_own() -> None:
+    drainer = Drainer()
+    never = asyncio.Event()
+    results = await drainer.wait_first(never.wait(), timeout=0.01)
+    assert results.results == []  # Faust's wait_first honoured the timeout
+
+
+def test_fausts_drain_loop_makes_the_call_the_hand_off_recognises() -> None:
+    source = inspect.getsource(faust_consumer.Consumer._drain_messages)
+    assert re.search(r"await self\.wait_first\(\s*callback\(message\), self\.suspend_flow\.wait\(\)\s*\)", source)
+    assert "self.suspend_flow = Event()" in inspect.getsource(faust_consumer.Consumer.__init__)
+    assert faust_consumer.Event is asyncio.Event  # the event class Drainer uses
+
+
+def test_the_consumer_uses_the_inline_hand_off_on_checked_faust_versions_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert faust.__version__ in CHECKED_FAUST_VERSIONS, "re-read Consumer._drain_messages for this Faust"
+    assert issubclass(consumer_class(100), InlineHandoff)
+    monkeypatch.setattr(faust, "__version__", "99.0.0")
+    unchecked = consumer_class(100)
+    assert issubclass(unchecked, faust_aiokafka.Consumer) and not issubclass(unchecked, InlineHandoff)
+
+
+Records = list[tuple[str, int]]
+#: A fetch: the records Faust delivers, or the records taken from the client and the ones Faust delivers.
+Fetch = Records | tuple[Records, Records]
+
+
+class Fetched:
+    """What NoSkippedRecords wraps: Faust's getmany (which takes records from the client with
+    _wait_next_records and delivers them, or some of them), seek and perform_seek, over scripted
+    fetches."""
+
+    def __init__(self, fetches: list[Fetch]) -> None:
+        self.app = SimpleNamespace(tables=SimpleNamespace(changelog_topics={"app-queues-changelog"}))
+        self.fetches = fetches
+        self.seeks: list[tuple[TP, int]] = []
+        self.committed: dict[TP, int | None] = {}
+        self._read_offset: dict[TP, int | None] = {}
+        self._taken: Records = []
+
+    async def _wait_next_records(self, timeout: float) -> tuple[dict[TP, list[Any]], None]:
+        records: dict[TP, list[Any]] = defaultdict(list)
+        for topic, offset in self._taken:
+            records[TP(topic, 0)].append(SimpleNamespace(offset=offset))
+        return records, None
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+        fetch = self.fetches.pop(0)
+        self._taken, delivered = fetch if isinstance(fetch, tuple) else (fetch, fetch)
+        await self._wait_next_records(timeout)
+        for topic, offset in delivered:
+            yield TP(topic, 0), SimpleNamespace(offset=offset)
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    async def perform_seek(self) -> None:
+        # What Faust's does: every assigned partition's read offset becomes its committed offset.
+        self._read_offset.update(self.committed)
+
+
+class Checked(NoSkippedRecords, Fetched):
+    pass
+
+
+async def delivered(consumer: Checked) -> list[tuple[str, int]]:
+    return [(tp.topic, message.offset) async for tp, message in consumer.getmany(timeout=1.0)]
+
+
+async def test_a_jump_in_a_partition_moves_it_back_and_leaves_out_the_rest_of_the_fetch() -> None:
+    consumer = Checked([
+        ([("calls", 5), ("calls", 6), ("calls", 7), ("calls", 8), ("chats", 1)],
+         [("calls", 5), ("calls", 6), ("chats", 1)]),  # 7 and 8 were taken from the client and dropped
+        [("calls", 9), ("chats", 2), ("calls", 10)],
+        [("calls", 7), ("calls", 8)],
+    ])  # fmt: skip
+    assert await delivered(consumer) == [("calls", 5), ("calls", 6), ("chats", 1)]
+    assert await delivered(consumer) == [("chats", 2)]
+    assert consumer.seeks == [(TP("calls", 0), 7)]
+    assert await delivered(consumer) == [("calls", 7), ("calls", 8)]
+
+
+async def test_a_jump_seen_twice_at_the_same_place_is_real() -> None:
+    """Offsets taken by transaction markers never come back: the second time, the records go on."""
+    consumer = Checked([[("calls", 5)], [("calls", 7)], [("calls", 7), ("calls", 8)]])
+    await delivered(consumer)
+    assert await delivered(consumer) == []
+    assert await delivered(consumer) == [("calls", 7), ("calls", 8)]
+    assert consumer.seeks == [(TP("calls", 0), 6)]
+
+
+async def test_records_dropped_twice_at_the_same_place_are_read_again_both_times() -> None:
+    """The same jump, but the client gave records inside it that Faust did not deliver: not real."""
+    dropping = ([("calls", 5), ("calls", 6)], [("calls", 5)])
+    consumer = Checked([dropping, [("calls", 7)], ([("calls", 6)], []), [("calls", 7)], [("calls", 6), ("calls", 7)]])
+    assert await delivered(consumer) == [("calls", 5)]
+    assert await delivered(consumer) == []
+    assert await delivered(consumer) == []
+    assert await delivered(consumer) == []
+    assert consumer.seeks == [(TP("calls", 0), 6), (TP("calls", 0), 6)]
+    assert await delivered(consumer) == [("calls", 6), ("calls", 7)]
+
+
+async def test_changelogs_are_not_checked() -> None:
+    consumer = Checked([[("app-queues-changelog", 3), ("app-queues-changelog", 9), ("calls", 40)]])
+    assert await delivered(consumer) == [("app-queues-changelog", 3), ("app-queues-changelog", 9), ("calls", 40)]
+    assert consumer.seeks == []
+
+
+async def test_after_a_seek_to_committed_offsets_records_must_start_there() -> None:
+    """Records fetched before the seek can still come through after it: one past the committed
+    offset is a jump; a partition never committed takes whatever comes first."""
+    consumer = Checked([[("calls", 40), ("chats", 7)], [("calls", 41), ("chats", 3)], [("calls", 12)]])
+    assert await delivered(consumer) == [("calls", 40), ("chats", 7)]
+    consumer.committed = {TP("calls", 0): 12, TP("chats", 0): None}
+    await consumer.perform_seek()
+    assert await delivered(consumer) == [("chats", 3)]
+    assert consumer.seeks == [(TP("calls", 0), 12)]
+    assert await delivered(consumer) == [("calls", 12)]
+
+
+def test_the_consumer_checks_for_skipped_records_on_any_faust_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert issubclass(consumer_class(100), NoSkippedRecords)
+    monkeypatch.setattr(faust, "__version__", "99.0.0")
+    assert issubclass(consumer_class(100), NoSkippedRecords)
+
+
+class Committing:
+    """What FlushBeforeCommit wraps: Faust's ``_commit_tps``, which chooses offsets before its first wait."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.app = SimpleNamespace(before_commit=[lambda: log.append("flushed")])
+
+    async def _commit_tps(self, tps: Any, start_new_transaction: bool) -> bool:
+        self.log.append(f"offsets chosen for {sorted(tps)}")
+        await asyncio.sleep(0)  # producer flush and commit
+        self.log.append("committed")
+        return True
+
+
+class FlushingCommitter(FlushBeforeCommit, Committing):
+    pass
+
+
+async def test_held_table_writes_are_flushed_before_the_offsets_to_commit_are_chosen() -> None:
+    log: list[str] = []
+    assert await FlushingCommitter(log)._commit_tps([TP("calls", 0)], start_new_transaction=True)
+    assert log == ["flushed", "offsets chosen for [TP(topic='calls', partition=0)]", "committed"]
+
+
+def test_fausts_commit_chooses_offsets_before_it_first_waits() -> None:
+    """FlushBeforeCommit relies on nothing running between its callbacks and the choice of offsets."""
+    source = inspect.getsource(faust_consumer.Consumer._commit_tps)
+    assert source.index("self._filter_committable_offsets(tps)") < source.index("await ")
+    assert issubclass(consumer_class(100), FlushBeforeCommit)

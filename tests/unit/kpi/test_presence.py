@@ -1,0 +1,173 @@
+"""stream.kpi.presence: each agent's latest state, counted per queue (SPEC §4 'agents by state')."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from stream.kpi.ids import id_key
+from stream.kpi.presence import (
+    MAX_AGENTS_PER_QUEUE,
+    NO_PLACE,
+    AgentUpdate,
+    Presence,
+    QueuePresence,
+    agent_expired,
+    agents_by_state,
+    apply_agent_update,
+    apply_presence,
+    forget_gone,
+)
+
+T0 = 1795341600.0
+#: When the queue side records a presence: a day after T0, as after an outage.
+RECORDED = T0 + 86400
+ZERO = {"available": 0, "busy": 0, "wrapup": 0, "away": 0, "offline": 0}
+
+
+def update(agent: str, ts: float, state: str, *queues: str) -> AgentUpdate:
+    return AgentUpdate(agent, ts, state, queues)
+
+
+def run(updates: list[AgentUpdate]) -> dict[str, QueuePresence]:
+    """The agent stage then the queue side, as the pipeline runs them."""
+    latest: dict[str, AgentUpdate] = {}
+    queues: dict[str, QueuePresence] = {}
+    for u in updates:
+        presences = apply_agent_update(latest.get(u.agent_id), u)
+        if presences is None:
+            continue
+        latest[u.agent_id] = u
+        for presence in presences:
+            apply_presence(queues.setdefault(presence.queue, QueuePresence()), presence, RECORDED)
+    return queues
+
+
+def counts(queues: dict[str, QueuePresence]) -> dict[str, dict[str, int]]:
+    return {queue: {s: n for s, n in agents_by_state(state).items() if n} for queue, state in queues.items()}
+
+
+def test_an_agent_serving_several_queues_counts_in_each() -> None:
+    queues = run([update("a1", T0, "available", "sales", "support"), update("a2", T0, "busy", "sales")])
+    assert counts(queues) == {"sales": {"available": 1, "busy": 1}, "support": {"available": 1}}
+    assert agents_by_state(queues["support"]) == {**ZERO, "available": 1}
+
+
+def test_a_later_state_replaces_an_earlier_one() -> None:
+    queues = run([update("a1", T0, "available", "sales"), update("a1", T0 + 60, "busy", "sales")])
+    assert counts(queues) == {"sales": {"busy": 1}}
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_out_of_order_states_end_in_the_latest(order: tuple[int, ...]) -> None:
+    updates = [
+        update("a1", T0, "available", "sales"),
+        update("a1", T0 + 60, "busy", "sales"),
+        update("a1", T0 + 120, "wrapup", "sales"),
+    ]
+    assert counts(run([updates[i] for i in order])) == {"sales": {"wrapup": 1}}
+
+
+def test_leaving_a_queue_removes_the_agent_from_it() -> None:
+    queues = run([update("a1", T0, "available", "sales", "support"), update("a1", T0 + 60, "away", "support")])
+    assert counts(queues) == {"sales": {}, "support": {"away": 1}}
+
+
+def test_an_older_update_cannot_bring_a_departed_agent_back() -> None:
+    """The queue side keeps the departure, so a re-delivered older presence is ignored."""
+    sales = QueuePresence()
+    assert apply_presence(sales, Presence("sales", "a1", None, T0 + 60), RECORDED)
+    assert not apply_presence(sales, Presence("sales", "a1", "available", T0), RECORDED)
+    assert agents_by_state(sales) == ZERO
+
+
+def test_duplicates_and_superseded_updates_are_not_newer() -> None:
+    first = update("a1", T0, "available", "sales")
+    assert apply_agent_update(first, first) is None  # the same update again
+    assert apply_agent_update(update("a1", T0 + 60, "busy", "sales"), first) is None  # a newer one is known
+
+
+def test_an_update_serving_no_queue_still_supersedes_older_ones() -> None:
+    """Signed off from every queue at T0 + 100; an update from T0 + 50 arriving later changes nothing."""
+    assert apply_agent_update(None, update("a1", T0 + 100, "offline")) == []
+    queues = run([update("a1", T0 + 100, "offline"), update("a1", T0 + 50, "available", "sales")])
+    assert counts(queues) == {}
+    queues = run([update("a1", T0 + 50, "available", "sales"), update("a1", T0 + 100, "offline")])
+    assert counts(queues) == {"sales": {}}
+
+
+def test_repeated_queue_names_count_once() -> None:
+    assert apply_agent_update(None, update("a1", T0, "busy", "sales", "sales")) == [Presence("sales", "a1", "busy", T0)]
+
+
+A1, A2 = id_key("a1"), id_key("a2")
+
+
+@pytest.mark.parametrize(
+    ("now", "kept"),
+    [
+        (T0 + 600, {A1, A2}),
+        # the departure, dated a day before it was recorded (read after an outage), is kept the
+        # whole retention from when it was recorded: by the worker's clock, not its age on arrival
+        (T0 + 601, {A2}),
+        # a present agent goes once its latest state is older than the silence TTL, by event time
+        (T0 + 7200, {A2}),
+        (T0 + 7200.001, set()),
+    ],
+)
+def test_departed_and_silent_agents_are_forgotten(now: float, kept: set[str]) -> None:
+    sales = QueuePresence({A1: (None, T0 - 86400, (0, 1), T0), A2: ("busy", T0 - 3600, (0, 0), T0 - 3600)})
+    assert forget_gone(sales, now, retention=600, silent_ttl=10800) is (kept != {A1, A2})
+    assert set(sales.agents) == kept
+
+
+@pytest.mark.parametrize(("ts", "now", "expired"), [(T0, T0 + 43200, False), (T0, T0 + 43200.001, True)])
+def test_an_agent_silent_longer_than_the_ttl_is_forgotten(ts: float, now: float, expired: bool) -> None:
+    assert agent_expired(update("a1", ts, "available", "sales"), now, silent_ttl=43200) is expired
+
+
+def test_a_queue_keeps_at_most_so_many_agents() -> None:
+    sales = QueuePresence({id_key(f"x{n}"): ("busy", T0, (0, n), T0) for n in range(MAX_AGENTS_PER_QUEUE)})
+    assert sales.has_room_for("x7")  # known
+    assert not sales.has_room_for("x-new")
+
+
+def test_wire_round_trips() -> None:
+    u = AgentUpdate("a1", T0, "away", ("sales", "support"), (2, 17))
+    assert AgentUpdate.from_wire(u.to_wire()) == u
+    p = Presence("sales", "a1", None, T0, (2, 17))
+    assert Presence.from_wire(p.to_wire()) == p
+    q = QueuePresence({A1: ("busy", T0, (0, 3), T0 + 5), A2: (None, T0 + 1, NO_PLACE, T0 + 9)})
+    assert QueuePresence.from_wire(q.to_wire()) == q
+
+
+def test_states_written_before_places_were_recorded_read_without_one() -> None:
+    assert AgentUpdate.from_wire(["a1", T0, "away", ["sales"]]) == update("a1", T0, "away", "sales")
+    assert Presence.from_wire(["sales", "a1", "busy", T0]) == Presence("sales", "a1", "busy", T0)
+    # written with full agent ids, before they were kept as digests: read into the same keys
+    assert QueuePresence.from_wire({"a1": ["busy", T0]}).agents == {A1: ("busy", T0, NO_PLACE, T0)}
+    assert QueuePresence.from_wire({"a1": ["busy", T0, [0, 3]]}).agents == {A1: ("busy", T0, (0, 3), T0)}
+
+
+def test_of_two_states_at_the_same_instant_the_later_in_the_input_wins() -> None:
+    """Made available and handed a contact in the same millisecond: the agent is busy, and stays
+    busy when the earlier state is read again (a re-delivery after a crash or a rebalance)."""
+    available = AgentUpdate("a1", T0, "available", ("sales",), (0, 7))
+    busy = AgentUpdate("a1", T0, "busy", ("sales",), (0, 8))
+    assert counts(run([available, busy])) == {"sales": {"busy": 1}}
+    assert counts(run([available, busy, available])) == {"sales": {"busy": 1}}
+    assert apply_agent_update(busy, available) is None
+
+
+def test_an_earlier_presence_of_the_same_instant_arriving_late_changes_nothing() -> None:
+    """A worker that lost the agent's partition sent its last presence after the new owner's."""
+    sales = QueuePresence()
+    assert apply_presence(sales, Presence("sales", "a1", "busy", T0, (0, 8)), RECORDED)
+    assert not apply_presence(sales, Presence("sales", "a1", "available", T0, (0, 7)), RECORDED)
+    assert agents_by_state(sales) == {**ZERO, "busy": 1}
+
+
+def test_without_places_the_later_to_arrive_wins() -> None:
+    queues = run([update("a1", T0, "available", "sales"), update("a1", T0, "busy", "sales")])
+    assert counts(queues) == {"sales": {"busy": 1}}
