@@ -17,12 +17,13 @@ from pydantic_core import to_json
 
 from schemas.events import CHAT, TICKET, VOICE
 from stream.config.settings import Settings
-from stream.ingest.partitioning import queue_key
-from stream.kpi.aggregates import QueueState, WaitRules, WindowSet, apply_facts
+from stream.kpi.aggregators import WaitRules
 from stream.kpi.contacts import ContactState, Lifecycle, TicketKind, apply_event
 from stream.kpi.facts import Fact, FactKind
+from stream.kpi.queue_keys import queue_key
+from stream.kpi.queue_state import QueueState, apply_facts
 from stream.kpi.tickets import TicketState, apply_ticket_event
-from stream.kpi.windows import parse_windows
+from stream.kpi.windows import WindowSet, parse_windows
 
 DAY = float(Settings.model_fields["dedupe_seconds"].default)
 START = datetime(2026, 11, 24, tzinfo=UTC).timestamp()

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from stream.kpi.aggregates import WaitRules
-from stream.kpi.targets import TARGET_DIRECTIONS
+from stream.kpi.aggregators import WaitRules
+from stream.kpi.targets import TARGET_DIRECTIONS, QueueTargets
 
 
 class ConfigError(Exception):
@@ -48,6 +48,11 @@ class QueueSettings(BaseModel):
         """Configured targets; the service-level target is also the ``service_level_ratio`` target."""
         return {"service_level_ratio": self.service_level_target, **self.targets}
 
+    @property
+    def queue_targets(self) -> QueueTargets:
+        return QueueTargets(self.service_level_seconds, self.service_level_target, self.wait_alert_seconds,
+                            self.all_targets)  # fmt: skip
+
 
 class QueueConfig(BaseModel):
     """The whole ``KPI_CONFIG`` file: defaults plus per-queue overrides."""
@@ -59,6 +64,9 @@ class QueueConfig(BaseModel):
 
     def for_queue(self, queue: str) -> QueueSettings:
         return self.queues.get(queue, self.defaults)
+
+    def targets_of(self, queue: str) -> QueueTargets:
+        return self.for_queue(queue).queue_targets
 
 
 def load_queue_config(path: Path | None) -> QueueConfig:

@@ -16,12 +16,3 @@ from aiokafka.partitioner import murmur2
 def partition_for(key: str, partitions: int) -> int:
     return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
 
-
-def queue_key(queue: str, channel: str) -> str:
-    # '/' cannot occur in a queue name (SPEC §3), so the key splits back unambiguously.
-    return f"{queue}/{channel}"
-
-
-def split_queue_key(key: str) -> tuple[str, str]:
-    queue, channel = key.split("/", 1)
-    return queue, channel

@@ -102,11 +102,11 @@ def readings(report: QueueReport, policy: AlertPolicy) -> list[Reading]:
     return [
         Reading(
             "oldest_waiting_seconds", None, report.waiting.oldest_waiting_seconds,
-            report.settings.wait_alert_seconds, Direction.LOWER_IS_BETTER,
+            report.targets.wait_alert_seconds, Direction.LOWER_IS_BETTER,
         ),
         Reading(
             "service_level_ratio", policy.window, kpis.get("service_level_ratio"),
-            report.settings.service_level_target, Direction.HIGHER_IS_BETTER,
+            report.targets.service_level_target, Direction.HIGHER_IS_BETTER,
             significant=completed >= policy.min_contacts,
         ),
     ]  # fmt: skip

@@ -2,36 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from stream.config.queue_config import QueueConfig, QueueSettings
-from stream.ingest.partitioning import split_queue_key
-from stream.kpi.aggregates import QueueState, WaitingNow, WindowSet, contact_kpis, waiting_now, window_totals
 from stream.kpi.presence import QueuePresence, agents_by_state
-from stream.kpi.targets import target_met
+from stream.kpi.queue_keys import split_queue_key
+from stream.kpi.queue_state import QueueState, WaitingNow, waiting_now, window_totals
+from stream.kpi.targets import QueueTargets
+from stream.kpi.windows import WindowSet
+
+#: A queue's name -> its targets.
+TargetsOf = Callable[[str], QueueTargets]
 
 
 @dataclass(frozen=True, slots=True)
 class QueueReport:
     queue: str
     channel: str
-    settings: QueueSettings
+    targets: QueueTargets
     waiting: WaitingNow
     #: window name -> KPI metric name (without prefix) -> value, ``None`` when absent.
     windows: dict[str, dict[str, float | None]]
 
     def targets_met(self, window: str) -> dict[str, bool]:
         """Target met per KPI that has a target and a value in ``window``."""
-        kpis = self.windows[window]
-        verdicts = {kpi: target_met(kpi, kpis.get(kpi), target) for kpi, target in self.settings.all_targets.items()}
-        return {kpi: met for kpi, met in verdicts.items() if met is not None}
+        return self.targets.met(self.windows[window])
 
 
 def build_reports(
-    states: Iterable[tuple[str, QueueState]], config: QueueConfig, window_set: WindowSet, now: float,
+    states: Iterable[tuple[str, QueueState]], targets_of: TargetsOf, window_set: WindowSet, now: float,
     only: Collection[str] | None = None,
 ) -> list[QueueReport]:
     """Reports of ``states`` over every window (or the windows named in ``only``)."""
@@ -39,8 +40,8 @@ def build_reports(
     reports = []
     for key, state in states:
         queue, channel = split_queue_key(key)
-        windows = {window.name: contact_kpis(window_totals(state, window, window_set.tz, now)) for window in chosen}
-        reports.append(QueueReport(queue, channel, config.for_queue(queue), waiting_now(state, now), windows))
+        windows = {window.name: window_totals(state, window, window_set.tz, now).kpis() for window in chosen}
+        reports.append(QueueReport(queue, channel, targets_of(queue), waiting_now(state, now), windows))
     reports.sort(key=lambda r: (r.queue, r.channel))
     return reports
 
@@ -67,10 +68,10 @@ def reports_to_json(reports: list[QueueReport], presence: list[PresenceReport], 
                 "channel": r.channel,
                 "contacts_waiting": r.waiting.contacts_waiting,
                 "oldest_waiting_seconds": r.waiting.oldest_waiting_seconds,
-                "wait_threshold_seconds": r.settings.wait_alert_seconds,
-                "service_level_seconds": r.settings.service_level_seconds,
-                "service_level_target_ratio": r.settings.service_level_target,
-                "targets": r.settings.all_targets,
+                "wait_threshold_seconds": r.targets.wait_alert_seconds,
+                "service_level_seconds": r.targets.service_level_seconds,
+                "service_level_target_ratio": r.targets.service_level_target,
+                "targets": r.targets.kpis,
                 "windows": {
                     name: {"kpis": kpis, "targets_met": r.targets_met(name)} for name, kpis in r.windows.items()
                 },

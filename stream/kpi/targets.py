@@ -1,7 +1,8 @@
-"""The catalogue of windowed KPIs: metric names and which direction is better."""
+"""Targets: which direction is better for each KPI that takes one, a queue's targets, and whether they are met."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -36,3 +37,19 @@ def target_met(kpi: str, value: float | None, target: float) -> bool | None:
     if TARGET_DIRECTIONS[kpi] is Direction.HIGHER_IS_BETTER:
         return value >= target
     return value <= target
+
+
+@dataclass(frozen=True, slots=True)
+class QueueTargets:
+    """What one queue is held to (SPEC §7): plain values, whatever configuration they came from."""
+
+    service_level_seconds: float = 20.0
+    service_level_target: float = 0.8
+    wait_alert_seconds: float = 60.0
+    #: KPI metric name (without prefix) -> target; the service-level target included.
+    kpis: dict[str, float] = field(default_factory=dict)
+
+    def met(self, kpis: dict[str, float | None]) -> dict[str, bool]:
+        """Target met per KPI that has a target and a value in ``kpis``."""
+        verdicts = {kpi: target_met(kpi, kpis.get(kpi), target) for kpi, target in self.kpis.items()}
+        return {kpi: met for kpi, met in verdicts.items() if met is not None}

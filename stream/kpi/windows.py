@@ -100,3 +100,19 @@ def parse_time_of_day(text: str) -> int:
     if match is None:
         raise ValueError(f"{text!r} is not a time of day like 00:00 or 06:30")
     return int(match.group(1)) * 3600 + int(match.group(2)) * 60
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSet:
+    """The windows to keep and the time zone their calendar days are in."""
+
+    windows: tuple[Window, ...]
+    tz: ZoneInfo
+
+    def kept_from(self, now: float) -> float:
+        """The earliest instant some window still covers at ``now``: an event dated before it
+        counts in no window (SPEC §3: unless its contact or ticket is held, it is late).
+
+        Every window's oldest live bucket starts on a bucket edge, so an event counts in a window
+        exactly when it is dated at or after that window's edge."""
+        return min(w.oldest_live_bucket(now, self.tz) for w in self.windows)

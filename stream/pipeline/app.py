@@ -1,44 +1,63 @@
-"""Builds the Faust app and everything attached to it: the only place that does."""
+"""Builds the worker: the Faust app, its topics and tables, and every stage, timer and view, each
+given what it uses. The only place that assembles them."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
-from math import inf
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import faust
-from faust.types import TransportT
-from faust.types.auth import CredentialsT
 
-from stream.config.connection import KafkaConnection, connection_of
+from stream.config.connection import bootstrap_of
 from stream.config.settings import Settings
-from stream.faust_ext.stores import KpiTable, store_url
-from stream.faust_ext.transport import transport_class
-from stream.ingest.partitioning import partition_for, split_queue_key
-from stream.kpi.aggregates import WindowSet
 from stream.kpi.clock import EventClock
-from stream.kpi.report import PresenceReport, QueueReport, build_presence_reports, build_reports
-from stream.pipeline.brokerwatch import BrokerWatch
-from stream.pipeline.held_writes import DeferredWrites
+from stream.kpi.queue_keys import queue_key
+from stream.kpi.windows import WindowSet
+from stream.pipeline.alerts import AlertPublisher
+from stream.pipeline.brokerwatch import BrokerGuard, BrokerWatch
+from stream.pipeline.dead_letters import DeadLetters
+from stream.pipeline.expiry import TICK_SECONDS as EXPIRY_TICK_SECONDS
+from stream.pipeline.expiry import Expiry, Retention
+from stream.pipeline.faust_app import create_app
+from stream.pipeline.health import Health
+from stream.pipeline.held_writes import HeldWrites
+from stream.pipeline.ownership import Ownership, Owns
+from stream.pipeline.queue_limit import QueueLimit
 from stream.pipeline.ratelimit import RateLimitedLog
-from stream.pipeline.stages import register_agents
-from stream.pipeline.tables import Tables, declare_tables
+from stream.pipeline.reporting import Reporting
+from stream.pipeline.stages import register_ingest, register_stage
+from stream.pipeline.stages.agent_states import AgentStateStage
+from stream.pipeline.stages.contacts import ContactStage
+from stream.pipeline.stages.customers import CustomerStage
+from stream.pipeline.stages.ingest import IngestStage
+from stream.pipeline.stages.presence import PresenceStage
+from stream.pipeline.stages.queues import QueueStage
+from stream.pipeline.tables import ROUTED_BY, Tables, declare_tables
 from stream.pipeline.topics import Topics, declare_topics
+from stream.serving.http_auth import BasicAuth
 from stream.serving.metrics import Metrics
 from stream.serving.web import register_views
 
 Clock = Callable[[], float]
 
-#: The largest record batch the producer builds: a quarter of Kafka's default message size limit.
-CHANGELOG_BATCH_BYTES = 256 * 1024
+#: How long a stage's table write is held (stream.pipeline.held_writes) before the timer writes it; a
+#: commit writes every held one first.
+HOLD_SECONDS = 0.5
+#: How often the timer writes what has been held that long: a little at a time, so the event loop
+#: is never held long.
+WRITE_INTERVAL_SECONDS = 0.05
+#: How often thresholds are checked for breach and recovery (SPEC §4: live gauges refresh every second).
+ALERT_INTERVAL_SECONDS = 1.0
+#: How often the broker's reachability is checked.
+BROKER_CHECK_SECONDS = 2.0
 
 
-@dataclass
+@dataclass(repr=False)
 class Pipeline:
-    """The Faust app with its topics, tables and metrics, and the questions asked of them."""
+    """The assembled worker: what tests and tools look at from outside."""
 
     app: faust.App
     settings: Settings
@@ -47,170 +66,127 @@ class Pipeline:
     metrics: Metrics
     clock: Clock
     window_set: WindowSet
-    #: Set when now is event time (KPI_CLOCK=event); ingest advances it.
-    event_clock: EventClock | None = None
-    broker_watch: BrokerWatch = field(default_factory=BrokerWatch)
     #: The stages' table writes, written at the latest before offsets are committed.
-    writes: DeferredWrites = field(default_factory=DeferredWrites)
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("stream"))
-    #: What a flood of bad input would repeat (dead letters, dropped queues): per kind at most once a minute.
-    flood_log: RateLimitedLog = field(default_factory=lambda: RateLimitedLog(logging.getLogger("stream")))
-    #: Per table: when its actively owned keys were last counted, and how many there were.
-    _owned_keys: dict[str, tuple[float, int]] = field(default_factory=dict)
+    writes: HeldWrites
+    ownership: Ownership
+    reporting: Reporting
+    health: Health
+    retention: Retention
 
-    def may_add_queue(self, table: faust.TableT, queue: str, pending: int = 0) -> bool:
-        """Whether a new key for ``queue`` may be added to ``table``, which gets ``pending`` new keys
-        besides those held in :attr:`writes`: always for a queue named in KPI_CONFIG, otherwise
-        while this worker actively owns fewer than KPI_MAX_QUEUES of its keys (standby copies of
-        other workers' keys do not count). A flood of made-up queue names thus cannot grow state
-        or label sets without bound; idle ones are forgotten (stream.pipeline.expiry)."""
-        limit = self.settings.max_queues
-        new = self.writes.new_keys(table) + pending
-        if queue in self.settings.queue_config.queues or len(table) + new < limit:
-            return True
-        if self._owned_key_count(table) + new < limit:
-            return True
-        self.flood_log.warning("queue-limit", "queue %r dropped: this worker already keeps %d queues "
-                               "(KPI_MAX_QUEUES); see contact_centre_queue_limit_dropped_total",
-                               queue, limit)  # fmt: skip
-        return False
-
-    def _owned_key_count(self, table: faust.TableT) -> int:
-        """Keys of ``table`` this worker actively owns, counted at most once a second: a flood of
-        new queue names asks for every one of them."""
-        counted_at, count = self._owned_keys.get(table.name, (-inf, 0))
-        if time.monotonic() - counted_at > 1.0:
-            owns = self.owner(self.topics.queue_facts if table is self.tables.queues else self.topics.queue_presence)
-            count = sum(1 for key in table.keys() if owns(key))
-            self._owned_keys[table.name] = (time.monotonic(), count)
-        return count
-
-    def owner_of_queues(self) -> Callable[[str], bool]:
-        return self.owner(self.topics.queue_facts)
-
-    def owner(self, topic: faust.TopicT) -> Callable[[str], bool]:
-        """A test of whether this worker actively owns a key, for the current assignment.
-
-        Tables also hold standby copies of other workers' partitions; only the active
-        owner exports or expires a key, so workers never double count.
-        """
-        name = topic.get_topic_name()
-        owned = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == name}
-        partitions = self.settings.partitions
-        if len(owned) == partitions:
-            return lambda key: True  # the only worker: no hash per key (a sweep tests every key)
-        return lambda key: partition_for(key, partitions) in owned
-
-    def reports(self, now: float | None = None, queue: str | None = None,
-                windows: Collection[str] | None = None) -> list[QueueReport]:  # fmt: skip
-        """Reports of the owned queues (or of ``queue``'s channels only), over every window (or ``windows``)."""
-        owns = self.owner_of_queues()
-        owned = self.writes.items(self.tables.queues,
-                                  lambda key: owns(key) and (queue is None or split_queue_key(key)[0] == queue))
-        now = self.clock() if now is None else now
-        return build_reports(owned, self.settings.queue_config, self.window_set, now, windows)
-
-    def presence_reports(self, queue: str | None = None) -> list[PresenceReport]:
-        owns = self.owner(self.topics.queue_presence)
-        owned = self.writes.items(self.tables.presence, lambda name: owns(name) and (queue is None or name == queue))
-        return build_presence_reports(owned)
-
-    def health_problem(self) -> str | None:
-        """``None`` when the worker is consuming, else why not."""
-        down_for = self.broker_watch.down_for(time.monotonic())
-        if down_for > 0:
-            return f"broker unreachable for {down_for:.0f} s"
-        if not self.app.consumer.started or self.app.should_stop:
-            return "consumer not running"
-        if self.app.rebalancing:
-            return "rebalancing"
-        if not self.app.tables.recovery.completed.is_set():
-            return "recovering tables"
-        return None
+    def owner_of(self, table: faust.TableT) -> Owns:
+        """Whether this worker actively owns a key of ``table``, for the current assignment."""
+        return self.ownership.of(getattr(self.topics, ROUTED_BY[table.name]))
 
 
-class KpiApp(faust.App):
-    """A Faust app whose consumer is :mod:`stream.faust_ext.consumer`'s."""
-
-    def __init__(self, *args: Any, fetch_wait_ms: int, **kwargs: Any) -> None:
-        self._transport_class = transport_class(fetch_wait_ms)
-        #: Called, synchronously, right before the consumer chooses the offsets to commit.
-        self.before_commit: list[Callable[[], object]] = []
-        super().__init__(*args, **kwargs)
-
-    def _new_transport(self) -> TransportT:
-        return self._transport_class(self.conf.broker_consumer, self)
-
-
-def faust_credentials(connection: KafkaConnection) -> CredentialsT | None:
-    if connection.sasl_mechanism is not None:
-        return faust.SASLCredentials(username=connection.username, password=connection.password,
-                                     ssl_context=connection.ssl_context,
-                                     mechanism=connection.sasl_mechanism)  # fmt: skip
-    if connection.ssl_context is not None:
-        return faust.SSLCredentials(connection.ssl_context)
-    return None
+def retention_of(settings: Settings, window_set: WindowSet) -> Retention:
+    return Retention(
+        dedupe_seconds=settings.dedupe_seconds,
+        contact_ttl_seconds=settings.contact_ttl_seconds,
+        ticket_ttl_seconds=settings.ticket_ttl_seconds,
+        orphan_ticket_ttl_seconds=settings.orphan_ticket_ttl_seconds,
+        fcr_lookback_seconds=settings.fcr_lookback_seconds,
+        agent_ttl_seconds=settings.agent_ttl_seconds,
+        idle_queue_seconds=settings.idle_queue_seconds,
+        configured_queues=frozenset(settings.queue_config.queues),
+        window_set=window_set,
+    )
 
 
 def create_pipeline(settings: Settings, clock: Clock | None = None) -> Pipeline:
     """The worker's pipeline; ``clock`` overrides what KPI_CLOCK chooses (for tests)."""
     event_clock = EventClock() if settings.clock == "event" and clock is None else None
-    connection = connection_of(settings)
-    app = KpiApp(
-        settings.app_id,
-        # KPI_* variables are the only configuration: Faust's own (BROKER_URL, WEB_PORT, ...) would
-        # silently override what is passed here.
-        env={},
-        broker=connection.url,
-        broker_credentials=faust_credentials(connection),
-        store=store_url(settings.store),
-        Table=KpiTable,
-        # Faust compares a RocksDB table's persisted changelog offset with the broker's high
-        # watermark; the embedded broker reports the last record batch's base offset + 1 as the
-        # end, so a complete table reads as "ahead of its changelog" and the worker would not start.
-        recovery_consistency_check=False,
-        datadir=str(settings.data_dir),
-        web_port=settings.web_port,
-        web_bind=settings.web_host,
-        web_enabled=True,
-        # Faust's own views answer, to anyone, whether a customer, contact or agent id is in a table
-        # (/table), where each key lives and which workers exist (/router), and how the worker is
-        # built (/graph, /stats, /performance). Nothing here uses them (no @table_route): off.
-        web_tables_enabled=False,
-        web_router_enabled=False,
-        web_graph_enabled=False,
-        web_stats_enabled=False,
-        web_metrics_enabled=False,
-        autodiscover=False,
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication_factor,
-        producer_compression_type=None if settings.compression == "none" else settings.compression,
-        consumer_auto_offset_reset="earliest",
-        broker_session_timeout=settings.session_timeout_seconds,
-        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
-        broker_request_timeout=max(90.0, settings.session_timeout_seconds * 2),
-        # Each commit first writes every held table state (stream.pipeline.held_writes), holding the event
-        # loop 25-50 ms; Faust's 2.8 s made that the most frequent pause. Re-processing after a
-        # crash is idempotent, so committing less often costs only a little more of it.
-        broker_commit_interval=settings.commit_interval_seconds,
-        # Table changes go out a record batch per changelog partition (stream.faust_ext.changelog); Faust's
-        # 16 KiB would split a write-out of busy queues' states (several KB each) into a batch
-        # per state or two, each a produce request of its own.
-        producer_max_batch_size=CHANGELOG_BATCH_BYTES,
-        fetch_wait_ms=settings.fetch_wait_ms,
-    )
-    pipeline = Pipeline(
-        app=app,
-        settings=settings,
-        topics=declare_topics(app, settings),
-        tables=declare_tables(app, settings),
-        metrics=Metrics(settings.queue_config),
-        clock=clock or event_clock or time.time,
-        window_set=WindowSet(settings.window_list, settings.tz),
-        event_clock=event_clock,
-    )
-    app.before_commit.append(pipeline.writes.flush)
-    pipeline.metrics.add_health(pipeline.health_problem)
-    register_agents(pipeline)
-    register_views(pipeline)
-    return pipeline
+    app = create_app(settings)
+    window_set = WindowSet(settings.window_list, settings.tz)
+    topics = declare_topics(app, settings)
+    tables = declare_tables(app, settings.partitions)
+    metrics = Metrics(settings.queue_config)
+    writes = HeldWrites()
+    ownership = Ownership(app, settings.partitions)
+    broker_watch = BrokerWatch()
+    health = Health(app, broker_watch)
+    now = clock or event_clock or time.time
+    p = Pipeline(
+        app=app, settings=settings, topics=topics, tables=tables, metrics=metrics, clock=now,
+        window_set=window_set, writes=writes, ownership=ownership,
+        reporting=Reporting(tables.queues, tables.presence, writes, lambda table: p.owner_of(table),
+                            settings.queue_config.targets_of, window_set, now),
+        health=health, retention=retention_of(settings, window_set),
+    )  # fmt: skip
+    app.before_commit.append(writes.flush)
+    metrics.add_health(health.problem)
+    register_stages(p, event_clock)
+    register_timers(p, BrokerGuard(broker_watch, settings.broker or "", bootstrap_of(settings.broker or ""),
+                                   settings.broker_outage_exit_seconds))  # fmt: skip
+    register_views(app, p.reporting, metrics, health.problem, BasicAuth.of(settings), settings.snapshot_seconds)
+    return p
+
+
+def register_stages(p: Pipeline, event_clock: EventClock | None) -> None:
+    s, topics, tables, metrics = p.settings, p.topics, p.tables, p.metrics
+    flood_log = RateLimitedLog(logging.getLogger("stream"))
+    dead_letters = DeadLetters(topics.deadletter, metrics.late, flood_log, p.app.conf.producer_max_request_size)
+    queue_limit = QueueLimit(s.max_queues, frozenset(s.queue_config.queues), p.writes, p.owner_of, flood_log)
+    batching = {"batch_size": s.batch_size, "batch_seconds": s.batch_seconds, "metrics": metrics}
+    ingest = IngestStage(
+        source_of=topics.source_of, contact_events=topics.contact_events, agent_events=topics.agent_events,
+        queue_facts=topics.queue_facts, partitions=s.partitions, window_set=p.window_set, clock=p.clock,
+        event_clock=event_clock, metrics=metrics, dead_letters=dead_letters, log=flood_log,
+    )  # fmt: skip
+    register_ingest(p.app, topics.inputs, ingest, **batching)
+    stages: dict[str, tuple[faust.TopicT, Any]] = {
+        "contacts": (topics.contact_events, ContactStage(
+            contacts=tables.contacts, tickets=tables.tickets, writes=p.writes, queue_facts=topics.queue_facts,
+            customer_visits=topics.customer_visits, partitions=s.partitions, window_set=p.window_set,
+            clock=p.clock, topic_of=dict(topics.topic_of), metrics=metrics, dead_letters=dead_letters,
+        )),
+        "customers": (topics.customer_visits, CustomerStage(
+            customers=tables.customers, writes=p.writes, queue_facts=topics.queue_facts, partitions=s.partitions,
+            fcr_lookback_seconds=s.fcr_lookback_seconds,
+        )),
+        "agent-states": (topics.agent_events, AgentStateStage(
+            agents=tables.agents, writes=p.writes, queue_presence=topics.queue_presence, partitions=s.partitions,
+            agents_topic=s.topic_agents, metrics=metrics,
+        )),
+        "queues": (topics.queue_facts, QueueStage(
+            queues=tables.queues, writes=p.writes, queue_limit=queue_limit,
+            wait_rules_of=lambda queue: s.queue_config.for_queue(queue).wait_rules, window_set=p.window_set,
+            clock=p.clock, contact_ttl_seconds=s.contact_ttl_seconds, dedupe_seconds=s.dedupe_seconds,
+            facts_topic=topics.queue_facts.get_topic_name(), surveys_topic=s.topic_surveys, metrics=metrics,
+        )),
+        "presence": (topics.queue_presence, PresenceStage(
+            presence=tables.presence, writes=p.writes, queue_limit=queue_limit, clock=p.clock, metrics=metrics,
+        )),
+    }  # fmt: skip
+    for name, (topic, stage) in stages.items():
+        register_stage(p.app, topic, name, stage, **batching)
+
+
+def register_timers(p: Pipeline, broker_guard: BrokerGuard) -> None:
+    app = p.app
+    expiry = Expiry(p.tables, p.writes, p.retention, p.clock, p.owner_of, p.health.problem)
+    alerts = AlertPublisher(p.reporting, p.tables.queues, p.writes, p.topics.alerts, p.settings.alert_policy,
+                            p.health.problem)  # fmt: skip
+
+    @app.timer(interval=EXPIRY_TICK_SECONDS)
+    async def expire() -> None:
+        expiry.tick()
+
+    @app.timer(interval=WRITE_INTERVAL_SECONDS)
+    async def write_held() -> None:
+        # While the Kafka client has not taken the last write-out, the states stay held (each
+        # key's latest only) rather than queue up; a commit writes them all regardless.
+        if not app.producer.handing_over():
+            p.writes.flush(held_for=HOLD_SECONDS)
+
+    @app.timer(interval=ALERT_INTERVAL_SECONDS)
+    async def alert() -> None:
+        await alerts.publish()
+
+    @app.timer(interval=BROKER_CHECK_SECONDS)
+    async def watch_broker() -> None:
+        await broker_guard.check()
+
+    @app.on_rebalance_complete.connect
+    async def drop_revoked_series(sender: faust.App, **kwargs: Any) -> None:
+        owns = p.owner_of(p.tables.queues)
+        p.metrics.keep_histograms_of(lambda queue, channel: owns(queue_key(queue, channel)))

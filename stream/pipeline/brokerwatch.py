@@ -8,6 +8,12 @@ the cluster is gone. A TCP connection to any bootstrap address is the public, ch
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+
+from stream.pipeline import exits
+
+log = logging.getLogger("stream")
 
 
 async def reachable(bootstrap: str, timeout: float = 2.0) -> bool:
@@ -37,3 +43,32 @@ class BrokerWatch:
 
     def down_for(self, now: float) -> float:
         return 0.0 if self.down_since is None else now - self.down_since
+
+
+class BrokerGuard:
+    """Tracks the broker's reachability; exits non-zero once it has been gone too long.
+
+    Nothing can be committed without a broker, so exiting loses nothing that a restart (which
+    recovers the tables from their changelogs) does not bring back.
+    """
+
+    def __init__(self, watch: BrokerWatch, broker: str, bootstrap: str, exit_after_seconds: float) -> None:
+        self._watch = watch
+        self._broker = broker
+        self._bootstrap = bootstrap
+        self._exit_after = exit_after_seconds
+
+    async def check(self) -> None:
+        watch = self._watch
+        was_down = watch.down_since is not None
+        watch.record(await reachable(self._bootstrap), time.monotonic())
+        down_for = watch.down_for(time.monotonic())
+        if watch.down_since is not None and not was_down:
+            log.error("broker %s unreachable; /healthz reports it", self._broker)
+        elif watch.down_since is None and was_down:
+            log.warning("broker %s reachable again", self._broker)
+        if down_for > self._exit_after:
+            status = exits.EXIT_BROKER_UNREACHABLE
+            exits.exit_worker(status, f"broker {self._broker} unreachable for {down_for:.0f} s "
+                              f"(KPI_BROKER_OUTAGE_EXIT_SECONDS={self._exit_after:g}); exiting with status {status} so "
+                              "a supervisor restarts the worker")  # fmt: skip

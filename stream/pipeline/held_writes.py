@@ -4,8 +4,8 @@ offsets are committed.
 Every table write is a changelog message carrying the whole state, and a busy queue's state is
 several kilobytes of JSON. The stages touch the same keys (queues, agents, customers) batch after
 batch, so writing at the end of every batch wrote hot keys many times a second at live rates.
-The stages therefore :meth:`~DeferredWrites.put` their new states here and read them back with
-:meth:`~DeferredWrites.get`; :meth:`~DeferredWrites.flush` writes each key once, with its latest
+The stages therefore :meth:`~HeldWrites.put` their new states here and read them back with
+:meth:`~HeldWrites.get`; :meth:`~HeldWrites.flush` writes each key once, with its latest
 state. A timer writes the states first held :data:`stream.pipeline.stages.HOLD_SECONDS` ago, several times
 in that interval, so each write-out holds the event loop for a short while only. The states are
 written by ``stream.faust_ext.changelog``, a record batch per changelog partition.
@@ -15,8 +15,8 @@ only after it was put here, and the consumer flushes (synchronously) right befor
 offsets to commit (``stream.faust_ext.consumer.FlushBeforeCommit``), then drains the producer before
 committing. So every committed offset's effects are in the changelogs, as when each batch wrote
 its keys; a crash loses only uncommitted work, which is processed again. Reports, alerts and
-expiry read through :meth:`~DeferredWrites.items`, :meth:`~DeferredWrites.keys` and
-:meth:`~DeferredWrites.get`; expiry holds its deletions here too (:data:`DELETED`), so it never
+expiry read through :meth:`~HeldWrites.items`, :meth:`~HeldWrites.keys` and
+:meth:`~HeldWrites.get`; expiry holds its deletions here too (:data:`DELETED`), so it never
 writes a burst of states at once.
 """
 
@@ -35,7 +35,7 @@ from stream.faust_ext.changelog import DELETED, write_states
 Write = Callable[[TableT, Sequence[tuple[str, Any]]], None]
 
 
-class DeferredWrites:
+class HeldWrites:
     """Latest states per table and key, not yet written to the tables, with when each was first held."""
 
     def __init__(self, write: Write = write_states, clock: Callable[[], float] = time.monotonic) -> None:

@@ -16,8 +16,9 @@ from typing import Any
 import faust
 from pydantic_core import from_json, to_json
 
-from stream.ingest.partitioning import partition_for, queue_key
+from stream.ingest.partitioning import partition_for
 from stream.kpi.facts import Fact
+from stream.kpi.queue_keys import queue_key
 
 #: Where a message came from, "topic/partition" and offset: facts carry the origin of the message
 #: that produced them, so the queue stage recognises facts it has already counted.

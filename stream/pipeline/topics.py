@@ -9,6 +9,7 @@ import faust
 
 from stream.config.settings import Settings
 from stream.ingest.decoding import Source
+from stream.pipeline.tables import TABLE_NAMES, changelog_topic_name
 
 #: Internal topics, each routed by the key of the stage that reads it.
 INTERNAL = {
@@ -18,8 +19,6 @@ INTERNAL = {
     "queue_facts": "queue-facts",  # measurements, by queue and channel
     "queue_presence": "queue-presence",  # agents' states per queue, by queue
 }
-#: Tables, each with a changelog topic partitioned like the internal topic that feeds it.
-TABLES = ("contacts", "tickets", "customers", "agents", "queues", "presence")
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
 def partitioned_topics(settings: Settings) -> list[str]:
     """Internal and changelog topics: routed by key, so they must have KPI_PARTITIONS partitions."""
     internal = [f"{settings.app_id}-{suffix}" for suffix in INTERNAL.values()]
-    return internal + [f"{settings.app_id}-{table}-changelog" for table in TABLES]
+    return internal + [changelog_topic_name(settings.app_id, table) for table in TABLE_NAMES]
 
 
 def required_topics(settings: Settings) -> list[str]:

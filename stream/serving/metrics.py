@@ -162,9 +162,9 @@ def kpi_exposition(reports: Iterable[QueueReport], presence: Iterable[PresenceRe
         labels = (r.queue, r.channel)
         waiting.add(labels, r.waiting.contacts_waiting)
         oldest.add(labels, r.waiting.oldest_waiting_seconds)
-        threshold.add(labels, r.settings.wait_alert_seconds)
-        sl_target.add(labels, r.settings.service_level_target)
-        for kpi, value in r.settings.all_targets.items():
+        threshold.add(labels, r.targets.wait_alert_seconds)
+        sl_target.add(labels, r.targets.service_level_target)
+        for kpi, value in r.targets.kpis.items():
             target.add((*labels, kpi), value)
         for window, kpis in r.windows.items():
             for name, family in windowed.items():

@@ -6,18 +6,18 @@ import hashlib
 import json
 import re
 from base64 import b64encode
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+import faust
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from stream.kpi.report import reports_to_json
+from stream.kpi.report import PresenceReport, QueueReport, reports_to_json
 from stream.serving.http_auth import BasicAuth, protected
+from stream.serving.metrics import Metrics
 from stream.serving.snapshot import Snapshots
-
-if TYPE_CHECKING:
-    from stream.pipeline.app import Pipeline
 
 #: The wallboard page: one self-contained file that polls /api/kpis.
 WALLBOARD = Path(__file__).with_name("wallboard.html")
@@ -48,21 +48,31 @@ def wallboard_policy(page: str) -> str:
     ))  # fmt: skip
 
 
-def register_views(p: Pipeline) -> None:
-    app = p.app
-    guarded = protected(BasicAuth.of(p.settings), NOSNIFF)
+class ReportSource(Protocol):
+    """Reports of the queues this worker owns, and its clock."""
+
+    clock: Callable[[], float]
+
+    def reports(self, now: float | None = None, queue: str | None = None) -> list[QueueReport]: ...
+
+    def presence_reports(self, queue: str | None = None) -> list[PresenceReport]: ...
+
+
+def register_views(app: faust.App, source: ReportSource, exported: Metrics, health_problem: Callable[[], str | None],
+                   auth: BasicAuth | None, snapshot_seconds: float) -> None:  # fmt: skip
+    guarded = protected(auth, NOSNIFF)
 
     # Built at most once a second by default (SPEC: live gauges refresh at least every second) rather than per
     # request, on the event loop the stages run on: a client polling in a loop costs them only the
     # serving of bytes already made.
     def exposition(_: None) -> bytes:
-        return p.metrics.exposition(p.reports(), p.presence_reports())
+        return exported.exposition(source.reports(), source.presence_reports())
 
     def document(queue: str | None) -> bytes:
-        now = p.clock()
-        return json.dumps(reports_to_json(p.reports(now, queue), p.presence_reports(queue), now)).encode()
+        now = source.clock()
+        return json.dumps(reports_to_json(source.reports(now, queue), source.presence_reports(queue), now)).encode()
 
-    max_age = p.settings.snapshot_seconds
+    max_age = snapshot_seconds
     metrics_body = Snapshots(exposition, size=1, max_age=max_age)
     all_queues = Snapshots(document, size=1, max_age=max_age)
     # Apart from the unfiltered one, so queue names a client invents can only evict each other.
@@ -98,7 +108,7 @@ def register_views(p: Pipeline) -> None:
     # Live and open: orchestrators probe it without credentials, and it tells nothing about the data.
     @app.page("/healthz")
     async def healthz(self: View, request: Request) -> Response:
-        problem = p.health_problem()
+        problem = health_problem()
         if problem is None:
             return self.json({"status": "ok"}, headers=NOSNIFF)
         return self.json({"status": "unavailable", "reason": problem}, status=503, headers=NOSNIFF)

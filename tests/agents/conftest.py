@@ -98,7 +98,7 @@ def worker_exits(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, st
     that expects one takes it out of the list, any other fails the test."""
     exits: list[tuple[int, str]] = []
     monkeypatch.setattr(
-        "stream.pipeline.stages.exit_worker", lambda p, status, message: exits.append((status, message))
+        "stream.pipeline.exits.exit_worker", lambda status, message: exits.append((status, message))
     )
     yield exits
     assert not exits, f"the worker would have exited: {exits}"

@@ -11,15 +11,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from stream.ingest.partitioning import partition_for
-from stream.kpi.aggregates import QueueState
 from stream.kpi.contacts import ContactState, Lifecycle
 from stream.kpi.customers import Visit
 from stream.kpi.facts import Fact
 from stream.kpi.presence import AgentUpdate, Presence
+from stream.kpi.queue_state import QueueState
 from stream.pipeline.app import Pipeline
+from stream.pipeline.exits import EXIT_STAGE_FAILED
 from stream.pipeline.expiry import SLICES, Expiry
 from stream.pipeline.outbox import MESSAGE_BYTES, encode
-from stream.pipeline.stages import EXIT_STAGE_FAILED
 from tests.agents.conftest import NOW, RecordingProducer
 
 
@@ -185,7 +185,7 @@ async def test_queues_agent_aggregates_a_batch_of_facts(pipeline: tuple[Pipeline
     async with _running(p, "queues") as agent:
         await agent.put(encode([{"origin": None, "facts": [fact.to_wire() for fact in facts]}]))
     assert isinstance(p.tables.queues["sales/voice"], QueueState)
-    [report] = p.reports()
+    [report] = p.reporting.reports()
     assert report.waiting.contacts_waiting == 1
     assert report.waiting.oldest_waiting_seconds == 80.0
     kpis = report.windows["15m"]
@@ -257,7 +257,7 @@ async def test_agent_presence_through_both_stages(pipeline: tuple[Pipeline, Reco
     async with _running(p, "presence") as agent:
         for rows in presence_rows:
             await agent.put(encode(rows))
-    assert [(r.queue, r.agents["busy"], r.agents["available"]) for r in p.presence_reports()] == [
+    assert [(r.queue, r.agents["busy"], r.agents["available"]) for r in p.reporting.presence_reports()] == [
         ("sales", 1, 0), ("support", 1, 0),
     ]  # fmt: skip
 
@@ -319,7 +319,7 @@ async def test_queues_agent_counts_a_redelivered_origin_once(pipeline: tuple[Pip
         # A batch of the contact stage carries a section per input message; replayed, it may be cut differently.
         for value in ([section], [section, later], [section]):
             await agent.put(encode(value))
-    [report] = p.reports()
+    [report] = p.reporting.reports()
     assert (report.windows["15m"]["contacts_offered"], report.windows["15m"]["contacts_answered"]) == (2, 1)
     redelivered = p.metrics.registry.get_sample_value(
         "contact_centre_facts_redelivered_total", {"topic": p.topics.queue_facts.get_topic_name()}
@@ -348,8 +348,8 @@ async def test_a_flood_of_queue_names_stops_at_the_limit(pipeline: tuple[Pipelin
         await agent.put(
             encode([{"origin": None, "facts": [Fact("offered", "spam-0", "voice", "c9", NOW - 5).to_wire()]}])
         )
-    assert sorted(r.queue for r in p.reports()) == ["spam-0", "spam-1"]
-    assert p.reports()[0].windows["15m"]["contacts_offered"] == 2
+    assert sorted(r.queue for r in p.reporting.reports()) == ["spam-0", "spam-1"]
+    assert p.reporting.reports()[0].windows["15m"]["contacts_offered"] == 2
     dropped = p.metrics.registry.get_sample_value("contact_centre_queue_limit_dropped_total", {"table": "queues"})
     assert dropped == 3
 
@@ -363,7 +363,7 @@ async def test_standby_copies_of_other_workers_queues_do_not_count_toward_the_li
     p, _ = pipeline
     for n in range(3):
         p.tables.queues[f"standby-{n}/voice"] = QueueState(active_at=NOW)
-    monkeypatch.setattr(p, "owner", lambda topic: lambda key: key.startswith("mine-"))
+    monkeypatch.setattr(p.ownership, "of", lambda topic: lambda key: key.startswith("mine-"))
     facts = [Fact("offered", f"mine-{n}", "voice", f"c{n}", NOW - 10).to_wire() for n in range(3)]
     async with _running(p, "queues") as agent:
         for fact in facts:
@@ -382,7 +382,7 @@ async def test_agent_presence_stops_at_the_queue_limit_within_one_batch(
     rows = [Presence(f"spam-{n}", "a1", "busy", NOW - 10).to_wire() for n in range(5)]
     async with _running(p, "presence") as agent:
         await agent.put(encode(rows))
-    assert sorted(r.queue for r in p.presence_reports()) == ["spam-0", "spam-1"]
+    assert sorted(r.queue for r in p.reporting.presence_reports()) == ["spam-0", "spam-1"]
     dropped = p.metrics.registry.get_sample_value("contact_centre_queue_limit_dropped_total", {"table": "presence"})
     assert dropped == 3
 
@@ -406,7 +406,7 @@ async def test_a_backlog_batch_goes_out_in_messages_kafka_accepts(pipeline: tupl
     async with _running(p, "queues") as agent:
         for message in messages * 2:
             await agent.put(message.value, partition=message.partition)
-    reports = p.reports()
+    reports = p.reporting.reports()
     assert len(reports) == 40
     assert sum(r.windows["1h"]["contacts_offered"] for r in reports) == calls
     assert sum(r.windows["1h"]["contacts_answered"] for r in reports) == calls
@@ -442,8 +442,12 @@ def healthy(
     pipeline: tuple[Pipeline, RecordingProducer], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Pipeline, RecordingProducer]:
     """The pipeline, consuming as far as expiry can tell (it skips a worker that is not)."""
-    monkeypatch.setattr(pipeline[0], "health_problem", lambda: None)
+    monkeypatch.setattr(pipeline[0].health, "problem", lambda: None)
     return pipeline
+
+
+def expiry_of(p: Pipeline) -> Expiry:
+    return Expiry(p.tables, p.writes, p.retention, p.clock, p.owner_of, p.health.problem)
 
 
 async def test_expiry_holds_its_deletions_and_sees_held_states(healthy: tuple[Pipeline, RecordingProducer]) -> None:
@@ -456,7 +460,7 @@ async def test_expiry_holds_its_deletions_and_sees_held_states(healthy: tuple[Pi
     p.writes.put(contacts, "held-old", ENDED_LONG_AGO)  # not written to the table yet
     producer.sent.clear()
 
-    expiry = Expiry(p)
+    expiry = expiry_of(p)
     for _ in range(SLICES):  # a round
         expiry.tick()
     assert producer.sent == []  # nothing written at once: deletions are held like any write
@@ -474,7 +478,7 @@ async def test_expiry_visits_a_slice_of_the_keys_per_tick(healthy: tuple[Pipelin
     contacts = p.tables.contacts
     for n in range(3 * SLICES):
         contacts[f"c{n}"] = ENDED_LONG_AGO
-    expiry = Expiry(p)
+    expiry = expiry_of(p)
     expiry.tick()
     assert len(p.writes.items(contacts, lambda key: True)) == 3 * SLICES - 3
     contacts["late-comer"] = ENDED_LONG_AGO

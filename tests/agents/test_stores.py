@@ -11,7 +11,7 @@ from faust.types import TP
 from stream.config.settings import Settings
 from stream.faust_ext.stores import PartitionedRocksDB, forget_local_state
 from stream.ingest.partitioning import partition_for
-from stream.kpi.aggregates import QueueState
+from stream.kpi.queue_state import QueueState
 from stream.pipeline.app import Pipeline, create_pipeline
 
 KEYS = [f"queue-{n}/voice" for n in range(12)]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from stream.kpi.aggregates import MAX_WAITING
 from stream.kpi.presence import MAX_AGENTS_PER_QUEUE
+from stream.kpi.queue_state import MAX_WAITING
 from stream.tools.embedded_broker import EmbeddedBroker
 from tests.integration.conftest import Worker, running_worker, wait_for
 from tests.integration.events import make_agent_state, make_event

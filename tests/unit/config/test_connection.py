@@ -15,7 +15,7 @@ from kafka import KafkaProducer
 
 from stream.config.connection import BrokerUnusable, KafkaConnection, bootstrap_of, connection_of
 from stream.config.settings import ConfigError, load_settings
-from stream.pipeline.app import faust_credentials
+from stream.pipeline.faust_app import faust_credentials
 from stream.tools.admin import check_connection
 from stream.tools.embedded_broker import free_port
 

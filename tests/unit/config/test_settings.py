@@ -10,7 +10,7 @@ import pytest
 
 from stream.config.queue_config import QueueConfig, QueueSettings, load_queue_config
 from stream.config.settings import ConfigError, load_settings
-from stream.kpi.aggregates import WaitRules
+from stream.kpi.aggregators import WaitRules
 from stream.kpi.windows import Window
 from stream.pipeline.app import create_pipeline
 

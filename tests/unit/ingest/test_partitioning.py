@@ -8,7 +8,8 @@ import string
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from stream.ingest.partitioning import partition_for, queue_key, split_queue_key
+from stream.ingest.partitioning import partition_for
+from stream.kpi.queue_keys import queue_key, split_queue_key
 
 
 def kafka_partition(key: str, partitions: int) -> int:

@@ -6,25 +6,25 @@ import json
 
 import pytest
 
-from stream.config.queue_config import QueueSettings
-from stream.kpi.aggregates import WaitingNow
 from stream.kpi.alerting import AlertEvent, AlertPolicy, evaluate
+from stream.kpi.queue_state import WaitingNow
 from stream.kpi.report import QueueReport
+from stream.kpi.targets import QueueTargets
 
 #: 2026-11-22T10:00:00Z
 NOW = 1795341600.0
 POLICY = AlertPolicy(window="15m", hysteresis=0.1, min_contacts=10)
 #: Wait threshold 60 s: breach above 60, recovery at or below 54. SL target 0.8: breach below 0.8,
 #: recovery at or above 0.88.
-SETTINGS = QueueSettings(wait_alert_seconds=60, service_level_target=0.8)
+TARGETS = QueueTargets(wait_alert_seconds=60, service_level_target=0.8)
 WAIT, SL = "oldest_waiting_seconds", "service_level_ratio"
 
 
 def report(oldest: float = 0.0, service_level: float | None = None, completed: int = 20,
-           settings: QueueSettings = SETTINGS) -> QueueReport:  # fmt: skip
+           targets: QueueTargets = TARGETS) -> QueueReport:  # fmt: skip
     kpis: dict[str, float | None] = {"contacts_completed": completed, "service_level_ratio": service_level}
     waiting = WaitingNow(1 if oldest else 0, oldest)
-    return QueueReport("sales", "voice", settings, waiting, {"15m": kpis, "1h": {"service_level_ratio": 0.1}})
+    return QueueReport("sales", "voice", targets, waiting, {"15m": kpis, "1h": {"service_level_ratio": 0.1}})
 
 
 def states(events: list[AlertEvent]) -> list[tuple[str, str]]:
@@ -104,10 +104,10 @@ def test_service_level_recovers_above_target_plus_hysteresis_or_without_data(
     ],
 )
 def test_a_high_service_level_target_can_recover(target: float, recovers_at: float, still_breached_at: float) -> None:
-    settings = QueueSettings(wait_alert_seconds=60, service_level_target=target)
-    active, _ = evaluate(report(service_level=still_breached_at, settings=settings), frozenset({SL}), POLICY, NOW)
+    targets = QueueTargets(wait_alert_seconds=60, service_level_target=target)
+    active, _ = evaluate(report(service_level=still_breached_at, targets=targets), frozenset({SL}), POLICY, NOW)
     assert SL in active
-    active, events = evaluate(report(service_level=recovers_at, settings=settings), frozenset({SL}), POLICY, NOW)
+    active, events = evaluate(report(service_level=recovers_at, targets=targets), frozenset({SL}), POLICY, NOW)
     assert states(events) == [(SL, "recovery")]
 
 

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from stream.kpi.aggregates import QueueState, WaitRules, WindowSet, apply_facts, prune, window_totals
+from stream.kpi.aggregators import WaitRules
 from stream.kpi.facts import Fact
-from stream.kpi.windows import parse_windows
+from stream.kpi.queue_state import QueueState, apply_facts, prune, window_totals
+from stream.kpi.windows import WindowSet, parse_windows
 
 UTC = ZoneInfo("UTC")
 #: 2026-11-22T10:00:00Z.
@@ -56,7 +57,7 @@ def test_an_event_counts_in_some_window_exactly_when_it_is_dated_from_kept_from_
     ts = window_set.kept_from(now) + before
     state = QueueState()
     apply_facts(state, [Fact("offered", "sales", "voice", "c", ts)], RULES, window_set, now)
-    counted = any(window_totals(state, w, UTC, now).offered for w in window_set.windows)
+    counted = any(window_totals(state, w, UTC, now)["offered"] for w in window_set.windows)
     assert counted is (ts >= window_set.kept_from(now))
 
 
@@ -84,7 +85,7 @@ def test_a_survey_answer_is_recognised_for_dedupe_seconds_after_it_was_counted(
     prune(state, window_set, duplicate_at, waiting_ttl=14400, dedupe=DEDUPE)
     duplicates = apply_facts(state, [_answer("s-1", ts)], RULES, window_set, duplicate_at).duplicates
     assert duplicates == (0 if counts_again else 1)
-    assert window_totals(state, window_set.windows[3], UTC, duplicate_at).csat_count == (2 if counts_again else 1)
+    assert window_totals(state, window_set.windows[3], UTC, duplicate_at)["csat_count"] == (2 if counts_again else 1)
 
 
 @pytest.mark.parametrize(
@@ -111,4 +112,4 @@ def test_an_answer_read_after_an_outage_ends_the_wait_at_once() -> None:
     apply_facts(state, [Fact("waiting", "sales", "voice", "c", T0 - 700)], RULES, window_set, T0 - 690)
     apply_facts(state, [Fact("answered", "sales", "voice", "c", T0 - 680, 20.0)], RULES, window_set, T0)
     assert state.waiting == {}
-    assert window_totals(state, window_set.windows[0], UTC, T0).answered == 1
+    assert window_totals(state, window_set.windows[0], UTC, T0)["answered"] == 1

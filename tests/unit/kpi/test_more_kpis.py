@@ -8,20 +8,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from stream.ingest.decoding import UNKNOWN_CHANNEL, Ignored, Rejected, decode
-from stream.kpi.aggregates import (
-    ContactTotals,
-    QueueState,
-    WaitRules,
-    WindowSet,
-    apply_facts,
-    contact_kpis,
-    prune,
-    window_totals,
-)
+from stream.kpi.aggregators import Totals, WaitRules
 from stream.kpi.contacts import Lifecycle
 from stream.kpi.facts import Fact
 from stream.kpi.presence import AgentUpdate
-from stream.kpi.windows import parse_windows
+from stream.kpi.queue_state import QueueState, apply_facts, prune, window_totals
+from stream.kpi.windows import WindowSet, parse_windows
 
 #: 2026-11-22T10:00:00Z; a 15m bucket (60 s) and 1h bucket (240 s) start here.
 T0 = 1795341600.0
@@ -36,7 +28,7 @@ def survey(kind: str, score: float, answer_id: str, ts: float = T0 - 30, channel
 def kpis_of(facts: list[Fact], window: str = "15m", now: float = T0) -> dict[str, float | None]:
     state = QueueState()
     apply_facts(state, facts, RULES, WINDOWS, now)
-    return contact_kpis(window_totals(state, WINDOWS.windows[["15m", "1h", "today"].index(window)], WINDOWS.tz, now))
+    return window_totals(state, WINDOWS.windows[["15m", "1h", "today"].index(window)], WINDOWS.tz, now).kpis()
 
 
 def test_csat_with_one_answer() -> None:
@@ -88,7 +80,7 @@ def test_a_survey_answer_twice_counts_once() -> None:
     assert apply_facts(state, [survey("csat", 5, "s1"), survey("csat", 5, "s1")], RULES, WINDOWS, T0).duplicates == 1
     assert apply_facts(state, [survey("csat", 5, "s1")], RULES, WINDOWS, T0).duplicates == 1
     totals = window_totals(state, WINDOWS.windows[0], WINDOWS.tz, T0)
-    assert totals.csat_count == 1
+    assert totals["csat_count"] == 1
     # The id is remembered for answer_ttl, then forgotten (an older copy is late by then).
     prune(state, WINDOWS, T0 + 601, waiting_ttl=14400, dedupe=600)
     assert state.answers == {}
@@ -136,13 +128,13 @@ def test_a_retraction_whose_bucket_left_the_window_changes_nothing() -> None:
     apply_facts(state, [old], RULES, WINDOWS, T0)
     apply_facts(state, [old.retracted()], RULES, WINDOWS, T0)
     assert "15m" not in state.buckets
-    assert state.buckets["1h"] == {int(T0 - 1200) // 240 * 240: ContactTotals()}
+    assert state.buckets["1h"] == {int(T0 - 1200) // 240 * 240: Totals()}
 
 
 def test_wire_rows_of_older_versions_still_load() -> None:
     """A changelog row written before the survey fields existed (nine values) loads with zeros."""
     old_row = [3, 2, 1, 0, 2, 30.0, 20.0, 1, 200.0]
-    assert ContactTotals.from_wire(json.loads(json.dumps(old_row))) == ContactTotals(
+    assert Totals.from_wire(json.loads(json.dumps(old_row))) == Totals.of(
         offered=3, answered=2, abandoned=1, answered_in_service_level=2, answered_wait_sum=30.0, wait_max=20.0,
         handled=1, handle_sum=200.0,
     )  # fmt: skip
@@ -231,7 +223,7 @@ def test_a_30_day_window_edge_and_bounded_buckets() -> None:
     state = QueueState()
     inside, outside = survey("csat", 5, "in", ts=oldest), survey("csat", 1, "out", ts=oldest - 1)
     apply_facts(state, [inside, outside], RULES, windows, T0)
-    assert window_totals(state, thirty_days, windows.tz, T0).csat_count == 1
+    assert window_totals(state, thirty_days, windows.tz, T0)["csat_count"] == 1
     # Sixty days of hourly answers, applied as time passes, never hold more than 16 buckets.
     state = QueueState()
     for hour in range(60 * 24):
@@ -240,4 +232,4 @@ def test_a_30_day_window_edge_and_bounded_buckets() -> None:
         prune(state, windows, now, waiting_ttl=14400, dedupe=600)
         assert len(state.buckets["30d"]) <= 16
     totals = window_totals(state, thirty_days, windows.tz, T0 + (60 * 24 - 1) * 3600)
-    assert 28 * 24 <= totals.csat_count <= 30 * 24
+    assert 28 * 24 <= totals["csat_count"] <= 30 * 24

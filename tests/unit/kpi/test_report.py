@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from stream.config.queue_config import QueueConfig, QueueSettings
-from stream.kpi.aggregates import ContactTotals, QueueState, WaitingNow, WindowSet
+from stream.kpi.aggregators import Totals
+from stream.kpi.queue_state import QueueState, WaitingNow
 from stream.kpi.report import PresenceReport, QueueReport, build_reports, reports_to_json
-from stream.kpi.windows import parse_windows
-from tests.unit.kpi.test_aggregates import EMPTY_KPIS
+from stream.kpi.windows import WindowSet, parse_windows
+from tests.unit.kpi.test_queue_state import EMPTY_KPIS
 
 UTC = ZoneInfo("UTC")
 #: 2026-11-22 10:00:00 UTC; its int form is a 15m/1h bucket start and the 'today' bucket is 00:00Z.
@@ -43,12 +44,12 @@ def sales_voice() -> QueueState:
     split over two live 15m buckets, plus one stale 15m bucket (T-960) that must not count.
     The 'today' window holds the same totals in one bucket; nothing is in '1h' (an empty window).
     """
-    first = ContactTotals(offered=3, answered=2, abandoned=1, short_abandoned=1, answered_in_service_level=2,
+    first = Totals.of(offered=3, answered=2, abandoned=1, short_abandoned=1, answered_in_service_level=2,
                           answered_wait_sum=35.0, wait_max=25.0, handled=1, handle_sum=200.0)  # fmt: skip
-    second = ContactTotals(offered=2, answered=1, abandoned=1, short_abandoned=0, answered_in_service_level=1,
+    second = Totals.of(offered=2, answered=1, abandoned=1, short_abandoned=0, answered_in_service_level=1,
                            answered_wait_sum=40.0, wait_max=70.0, handled=1, handle_sum=300.0)  # fmt: skip
-    stale = ContactTotals(offered=50, answered=50, answered_wait_sum=5000.0, wait_max=999.0)
-    whole = ContactTotals(offered=5, answered=3, abandoned=2, short_abandoned=1, answered_in_service_level=3,
+    stale = Totals.of(offered=50, answered=50, answered_wait_sum=5000.0, wait_max=999.0)
+    whole = Totals.of(offered=5, answered=3, abandoned=2, short_abandoned=1, answered_in_service_level=3,
                           answered_wait_sum=75.0, wait_max=70.0, handled=2, handle_sum=500.0)  # fmt: skip
     return QueueState(
         buckets={"15m": {B0 - 960: stale, B0 - 600: first, B0 - 60: second}, "today": {MIDNIGHT: whole}},
@@ -75,14 +76,14 @@ SALES_KPIS = {
 def support_chat() -> QueueState:
     """support/chat (default settings): two answered chats, waits 5 and 15 s, both within 20 s, in 1h only."""
     return QueueState(
-        buckets={"1h": {B0 - 240: ContactTotals(offered=2, answered=2, answered_in_service_level=2,
+        buckets={"1h": {B0 - 240: Totals.of(offered=2, answered=2, answered_in_service_level=2,
                                                 answered_wait_sum=20.0, wait_max=15.0)}},  # fmt: skip
     )
 
 
 def reports() -> list[QueueReport]:
     states = [("support/chat", support_chat()), ("sales/voice", sales_voice()), ("sales/chat", QueueState())]
-    return build_reports(states, CONFIG, WINDOWS, NOW)
+    return build_reports(states, CONFIG.targets_of, WINDOWS, NOW)
 
 
 def test_reports_are_sorted_by_queue_then_channel() -> None:
@@ -118,10 +119,10 @@ def test_support_chat_in_1h_only() -> None:
     assert support.windows["15m"] == EMPTY_KPIS
 
 
-def test_settings_are_per_queue() -> None:
+def test_targets_are_per_queue() -> None:
     sales, support = reports()[1], reports()[2]
-    assert sales.settings is CONFIG.queues["sales"]
-    assert support.settings is CONFIG.defaults  # no entry for 'support'
+    assert sales.targets == CONFIG.queues["sales"].queue_targets != CONFIG.defaults.queue_targets
+    assert support.targets == CONFIG.defaults.queue_targets  # no entry for 'support'
 
 
 def test_waiting_now() -> None:
@@ -149,7 +150,7 @@ def test_targets_met(report_index: int, window: str, expected: dict[str, bool]) 
 def test_target_exactly_met() -> None:
     """Average wait exactly equal to its target (25 s) counts as met (<=); SL exactly 0.75 too (>=)."""
     config = QueueConfig(defaults=QueueSettings(service_level_target=0.75, targets={"average_wait_seconds": 25}))
-    (report,) = build_reports([("sales/voice", sales_voice())], config, WINDOWS, NOW)
+    (report,) = build_reports([("sales/voice", sales_voice())], config.targets_of, WINDOWS, NOW)
     assert report.targets_met("15m") == {"service_level_ratio": True, "average_wait_seconds": True}
 
 
@@ -197,7 +198,7 @@ def test_json_document_serialises_absent_values_as_null() -> None:
 
 
 def test_no_queues() -> None:
-    assert build_reports([], CONFIG, WINDOWS, NOW) == []
+    assert build_reports([], CONFIG.targets_of, WINDOWS, NOW) == []
     assert reports_to_json([], [], NOW) == {"generated_at": "2026-11-22T10:00:00+00:00", "agents": [], "queues": []}
 
 
@@ -214,7 +215,7 @@ def test_report_at_a_later_instant_drops_expired_buckets() -> None:
     """At NOW + 600 the oldest live 15m bucket is B0 - 300: the bucket at B0 - 600 has left,
     leaving only the second one (1 answered 40 s, 1 abandoned 70 s, not short):
     SL = 1/2 (40 <= 60), abandon = 1/2, ASA = 40, max 70, AHT 300."""
-    (report,) = build_reports([("sales/voice", sales_voice())], CONFIG, WINDOWS, NOW + 600)
+    (report,) = build_reports([("sales/voice", sales_voice())], CONFIG.targets_of, WINDOWS, NOW + 600)
     assert report.windows["15m"] == {
         **EMPTY_KPIS,  # no fcr, repeat, ticket or survey totals
         "contacts_offered": 2,

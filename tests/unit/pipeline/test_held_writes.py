@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stream.pipeline.held_writes import DELETED, DeferredWrites
+from stream.pipeline.held_writes import DELETED, HeldWrites
 
 
 class Table(dict[str, Any]):
@@ -32,7 +32,7 @@ def write(table: Table, states: Sequence[tuple[str, Any]]) -> None:
 
 
 def test_a_held_state_is_read_back_before_it_is_written() -> None:
-    writes, agents = DeferredWrites(write), Table("agents", a1="ready")
+    writes, agents = HeldWrites(write), Table("agents", a1="ready")
     assert writes.get(agents, "a1") == "ready"
     writes.put(agents, "a1", "busy")
     writes.put(agents, "a2", "ready")
@@ -41,7 +41,7 @@ def test_a_held_state_is_read_back_before_it_is_written() -> None:
 
 
 def test_a_flush_writes_each_key_once_with_its_latest_state() -> None:
-    writes, agents, queues = DeferredWrites(write), Table("agents"), Table("queues")
+    writes, agents, queues = HeldWrites(write), Table("agents"), Table("queues")
     for state in ("ready", "busy", "wrap-up"):
         writes.put(agents, "a1", state)
     writes.put(queues, "sales/voice", {"offered": 3})
@@ -52,7 +52,7 @@ def test_a_flush_writes_each_key_once_with_its_latest_state() -> None:
 
 
 def test_items_and_new_keys_count_held_states() -> None:
-    writes, queues = DeferredWrites(write), Table("queues", **{"sales/voice": 1, "sales/chat": 2})
+    writes, queues = HeldWrites(write), Table("queues", **{"sales/voice": 1, "sales/chat": 2})
     writes.put(queues, "sales/voice", 10)
     writes.put(queues, "support/voice", 3)
     everything = sorted(writes.items(queues, lambda key: True))
@@ -65,7 +65,7 @@ def test_items_and_new_keys_count_held_states() -> None:
 
 def test_a_partial_flush_writes_only_states_held_long_enough_keeping_each_key_where_it_was_first_held() -> None:
     now = [100.0]
-    writes, agents = DeferredWrites(write, clock=lambda: now[0]), Table("agents")
+    writes, agents = HeldWrites(write, clock=lambda: now[0]), Table("agents")
     writes.put(agents, "a1", "ready")
     now[0] = 100.3
     writes.put(agents, "a2", "ready")
@@ -83,7 +83,7 @@ def test_a_partial_flush_writes_only_states_held_long_enough_keeping_each_key_wh
 
 
 def test_a_key_held_as_deleted_is_gone_at_once_and_deleted_when_written() -> None:
-    writes, contacts = DeferredWrites(write), Table("contacts", c1="done", c2="open")
+    writes, contacts = HeldWrites(write), Table("contacts", c1="done", c2="open")
     writes.put(contacts, "c1", DELETED)
     writes.put(contacts, "c3", "queued")
     writes.put(contacts, "c3", DELETED)  # held and deleted before ever being written
@@ -97,7 +97,7 @@ def test_states_whose_write_fails_stay_held() -> None:
     def failing(table: Table, states: Sequence[tuple[str, Any]]) -> None:
         raise OSError("disk full")
 
-    writes, agents = DeferredWrites(failing), Table("agents")
+    writes, agents = HeldWrites(failing), Table("agents")
     writes.put(agents, "a1", "busy")
     with pytest.raises(OSError):
         writes.flush()

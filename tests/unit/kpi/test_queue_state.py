@@ -1,4 +1,4 @@
-"""stream.kpi.aggregates: bucketed totals per window and the call/chat KPI formulas (SPEC §4)."""
+"""stream.kpi.queue_state and stream.kpi.aggregators: bucketed totals per window and the call/chat KPIs (SPEC §4)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from stream.kpi.aggregates import (
-    ContactTotals,
-    QueueState,
-    WaitingNow,
-    WaitRules,
-    WindowSet,
-    apply_facts,
-    contact_kpis,
-    prune,
-    waiting_now,
-    window_totals,
-)
+from stream.kpi.aggregators import Totals, WaitRules
 from stream.kpi.contacts import ContactState, Lifecycle, apply_event
 from stream.kpi.facts import Fact
 from stream.kpi.ids import id_key
-from stream.kpi.windows import parse_window, parse_windows
+from stream.kpi.queue_state import QueueState, WaitingNow, apply_facts, prune, waiting_now, window_totals
+from stream.kpi.windows import WindowSet, parse_window, parse_windows
 
 UTC = ZoneInfo("UTC")
 #: 2026-11-22 10:00:00 UTC: the start of a 60 s and of a 240 s bucket; 10 h after midnight UTC.
@@ -45,8 +35,8 @@ def fact(kind: str, seconds: float = 0.0, ts: float = T0, contact_id: str = "v-1
     return Fact(kind, "sales", "voice", contact_id, ts, seconds)  # type: ignore[arg-type]
 
 
-def totals_of(*facts: Fact, rules: WaitRules = DEFAULT_RULES) -> ContactTotals:
-    totals = ContactTotals()
+def totals_of(*facts: Fact, rules: WaitRules = DEFAULT_RULES) -> Totals:
+    totals = Totals()
     for f in facts:
         totals.add(f, rules)
     return totals
@@ -79,7 +69,7 @@ EMPTY_KPIS = {
 }
 
 
-# --------------------------------------------------------------------------- ContactTotals.add
+# --------------------------------------------------------------------------- Totals.add
 
 
 @pytest.mark.parametrize(
@@ -99,10 +89,10 @@ EMPTY_KPIS = {
 )
 def test_service_level_threshold(threshold: float, wait: float, within: bool) -> None:
     totals = totals_of(fact("answered", wait), rules=WaitRules(threshold, 5))
-    assert totals.answered == 1
-    assert totals.answered_in_service_level == (1 if within else 0)
+    assert totals["answered"] == 1
+    assert totals["answered_in_service_level"] == (1 if within else 0)
     # one answered contact: service level is 1/1 or 0/1
-    assert contact_kpis(totals)["service_level_ratio"] == (1.0 if within else 0.0)
+    assert totals.kpis()["service_level_ratio"] == (1.0 if within else 0.0)
 
 
 @pytest.mark.parametrize(
@@ -120,9 +110,9 @@ def test_service_level_threshold(threshold: float, wait: float, within: bool) ->
 )
 def test_short_abandon_threshold(short_after: float, wait: float, short: bool) -> None:
     totals = totals_of(fact("abandoned", wait), rules=WaitRules(20, short_after))
-    assert totals.abandoned == 1  # short or not, it counts as abandoned
-    assert totals.short_abandoned == (1 if short else 0)
-    kpis = contact_kpis(totals)
+    assert totals["abandoned"] == 1  # short or not, it counts as abandoned
+    assert totals["short_abandoned"] == (1 if short else 0)
+    kpis = totals.kpis()
     assert kpis["contacts_abandoned"] == 1
     # alone in its window: a short abandon leaves both denominators at 0 -> absent;
     # a counted abandon makes abandon ratio 1/1 and service level 0/1.
@@ -133,18 +123,18 @@ def test_short_abandon_threshold(short_after: float, wait: float, short: bool) -
 
 def test_add_offered_and_handled() -> None:
     totals = totals_of(fact("offered"), fact("offered"), fact("handled", 100.0), fact("handled", 50.5))
-    assert totals == ContactTotals(offered=2, handled=2, handle_sum=150.5)
+    assert totals == Totals.of(offered=2, handled=2, handle_sum=150.5)
 
 
 def test_waiting_fact_does_not_count_in_totals() -> None:
-    assert totals_of(fact("waiting")) == ContactTotals()
+    assert totals_of(fact("waiting")) == Totals()
 
 
-# --------------------------------------------------------------------------- contact_kpis
+# --------------------------------------------------------------------------- Totals.kpis
 
 
 def test_empty_totals_give_zero_counts_and_absent_ratios() -> None:
-    assert contact_kpis(ContactTotals()) == EMPTY_KPIS
+    assert Totals().kpis() == EMPTY_KPIS
 
 
 def test_kpis_of_a_mixed_window() -> None:
@@ -165,12 +155,12 @@ def test_kpis_of_a_mixed_window() -> None:
         fact("handled", 100),
         fact("handled", 200),
     )
-    assert totals == ContactTotals(
+    assert totals == Totals.of(
         offered=8, answered=6, abandoned=3, short_abandoned=1, answered_in_service_level=3,
         answered_wait_sum=120.0, wait_max=95.0, handled=2, handle_sum=300.0,
     )  # fmt: skip
     # no fcr, repeat, ticket or survey facts: those KPIs stay absent, their counts 0 (as in EMPTY_KPIS)
-    assert contact_kpis(totals) == {
+    assert totals.kpis() == {
         **EMPTY_KPIS,
         "contacts_offered": 8,
         "contacts_answered": 6,
@@ -209,7 +199,7 @@ def test_wait_kpis(
     max_wait: float | None,
 ) -> None:
     totals = totals_of(*[fact("answered", w) for w in answered], *[fact("abandoned", w) for w in abandoned])
-    kpis = contact_kpis(totals)
+    kpis = totals.kpis()
     assert kpis["contacts_answered"] == len(answered)
     assert kpis["contacts_abandoned"] == len(abandoned)  # short abandons are still counted here
     assert kpis["service_level_ratio"] == service_level
@@ -220,42 +210,42 @@ def test_wait_kpis(
 
 def test_service_level_of_two_thirds() -> None:
     """Answered 5 s and 50 s, abandoned 8 s: SL = 1 / 3, abandon ratio = 1 / 3."""
-    kpis = contact_kpis(totals_of(fact("answered", 5), fact("answered", 50), fact("abandoned", 8)))
+    kpis = totals_of(fact("answered", 5), fact("answered", 50), fact("abandoned", 8)).kpis()
     assert kpis["service_level_ratio"] == pytest.approx(0.3333333333)
     assert kpis["abandon_ratio"] == pytest.approx(0.3333333333)
 
 
 def test_handle_time_without_wait_data() -> None:
     """A wrap in a window where the wait ended in an earlier window: AHT present, wait KPIs absent."""
-    kpis = contact_kpis(totals_of(fact("handled", 210)))
+    kpis = totals_of(fact("handled", 210)).kpis()
     assert kpis == {**EMPTY_KPIS, "average_handle_seconds": 210.0}
 
 
 def test_zero_waits_are_a_value_not_absence() -> None:
     """A wait of 0 s is a sample: max wait 0.0 and ASA 0.0, not None."""
-    kpis = contact_kpis(totals_of(fact("answered", 0.0)))
+    kpis = totals_of(fact("answered", 0.0)).kpis()
     assert kpis["max_wait_seconds"] == 0.0
     assert kpis["average_wait_seconds"] == 0.0
 
 
-# --------------------------------------------------------------------------- ContactTotals.total
+# --------------------------------------------------------------------------- Totals.total
 
 
 def test_total_sums_counts_and_keeps_the_longest_wait() -> None:
-    a = ContactTotals(offered=2, answered=1, abandoned=1, short_abandoned=1, answered_in_service_level=1,
+    a = Totals.of(offered=2, answered=1, abandoned=1, short_abandoned=1, answered_in_service_level=1,
                       answered_wait_sum=10.0, wait_max=10.0, handled=1, handle_sum=100.0)  # fmt: skip
-    b = ContactTotals(offered=3, answered=2, abandoned=1, short_abandoned=0, answered_in_service_level=0,
+    b = Totals.of(offered=3, answered=2, abandoned=1, short_abandoned=0, answered_in_service_level=0,
                       answered_wait_sum=70.0, wait_max=45.0, handled=2, handle_sum=50.0)  # fmt: skip
-    assert ContactTotals.total([a, b]) == ContactTotals(offered=5, answered=3, abandoned=2, short_abandoned=1,
+    assert Totals.total([a, b]) == Totals.of(offered=5, answered=3, abandoned=2, short_abandoned=1,
                                                         answered_in_service_level=1, answered_wait_sum=80.0,
                                                         wait_max=45.0, handled=3, handle_sum=150.0)  # fmt: skip
 
 
 def test_total_keeps_own_max_when_larger() -> None:
-    a = ContactTotals(answered=1, answered_wait_sum=90.0, wait_max=90.0)
-    merged = ContactTotals.total([a, ContactTotals(abandoned=1, wait_max=30.0)])
-    assert merged.wait_max == 90.0
-    assert (merged.answered, merged.abandoned) == (1, 1)
+    a = Totals.of(answered=1, answered_wait_sum=90.0, wait_max=90.0)
+    merged = Totals.total([a, Totals.of(abandoned=1, wait_max=30.0)])
+    assert merged["wait_max"] == 90.0
+    assert (merged["answered"], merged["abandoned"]) == (1, 1)
 
 
 @pytest.mark.parametrize(
@@ -265,15 +255,15 @@ def test_total_keeps_own_max_when_larger() -> None:
 def test_total_max_with_absent_values(
     left_max: float | None, right_max: float | None, merged_max: float | None
 ) -> None:
-    left, right = ContactTotals(wait_max=left_max), ContactTotals(wait_max=right_max)
-    assert ContactTotals.total([left, right]).wait_max == merged_max
+    left, right = Totals.of(wait_max=left_max), Totals.of(wait_max=right_max)
+    assert Totals.total([left, right])["wait_max"] == merged_max
 
 
 def test_total_equals_adding_everything_to_one_bucket() -> None:
     """Splitting the same facts across buckets and merging gives the totals of a single bucket."""
     facts = [fact("offered"), fact("answered", 12), fact("abandoned", 3), fact("abandoned", 61), fact("handled", 30)]
-    merged = ContactTotals.total([totals_of(f) for f in facts])
-    assert merged == ContactTotals(offered=1, answered=1, abandoned=2, short_abandoned=1,
+    merged = Totals.total([totals_of(f) for f in facts])
+    assert merged == Totals.of(offered=1, answered=1, abandoned=2, short_abandoned=1,
                                    answered_in_service_level=1, answered_wait_sum=12.0, wait_max=61.0,
                                    handled=1, handle_sum=30.0)  # fmt: skip
 
@@ -286,12 +276,12 @@ APPENDED_ZEROS = [0, 0.0, 0, 0.0, 0, 0.0, 0, 0.0, 0, 0, 0.0, 0, 0, 0, 0, 0, 0.0,
 
 
 def test_contact_totals_wire_round_trip() -> None:
-    totals = ContactTotals(8, 6, 3, 1, 3, 120.0, 95.0, 2, 300.0)
+    totals = Totals.from_wire([8, 6, 3, 1, 3, 120.0, 95.0, 2, 300.0])
     assert totals.to_wire() == [8, 6, 3, 1, 3, 120.0, 95.0, 2, 300.0, *APPENDED_ZEROS]
-    assert ContactTotals.from_wire(json.loads(json.dumps(totals.to_wire()))) == totals
-    assert ContactTotals().to_wire() == [0, 0, 0, 0, 0, 0.0, None, 0, 0.0, *APPENDED_ZEROS]
+    assert Totals.from_wire(json.loads(json.dumps(totals.to_wire()))) == totals
+    assert Totals().to_wire() == [0, 0, 0, 0, 0, 0.0, None, 0, 0.0, *APPENDED_ZEROS]
     # A row written before the fields were appended still reads, the new fields at their defaults.
-    assert ContactTotals.from_wire([8, 6, 3, 1, 3, 120.0, 95.0, 2, 300.0]) == totals
+    assert Totals.from_wire([8, 6, 3, 1, 3, 120.0, 95.0, 2, 300.0]) == totals
 
 
 def test_contact_totals_wire_keeps_every_field_in_declaration_order() -> None:
@@ -301,12 +291,12 @@ def test_contact_totals_wire_keeps_every_field_in_declaration_order() -> None:
     row = [8, 6, 3, 1, 3, 120.0, 95.0, 2, 300.0,
            4, 3.0, 5, 2.0, 6, 1800.0, 7, 86400.0, 1,
            10, 42.0, 8, 11, 6, 2, 12, 48.0, 13, 5, 4]  # fmt: skip
-    totals = ContactTotals.from_wire(row)
-    assert (totals.fcr_count, totals.fcr_sum, totals.reopened) == (4, 3.0, 1)
-    assert (totals.csat_count, totals.csat_sum, totals.csat_satisfied) == (10, 42.0, 8)
-    assert (totals.esat_count, totals.esat_promoters, totals.esat_detractors) == (13, 5, 4)
+    totals = Totals.from_wire(row)
+    assert (totals["fcr_count"], totals["fcr_sum"], totals["reopened"]) == (4, 3.0, 1)
+    assert (totals["csat_count"], totals["csat_sum"], totals["csat_satisfied"]) == (10, 42.0, 8)
+    assert (totals["esat_count"], totals["esat_promoters"], totals["esat_detractors"]) == (13, 5, 4)
     assert totals.to_wire() == row
-    assert ContactTotals.from_wire(json.loads(json.dumps(row))) == totals
+    assert Totals.from_wire(json.loads(json.dumps(row))) == totals
 
 
 # --------------------------------------------------------------------------- apply_facts: window edges
@@ -335,7 +325,7 @@ def test_window_edges_at_a_bucket_boundary(ts: float, in_15m: bool, in_1h: bool,
     apply_facts(state, [fact("answered", 7.0, ts)], DEFAULT_RULES, WINDOWS, now=T0)
     for name, expected in (("15m", in_15m), ("1h", in_1h), ("today", in_today)):
         totals = window_totals(state, parse_window(name), UTC, T0)
-        assert totals.answered == (1 if expected else 0), name
+        assert totals["answered"] == (1 if expected else 0), name
         # a fact outside its window is not even stored in that window's buckets
         assert (name in state.buckets) is expected, name
 
@@ -354,7 +344,7 @@ def test_15m_edge_between_bucket_boundaries(ts: float, counts: bool) -> None:
     now = T0 + 30
     state = QueueState()
     apply_facts(state, [fact("offered", 0.0, ts)], DEFAULT_RULES, WINDOWS, now=now)
-    assert window_totals(state, parse_window("15m"), UTC, now).offered == (1 if counts else 0)
+    assert window_totals(state, parse_window("15m"), UTC, now)["offered"] == (1 if counts else 0)
 
 
 @pytest.mark.parametrize(
@@ -369,7 +359,7 @@ def test_1h_edge_between_bucket_boundaries(ts: float, counts: bool) -> None:
     now = T0 + 100
     state = QueueState()
     apply_facts(state, [fact("offered", 0.0, ts)], DEFAULT_RULES, WINDOWS, now=now)
-    assert window_totals(state, parse_window("1h"), UTC, now).offered == (1 if counts else 0)
+    assert window_totals(state, parse_window("1h"), UTC, now)["offered"] == (1 if counts else 0)
 
 
 def test_facts_land_in_their_buckets() -> None:
@@ -379,16 +369,16 @@ def test_facts_land_in_their_buckets() -> None:
     apply_facts(state, facts, DEFAULT_RULES, WINDOWS, now=T0)
     assert state.buckets == {
         "15m": {
-            T0 - 180: ContactTotals(offered=1),  # T0 - 130 is in [T0 - 180, T0 - 120)
-            T0 - 120: ContactTotals(answered=1, answered_in_service_level=1, answered_wait_sum=12.0, wait_max=12.0),
-            T0 - 60: ContactTotals(handled=1, handle_sum=200.0),
+            T0 - 180: Totals.of(offered=1),  # T0 - 130 is in [T0 - 180, T0 - 120)
+            T0 - 120: Totals.of(answered=1, answered_in_service_level=1, answered_wait_sum=12.0, wait_max=12.0),
+            T0 - 60: Totals.of(handled=1, handle_sum=200.0),
         },
         "1h": {
-            T0 - 240: ContactTotals(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=12.0,
+            T0 - 240: Totals.of(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=12.0,
                                     wait_max=12.0, handled=1, handle_sum=200.0),  # fmt: skip
         },
         "today": {
-            MIDNIGHT: ContactTotals(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=12.0,
+            MIDNIGHT: Totals.of(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=12.0,
                                     wait_max=12.0, handled=1, handle_sum=200.0),  # fmt: skip
         },
     }
@@ -403,7 +393,7 @@ def test_today_window_in_warsaw() -> None:
     state = QueueState()
     apply_facts(state, [fact("offered", 0.0, T0 - 37800), fact("offered", 0.0, T0 - 39601)], DEFAULT_RULES,
                 window_set, now=T0)  # fmt: skip
-    assert state.buckets == {"today": {T0 - 39600: ContactTotals(offered=1)}}
+    assert state.buckets == {"today": {T0 - 39600: Totals.of(offered=1)}}
 
 
 # --------------------------------------------------------------------------- apply_facts: waiting
@@ -431,10 +421,10 @@ def test_duplicate_survey_answer_is_counted_once() -> None:
     facts = [fact("csat", 5.0, T0, "s-1"), fact("csat", 5.0, T0, "s-1"), fact("csat", 3.0, T0, "s-2")]
     assert apply_facts(state, facts, DEFAULT_RULES, WINDOWS, now=T0).duplicates == 1
     assert state.answers == keyed({"s-1": T0, "s-2": T0})
-    assert state.buckets["15m"] == {B0: ContactTotals(csat_count=2, csat_sum=8.0, csat_satisfied=1)}
+    assert state.buckets["15m"] == {B0: Totals.of(csat_count=2, csat_sum=8.0, csat_satisfied=1)}
     # the same id delivered again later is still recognised
     assert apply_facts(state, [fact("csat", 5.0, T0, "s-1")], DEFAULT_RULES, WINDOWS, now=T0).duplicates == 1
-    kpis = contact_kpis(window_totals(state, parse_window("15m"), UTC, T0))
+    kpis = window_totals(state, parse_window("15m"), UTC, T0).kpis()
     assert kpis == {**EMPTY_KPIS, "csat_score": 4.0, "csat_satisfied_ratio": 0.5, "csat_responses": 2}
 
 
@@ -482,11 +472,11 @@ def bucketed_state() -> QueueState:
     return QueueState(
         buckets={
             "15m": {
-                B0 - 960: ContactTotals(offered=100, answered=1, answered_wait_sum=500.0, wait_max=500.0),
-                B0 - 900: ContactTotals(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=4.0,
+                B0 - 960: Totals.of(offered=100, answered=1, answered_wait_sum=500.0, wait_max=500.0),
+                B0 - 900: Totals.of(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=4.0,
                                         wait_max=4.0),  # fmt: skip
-                B0 - 60: ContactTotals(offered=2, abandoned=1, wait_max=30.0),
-                B0: ContactTotals(handled=1, handle_sum=90.0),
+                B0 - 60: Totals.of(offered=2, abandoned=1, wait_max=30.0),
+                B0: Totals.of(handled=1, handle_sum=90.0),
             },
         },
         waiting=keyed({"old": T0 - 14401, "edge": T0 - 14400, "new": T0 - 10}),
@@ -496,20 +486,20 @@ def bucketed_state() -> QueueState:
 def test_window_totals_skips_stale_buckets_even_before_pruning() -> None:
     """Live at T0: T0-900, T0-60 and T0 -> offered 1+2, one answer (4 s), one abandon (30 s), one handle."""
     totals = window_totals(bucketed_state(), parse_window("15m"), UTC, T0)
-    assert totals == ContactTotals(offered=3, answered=1, abandoned=1, answered_in_service_level=1,
+    assert totals == Totals.of(offered=3, answered=1, abandoned=1, answered_in_service_level=1,
                                    answered_wait_sum=4.0, wait_max=30.0, handled=1, handle_sum=90.0)  # fmt: skip
 
 
 def test_window_totals_as_time_passes() -> None:
     """One second later (now = T0 + 1) the oldest live bucket is T0 - 840: only T0-60 and T0 remain."""
     totals = window_totals(bucketed_state(), parse_window("15m"), UTC, T0 + 1)
-    assert totals == ContactTotals(offered=2, abandoned=1, wait_max=30.0, handled=1, handle_sum=90.0)
+    assert totals == Totals.of(offered=2, abandoned=1, wait_max=30.0, handled=1, handle_sum=90.0)
 
 
 def test_window_totals_of_an_unknown_window_is_empty() -> None:
     totals = window_totals(bucketed_state(), parse_window("1h"), UTC, T0)
-    assert totals == ContactTotals()
-    assert contact_kpis(totals) == EMPTY_KPIS
+    assert totals == Totals()
+    assert totals.kpis() == EMPTY_KPIS
 
 
 def test_prune_drops_stale_buckets_lost_waiters_and_old_answer_ids() -> None:
@@ -537,7 +527,7 @@ def test_prune_is_idempotent() -> None:
 
 
 def test_prune_removes_an_emptied_window() -> None:
-    state = QueueState(buckets={"15m": {T0 - 960: ContactTotals(offered=1)}})
+    state = QueueState(buckets={"15m": {T0 - 960: Totals.of(offered=1)}})
     assert prune(state, WINDOWS, T0, waiting_ttl=14400, dedupe=600) is True
     assert state.buckets == {}
 
@@ -548,9 +538,9 @@ def test_prune_with_nothing_to_do() -> None:
 
 def test_prune_drops_windows_no_longer_configured() -> None:
     """Buckets of a window removed from KPI_WINDOWS would otherwise keep the key alive forever."""
-    state = QueueState(buckets={"7d": {B0: ContactTotals(offered=1)}, "15m": {B0: ContactTotals(offered=2)}})
+    state = QueueState(buckets={"7d": {B0: Totals.of(offered=1)}, "15m": {B0: Totals.of(offered=2)}})
     assert prune(state, WINDOWS, T0, waiting_ttl=14400, dedupe=600) is True
-    assert state.buckets == {"15m": {B0: ContactTotals(offered=2)}}
+    assert state.buckets == {"15m": {B0: Totals.of(offered=2)}}
 
 
 # --------------------------------------------------------------------------- QueueState wire
@@ -590,7 +580,7 @@ def test_queue_state_wire_round_trip() -> None:
 
 def test_queue_state_is_empty_only_without_buckets_waits_alerts_and_answers() -> None:
     assert QueueState().is_empty
-    assert not QueueState(buckets={"15m": {B0: ContactTotals()}}).is_empty
+    assert not QueueState(buckets={"15m": {B0: Totals()}}).is_empty
     assert not QueueState(waiting={"c": T0}).is_empty
     # An active alert keeps the queue, or its recovery could never be published.
     assert not QueueState(alerts=frozenset({"oldest_waiting_seconds"})).is_empty
@@ -667,7 +657,7 @@ def test_end_to_end_from_lifecycle_events() -> None:
         "fcr_ratio": 1.0,
     }
     for window in WINDOWS.windows:
-        assert contact_kpis(window_totals(queue, window, UTC, T0)) == expected, window.name
+        assert window_totals(queue, window, UTC, T0).kpis() == expected, window.name
     assert waiting_now(queue, T0) == WaitingNow(1, 100.0)
 
 
@@ -696,17 +686,17 @@ def test_arrival_order_does_not_change_the_queue_state(order: tuple[int, ...]) -
     assert queue == QueueState(
         buckets={
             "15m": {
-                B0 - 120: ContactTotals(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=12.0,
+                B0 - 120: Totals.of(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=12.0,
                                         wait_max=12.0),  # fmt: skip
-                B0 - 60: ContactTotals(handled=1, handle_sum=78.0, fcr_count=1, fcr_sum=1.0),
+                B0 - 60: Totals.of(handled=1, handle_sum=78.0, fcr_count=1, fcr_sum=1.0),
             },
             "1h": {
-                B0 - 240: ContactTotals(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=12.0,
+                B0 - 240: Totals.of(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=12.0,
                                         wait_max=12.0, handled=1, handle_sum=78.0, fcr_count=1,
                                         fcr_sum=1.0),  # fmt: skip
             },
             "today": {
-                int(MIDNIGHT): ContactTotals(offered=1, answered=1, answered_in_service_level=1,
+                int(MIDNIGHT): Totals.of(offered=1, answered=1, answered_in_service_level=1,
                                              answered_wait_sum=12.0, wait_max=12.0, handled=1, handle_sum=78.0,
                                              fcr_count=1, fcr_sum=1.0),
             },  # fmt: skip
@@ -728,4 +718,4 @@ def test_future_dated_fact_is_not_in_a_window_ending_now(window: str) -> None:
     now = T0 + 13 * 3600 + 50 * 60  # 2026-11-22 23:50:00Z
     state = QueueState()
     apply_facts(state, [fact("offered", 0.0, now + 2400)], DEFAULT_RULES, WINDOWS, now=now)
-    assert window_totals(state, parse_window(window), UTC, now).offered == 0
+    assert window_totals(state, parse_window(window), UTC, now)["offered"] == 0

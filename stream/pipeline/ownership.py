@@ -1,0 +1,31 @@
+"""Which keys this worker actively owns, for the current partition assignment.
+
+Tables also hold standby copies of other workers' partitions; only the active owner exports,
+expires or alerts on a key, so workers never double count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import faust
+
+from stream.ingest.partitioning import partition_for
+
+#: A test of whether this worker actively owns a key.
+Owns = Callable[[str], bool]
+
+
+class Ownership:
+    def __init__(self, app: faust.App, partitions: int) -> None:
+        self._app = app
+        self._partitions = partitions
+
+    def of(self, topic: faust.TopicT) -> Owns:
+        """Whether this worker owns a key of ``topic`` (or of a table partitioned like it), now."""
+        name = topic.get_topic_name()
+        owned = {tp.partition for tp in self._app.assignor.assigned_actives() if tp.topic == name}
+        if len(owned) == self._partitions:
+            return lambda key: True  # the only worker: no hash per key (a sweep tests every key)
+        partitions = self._partitions
+        return lambda key: partition_for(key, partitions) in owned

@@ -1,0 +1,39 @@
+"""Reports of the queues this worker owns, from the latest states (held writes included)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+import faust
+
+from stream.kpi.queue_keys import split_queue_key
+from stream.kpi.report import PresenceReport, QueueReport, TargetsOf, build_presence_reports, build_reports
+from stream.kpi.windows import WindowSet
+from stream.pipeline.held_writes import HeldWrites
+from stream.pipeline.ownership import Owns
+
+
+class Reporting:
+    def __init__(self, queues: faust.TableT, presence: faust.TableT, writes: HeldWrites,
+                 owner_of: Callable[[faust.TableT], Owns], targets_of: TargetsOf, window_set: WindowSet,
+                 clock: Callable[[], float]) -> None:  # fmt: skip
+        self._queues, self._presence = queues, presence
+        self._writes = writes
+        self._owner_of = owner_of
+        self._targets_of = targets_of
+        self._window_set = window_set
+        self.clock = clock
+
+    def reports(self, now: float | None = None, queue: str | None = None,
+                windows: Collection[str] | None = None) -> list[QueueReport]:  # fmt: skip
+        """Reports of the owned queues (or of ``queue``'s channels only), over every window (or ``windows``)."""
+        owns = self._owner_of(self._queues)
+        owned = self._writes.items(self._queues,
+                                   lambda key: owns(key) and (queue is None or split_queue_key(key)[0] == queue))
+        now = self.clock() if now is None else now
+        return build_reports(owned, self._targets_of, self._window_set, now, windows)
+
+    def presence_reports(self, queue: str | None = None) -> list[PresenceReport]:
+        owns = self._owner_of(self._presence)
+        owned = self._writes.items(self._presence, lambda name: owns(name) and (queue is None or name == queue))
+        return build_presence_reports(owned)

@@ -1,0 +1,56 @@
+"""The stream stages, each a Faust agent reading batches of one topic.
+
+1. ``ingest`` (:mod:`.ingest`): raw messages of every input topic -> validated events, one message
+   per destination partition per batch (more if it would be too large, ``stream.pipeline.outbox``);
+   bad input goes to the dead-letter topic.
+2. ``contacts`` (:mod:`.contacts`): call, chat and ticket events -> per-contact and per-ticket state
+   (tables) -> facts for the queues, and visits for the customers.
+3. ``customers`` (:mod:`.customers`): visits -> per-customer history (table) -> FCR and repeat-contact facts.
+4. ``agent-states`` (:mod:`.agent_states`): agent events -> each agent's latest state (table) -> presence per queue.
+5. ``queues`` (:mod:`.queues`): facts -> per-queue window aggregates (table) and histograms.
+6. ``presence`` (:mod:`.presence`): presence -> agents per queue (table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import faust
+
+from stream.faust_ext.batching import batches
+from stream.pipeline.exits import run_batch
+from stream.pipeline.outbox import Delivery, Origin, unpack
+from stream.serving.metrics import Metrics
+
+#: A stage of an internal topic: the batch's messages, decoded, with where each came from.
+Stage = Callable[[Sequence[Delivery]], Awaitable[None]]
+
+
+def origin_of(event: faust.EventT) -> Origin:
+    message = event.message
+    return f"{message.topic}/{message.partition}", message.offset
+
+
+def register_ingest(app: faust.App, inputs: faust.TopicT, ingest: Callable[[Sequence[faust.EventT]], Awaitable[None]],
+                    batch_size: int, batch_seconds: float, metrics: Metrics) -> None:  # fmt: skip
+    @app.agent(inputs, name="ingest")
+    async def run(stream: faust.StreamT[bytes]) -> None:
+        # One agent over all input topics: a batch mixes sources, so at low rates a batch's
+        # messages to the next stages are not multiplied by the number of input topics.
+        async for events in batches(stream, batch_size, batch_seconds):
+            await run_batch("ingest", ingest, events, metrics)
+
+
+def register_stage(app: faust.App, topic: faust.TopicT, name: str, stage: Stage, batch_size: int,
+                   batch_seconds: float, metrics: Metrics) -> None:  # fmt: skip
+    async def handle(events: Sequence[faust.EventT]) -> None:
+        await stage([(unpack(event.value), origin_of(event)) for event in events])
+
+    async def run(stream: faust.StreamT[Any]) -> None:
+        # A batch is looked up and written per key, not per message
+        # (stream.faust_ext.batching, stream.pipeline.held_writes).
+        async for events in batches(stream, batch_size, batch_seconds):
+            await run_batch(name, handle, events, metrics)
+
+    app.agent(topic, name=name)(run)
