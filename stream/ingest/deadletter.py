@@ -7,6 +7,8 @@ from base64 import b64decode, b64encode
 from dataclasses import dataclass, replace
 from typing import Any
 
+from stream.kpi.wire import Row
+
 #: Longest ``detail`` header and log line detail: a reason may quote the input, which may be huge.
 DETAIL_CHARS = 300
 #: Room kept for the record's headers and framing under the producer's request size limit.
@@ -54,14 +56,24 @@ class InputMessage:
         return replace(self, key=key, value=value, original_size=original)
 
     def to_wire(self) -> list[Any]:
-        # Keys and values are any bytes; base64 carries them through the JSON of internal topics unchanged.
-        key = None if self.key is None else b64encode(self.key).decode()
-        return [self.topic, self.partition, self.offset, key, b64encode(self.value).decode(), self.original_size]
+        return _INPUT_MESSAGE_WIRE.to_wire(self)
 
     @classmethod
     def from_wire(cls, row: list[Any]) -> InputMessage:
-        topic, partition, offset, key, value, original_size = row
-        return cls(topic, partition, offset, None if key is None else b64decode(key), b64decode(value), original_size)
+        return _INPUT_MESSAGE_WIRE.from_wire(row)
+
+
+def _to_base64(data: bytes | None) -> str | None:
+    return None if data is None else b64encode(data).decode()
+
+
+def _from_base64(text: str | None) -> bytes | None:
+    return None if text is None else b64decode(text)
+
+
+#: Keys and values are any bytes; base64 carries them through the JSON of internal topics unchanged.
+_INPUT_MESSAGE_WIRE = Row(InputMessage, encode=dict.fromkeys(("key", "value"), _to_base64),
+                          decode=dict.fromkeys(("key", "value"), _from_base64))  # fmt: skip
 
 
 def capped(text: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from stream.kpi.customers import Visit
 from stream.kpi.facts import Fact, FactKind, changed_facts
+from stream.kpi.wire import Row, Sparse
 
 Kind = Literal["queued", "answered", "abandoned", "ended", "wrapped"]
 #: Ticket events travel in the same form (see stream.kpi.tickets); private replies are not forwarded.
@@ -34,12 +35,11 @@ class Lifecycle:
     resolved: bool | None = None
 
     def to_wire(self) -> list[Any]:
-        return [self.kind, self.ts, self.contact_id, self.channel, self.queue, self.customer_id, self.resolved]
+        return _LIFECYCLE_WIRE.to_wire(self)
 
     @classmethod
     def from_wire(cls, row: list[Any]) -> Lifecycle:
-        kind, ts, contact_id, channel, queue, customer_id, resolved = row
-        return cls(kind, ts, contact_id, channel, queue, customer_id, resolved)
+        return _LIFECYCLE_WIRE.from_wire(row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +57,11 @@ class ContactState:
     changed_at: float | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__ if getattr(self, name) is not None}
+        return _CONTACT_WIRE.to_wire(self)
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> ContactState:
-        return cls(**data)
+        return _CONTACT_WIRE.from_wire(data)
 
     @property
     def is_complete(self) -> bool:
@@ -75,6 +75,10 @@ class ContactState:
         return max(
             ts for ts in (self.queued, self.answered, self.abandoned, self.ended, self.wrapped) if ts is not None
         )
+
+
+_LIFECYCLE_WIRE = Row(Lifecycle)
+_CONTACT_WIRE = Sparse(ContactState)
 
 
 def apply_event(state: ContactState | None, event: Lifecycle, now: float) -> tuple[ContactState, list[Fact]] | None:

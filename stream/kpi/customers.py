@@ -15,6 +15,7 @@ from typing import Any
 
 from schemas.events import TICKET
 from stream.kpi.facts import Fact, changed_facts
+from stream.kpi.wire import Row
 
 #: Visits kept per customer. A real customer has a handful within the lookback; a placeholder id
 #: shared by many contacts ("anonymous") must not grow one table value without bound.
@@ -34,11 +35,14 @@ class Visit:
     resolved: bool | None = None
 
     def to_wire(self) -> list[Any]:
-        return [self.customer_id, self.contact_id, self.queue, self.channel, self.started, self.wrapped, self.resolved]
+        return _VISIT_WIRE.to_wire(self)
 
     @classmethod
     def from_wire(cls, row: list[Any]) -> Visit:
-        return cls(*row)
+        return _VISIT_WIRE.from_wire(row)
+
+
+_VISIT_WIRE = Row(Visit)
 
 
 @dataclass(slots=True)

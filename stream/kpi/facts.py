@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from stream.kpi.wire import Row
+
 FactKind = Literal[
     "offered",  # a contact offered to a queue (a call or chat queued, a ticket created)
     "waiting",  # a contact started waiting; ended by its answered or abandoned fact
@@ -52,13 +54,15 @@ class Fact:
         return replace(self, retraction=True)
 
     def to_wire(self) -> list[Any]:
-        row = [self.kind, self.queue, self.channel, self.contact_id, self.ts, self.value]
-        return [*row, 1] if self.retraction else row
+        return _FACT_WIRE.to_wire(self)
 
     @classmethod
     def from_wire(cls, row: list[Any]) -> Fact:
-        kind, queue, channel, contact_id, ts, value, *retraction = row
-        return cls(kind, queue, channel, contact_id, ts, value, bool(retraction))
+        return _FACT_WIRE.from_wire(row)
+
+
+#: A retraction ends its row with a 1; most facts are not one and end with their value.
+_FACT_WIRE = Row(Fact, encode={"retraction": int}, decode={"retraction": bool}, optional=("retraction",))
 
 
 def changed_facts(before: dict[str, Fact], after: dict[str, Fact]) -> list[Fact]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stream.kpi.ids import id_key
+from stream.kpi.wire import Row
 
 AGENT_STATES = ("available", "busy", "wrapup", "away", "offline")
 
@@ -46,12 +47,11 @@ class AgentUpdate:
         return self.ts, self.place
 
     def to_wire(self) -> list[Any]:
-        return [self.agent_id, self.ts, self.state, list(self.queues), list(self.place)]
+        return _AGENT_UPDATE_WIRE.to_wire(self)
 
     @classmethod
     def from_wire(cls, row: list[Any]) -> AgentUpdate:
-        agent_id, ts, state, queues, *place = row
-        return cls(agent_id, ts, state, tuple(queues), _place(place))
+        return _AGENT_UPDATE_WIRE.from_wire(row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +69,16 @@ class Presence:
         return self.ts, self.place
 
     def to_wire(self) -> list[Any]:
-        return [self.queue, self.agent_id, self.state, self.ts, list(self.place)]
+        return _PRESENCE_WIRE.to_wire(self)
 
     @classmethod
     def from_wire(cls, row: list[Any]) -> Presence:
-        queue, agent_id, state, ts, *place = row
-        return cls(queue, agent_id, state, ts, _place(place))
+        return _PRESENCE_WIRE.from_wire(row)
+
+
+#: A place travels as a list of two; a row without one was written before places were recorded.
+_AGENT_UPDATE_WIRE = Row(AgentUpdate, encode={"queues": list, "place": list}, decode={"queues": tuple, "place": tuple})
+_PRESENCE_WIRE = Row(Presence, encode={"place": list}, decode={"place": tuple})
 
 
 def apply_agent_update(latest: AgentUpdate | None, update: AgentUpdate) -> list[Presence] | None:

@@ -18,6 +18,7 @@ from schemas.events import TICKET
 from stream.kpi.contacts import Lifecycle
 from stream.kpi.customers import Visit
 from stream.kpi.facts import Fact, FactKind, changed_facts
+from stream.kpi.wire import Sparse
 
 _SERIES = {"replied": "replies", "solved": "solves", "reopened": "reopens"}
 #: Replies, solves and reopens one ticket keeps of each, far above real use (a handful; a hundred
@@ -37,17 +38,18 @@ class TicketState:
     changed_at: float | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__ if getattr(self, name) not in (None, ())}
+        return _TICKET_WIRE.to_wire(self)
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> TicketState:
-        series = {name: tuple(data[name]) for name in _SERIES.values() if name in data}
-        return cls(data.get("queue"), data.get("customer_id"), data.get("created"), **series,
-                   changed_at=data.get("changed_at"))  # fmt: skip
+        return _TICKET_WIRE.from_wire(data)
 
     @property
     def last_ts(self) -> float:
         return max((self.created or 0.0, *self.replies, *self.solves, *self.reopens))
+
+
+_TICKET_WIRE = Sparse(TicketState, decode=dict.fromkeys(_SERIES.values(), tuple))
 
 
 def apply_ticket_event(
