@@ -76,9 +76,10 @@ def create_app(settings: Settings) -> KpiApp:
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         broker_request_timeout=max(90.0, settings.session_timeout_seconds * 2),
-        # Each commit first writes every held table state (stream.pipeline.held_writes), holding the event
-        # loop 25-50 ms; Faust's 2.8 s made that the most frequent pause. Re-processing after a
-        # crash is idempotent, so committing less often costs only a little more of it.
+        # Each commit first writes every held table state (stream.pipeline.held_writes), holding the
+        # event loop; at Faust's default interval that was the most frequent pause
+        # (docs/decisions/0009). Re-processing after a crash is idempotent, so committing less
+        # often costs only a little more of it.
         broker_commit_interval=settings.commit_interval_seconds,
         # Table changes go out a record batch per changelog partition (stream.faust_ext.changelog); Faust's
         # 16 KiB would split a write-out of busy queues' states (several KB each) into a batch

@@ -1,10 +1,10 @@
 """Gauge and histogram families written out in the Prometheus text format directly.
 
-/metrics is built on the event loop at every scrape, and prometheus_client spends about 9 µs on
-each line it writes: its samples are tuples of dicts, their labels sorted and escaped line by
-line. The KPI gauges (about 7,000 lines for 50 queues) and the wait and handle histograms (about
-3,500) are the bulk of the page. These families write the same text, byte for byte (labels in
-name order, Go's float format, the same escaping), from strings prepared once.
+/metrics is built on the event loop at every scrape, and prometheus_client builds each line it
+writes from tuples of dicts, its labels sorted and escaped line by line; with thousands of KPI
+gauge and histogram lines that held the event loop (docs/decisions/0010-metrics-written-as-text.md).
+These families write the same text, byte for byte (labels in name order, Go's float format, the
+same escaping), from strings prepared once.
 """
 
 from __future__ import annotations
