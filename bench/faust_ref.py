@@ -24,7 +24,7 @@ from typing import Any
 import faust
 
 from stream.config.settings import Settings
-from stream.pipeline.faust_app import KpiApp
+from stream.faust_ext.transport import KpiApp
 
 MODE = os.environ.get("BENCH_MODE", "bare")
 EXPECTED = int(os.environ.get("BENCH_EXPECTED", "0"))

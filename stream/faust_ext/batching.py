@@ -5,8 +5,8 @@ when ``max_`` events are buffered. At low rates every event therefore waits for 
 every stage, half of ``within`` on average and all of it at worst, however idle the worker is.
 And each event still goes through the stream's own loop, which gives the event loop a turn
 (``await asyncio.sleep(0)``), runs the stream's processors and sensors and sets the current
-event, one event at a time. Taking the events directly cut the worker's CPU per event from a
-backlog by about 30 % in back-to-back runs (BENCHMARKS.md).
+event, one event at a time: a large part of the worker's CPU from a backlog (the measurements are
+in docs/architecture.md).
 
 :func:`take_ready` reads the events the conductor has delivered to the stream's channel in one go,
 up to ``max_`` of them, and yields them as a batch as soon as none is left waiting. At low rates
@@ -29,10 +29,16 @@ It keeps what the stream's loop does for each event that matters to offsets and 
 - taking from the channel's queue raises the errors thrown into the channel, and lets the
   conductor resume a partition it paused while the queue was full.
 
-The streams' own sensors (``on_stream_event_in``/``out``) are not called. It relies on the
-channel and stream internals of the Faust versions it was checked against
-(:data:`stream.faust_ext.consumer.CHECKED_FAUST_VERSIONS`); with any other version :func:`batches` falls
-back to ``take_events``.
+The streams' own sensors (``on_stream_event_in``/``out``) are not called.
+
+Internals relied on, each checked against the installed library by
+``tests/unit/faust_ext/test_internals.py`` (and the versions by :mod:`stream.faust_ext.compat`):
+``aiter(channel)`` registers the iterator with the conductor, which puts each event on that
+iterator's ``queue``, a ``mode`` ``ThrowableQueue`` whose ``get`` raises what was thrown into the
+channel and resumes paused partitions; ``Stream._processors``, which the stream's loop applies to
+each value; and that loop's rules for skipping, tracking (``Consumer.track_message``) and
+acknowledging an event, which :func:`take_ready` repeats, so offsets and rebalances behave as
+with Faust's own loop.
 """
 
 from __future__ import annotations
@@ -46,18 +52,6 @@ import faust
 from faust.exceptions import Skip
 from faust.types import EventT
 from mode.utils.futures import maybe_async
-
-from stream.faust_ext.consumer import CHECKED_FAUST_VERSIONS
-
-#: The fixed window of Faust's ``take_events`` when this module's batching cannot be used.
-FALLBACK_WINDOW_SECONDS = 0.05
-
-
-def batches(stream: faust.StreamT[Any], max_: int, linger: float) -> AsyncIterator[list[EventT]]:
-    """:func:`take_ready` on a checked Faust version, else Faust's timed ``take_events``."""
-    if faust.__version__ in CHECKED_FAUST_VERSIONS:
-        return take_ready(stream, max_, linger)
-    return stream.take_events(max_, within=linger or FALLBACK_WINDOW_SECONDS)  # type: ignore[return-value]
 
 
 async def take_ready(stream: faust.StreamT[Any], max_: int, linger: float = 0.0) -> AsyncIterator[list[EventT]]:
@@ -108,6 +102,7 @@ async def take_ready(stream: faust.StreamT[Any], max_: int, linger: float = 0.0)
                 batch.clear()
         if failure is not None:
             raise failure
+
 
 
 async def _take_waiting(queue: asyncio.Queue[EventT], admit: Callable[[EventT], Awaitable[None]],

@@ -4,14 +4,23 @@ Faust writes each change of a table as a message of its own through its producer
 pending message, a coroutine that serialises and sends it, and the Kafka client's future and
 callback for the one record (``Table.on_key_set`` to ``Topic.publish_message``). Live, with the
 contacts and customers changing on nearly every event, that path was the largest single item of
-the worker's CPU. The stages change tables only through ``stream.pipeline.held_writes``, which writes many
-keys at once, so :func:`write_states` writes them itself: into the store, as ``table[key] =
-state`` does, and onto the changelog as one record batch per partition, handed to the Kafka client
-directly (``stream.faust_ext.producer.DrainingProducer.send_batches_soon``). The records are the ones Faust
+the worker's CPU (docs/architecture.md). The stages change tables only through
+``stream.pipeline.held_writes``, which writes many keys at once, so :func:`write_states` writes
+them itself: into the store, as ``table[key] = state`` does, and onto the changelog as one record
+batch per partition, handed to the Kafka client directly
+(``stream.faust_ext.producer.DrainingProducer.send_batches_soon``). The records are the ones Faust
 writes (the raw key, the value in the table's codec, a tombstone for a deletion, on the partition
 the producer's partitioner gives the key), so recovery and standby replicas read them as before;
 a RocksDB store records the offset of each partition's last change once it is on the broker, as
 Faust does after each record.
+
+Internals relied on, each checked against the installed library by
+``tests/unit/faust_ext/test_internals.py`` (and the versions by :mod:`stream.faust_ext.compat`):
+``table[key] = state`` is ``Table.on_key_set`` (the changelog record, and nothing else for a table
+that is not windowed) followed by a write into ``Table.data``, the store, so writing the store and
+sending the record here is the same write; the record Faust sends is the key and value in the
+table's serializers (a tombstone for a deletion) on the partition the producer's partitioner
+chooses; and ``Store.set_persisted_offset`` is what Faust calls once a record is on the broker.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Faust's Kafka consumer with a cheaper hand-off of each message, no records skipped around a
-rebalance, and a configurable fetch wait.
+rebalance, held table writes flushed before each commit, and a configurable fetch wait.
 
 Faust's ``Consumer._drain_messages`` hands every fetched message to the topic conductor with
 ``self.wait_first(callback(message), self.suspend_flow.wait())``. ``wait_first`` wraps each of
@@ -9,9 +9,7 @@ is most of Faust's own per-message cost. The race exists so a rebalance (which s
 
 Nearly every callback finishes without waiting. :class:`InlineHandoff` runs it inline; only when
 it has to wait does the rest of it go through Faust's original race, so a rebalance interrupts it
-exactly as before. The override relies on the shape of that one call, so it is enabled only for
-the Faust versions it was checked against (:data:`CHECKED_FAUST_VERSIONS`); with any other
-version the worker logs a warning and keeps Faust's own consumer.
+exactly as before.
 
 Around a rebalance Faust can drop records it has already taken from the Kafka client;
 :class:`NoSkippedRecords` notices the jump and reads them again, and stream partitions with no
@@ -21,6 +19,23 @@ Faust also fetches with a fixed ``fetch_max_wait_ms=1500``: at low rates each fe
 up to 1.5 s for data, which is what an event takes to reach the gauges. :func:`consumer_class`
 takes the wait from ``KPI_FETCH_WAIT_MS``, and gives table recovery the real end of each changelog
 (:mod:`stream.faust_ext.endoffsets`).
+
+Internals relied on, each checked against the installed library by
+``tests/unit/faust_ext/test_internals.py`` (and the versions by :mod:`stream.faust_ext.compat`):
+
+- ``Consumer._drain_messages``: the exact call above, its result unused, with ``suspend_flow`` an
+  ``asyncio.Event`` (the hand-off recognises the call by the code object of ``Event.wait``);
+  ``mode.Service.wait_first`` and its ``WaitResults``, which the inline path returns;
+- ``Consumer._wait_next_records`` (every record taken from the client passes through it),
+  ``getmany``, ``seek``, and ``perform_seek`` filling ``Consumer._read_offset``: how a jump is seen;
+- ``Consumer._commit_tps``, which chooses the offsets before its first wait, and
+  ``_commit_offsets``, which flushes the producer before committing: why held writes are safe;
+- ``AIOKafkaConsumerThread._create_worker_consumer`` and aiokafka's ``AIOKafkaConsumer._fetch_max_wait_ms``,
+  read when the consumer starts its fetcher: the only way to change Faust's fixed fetch wait;
+- ``AIOKafkaConsumerThread._highwaters`` (the ends table recovery reads up to), ``seek_to_committed``
+  and ``Consumer._new_consumer_thread`` (how the thread class is chosen).
+
+Why and by how much each of these helps: docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -41,9 +56,6 @@ from mode.services import WaitResults
 from stream.faust_ext.endoffsets import record_ends
 
 log = logging.getLogger(__name__)
-
-#: Faust versions whose ``Consumer._drain_messages`` was read and tested with :class:`InlineHandoff`.
-CHECKED_FAUST_VERSIONS = frozenset({"0.15.3"})
 
 
 class InlineHandoff:
@@ -205,15 +217,11 @@ class _Resumed:
 
 
 def consumer_class(fetch_wait_ms: int) -> type[faust_aiokafka.Consumer]:
-    """Faust's aiokafka consumer with ``fetch_wait_ms``, and the inline hand-off where checked."""
+    """Faust's aiokafka consumer with ``fetch_wait_ms`` and this module's overrides."""
 
     class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> aiokafka.AIOKafkaConsumer:
             consumer = super()._create_worker_consumer(transport)
-            if not hasattr(consumer, "_fetch_max_wait_ms"):
-                log.warning(
-                    "aiokafka %s has no _fetch_max_wait_ms: KPI_FETCH_WAIT_MS not applied", aiokafka.__version__
-                )
             consumer._fetch_max_wait_ms = fetch_wait_ms  # read when the consumer starts its fetcher
             return consumer
 
@@ -237,15 +245,8 @@ def consumer_class(fetch_wait_ms: int) -> type[faust_aiokafka.Consumer]:
                 await self.seek_to_beginning(*never_committed)
             return committed
 
-    bases: tuple[type, ...] = (FlushBeforeCommit, NoSkippedRecords, faust_aiokafka.Consumer)
-    if faust.__version__ in CHECKED_FAUST_VERSIONS:
-        bases = (InlineHandoff, *bases)
-    else:
-        log.warning("faust-streaming %s is not one of %s: using Faust's own per-message hand-off (slower)",
-                    faust.__version__, ", ".join(sorted(CHECKED_FAUST_VERSIONS)))  # fmt: skip
-
     def _new_consumer_thread(self: faust_aiokafka.Consumer) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    bases = (InlineHandoff, FlushBeforeCommit, NoSkippedRecords, faust_aiokafka.Consumer)
     return type("Consumer", bases, {"_new_consumer_thread": _new_consumer_thread})
-

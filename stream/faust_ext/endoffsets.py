@@ -6,6 +6,10 @@ recovery would stop inside the last batch and a table would miss its latest writ
 RocksDB table would look ahead of its changelog). Reading the record at the reported end - 1
 returns its whole batch and so the real end; on Apache Kafka it returns just that record and
 changes nothing.
+
+Only aiokafka's public consumer is used here; ``stream.faust_ext.consumer`` hands the result to
+recovery through ``AIOKafkaConsumerThread._highwaters``. The ends are keyed by Faust's ``TP``,
+which equals aiokafka's ``TopicPartition`` (``tests/unit/faust_ext/test_internals.py``).
 """
 
 from __future__ import annotations

@@ -2,17 +2,20 @@
 
 CPython's cyclic collector holds the event loop while it runs. Two things made it costly here:
 
-- A full collection walks every object the collector tracks. A worker has about 90,000 of them
-  from its imports before it starts, and more from Faust, the Kafka clients and the tables it
-  recovers, nearly all of which live until it exits: live, full collections took 145-309 ms each.
-  :func:`freeze_long_lived` moves every object alive at that moment into the permanent
-  generation, which collections skip; reference counting still frees such an object once
-  nothing refers to it.
+- A full collection walks every object the collector tracks. A worker has many of them from its
+  imports before it starts, and more from Faust, the Kafka clients and the tables it recovers,
+  nearly all of which live until it exits. :func:`freeze_long_lived` moves every object alive at
+  that moment into the permanent generation, which collections skip; reference counting still
+  frees such an object once nothing refers to it.
 - Each event allocates short-lived objects (decoded JSON, facts, records), so with CPython's
-  default threshold of 700 the youngest generation was collected about 30 times a second at
-  2,000 events/s, and every tenth of those collected the middle one too. With
-  :data:`YOUNG_GENERATION_THRESHOLD` the collector ran about a sixth as often, and took 0.7 s of
-  CPU in 40 s at that rate instead of 2.2-2.8 s (BENCHMARKS.md).
+  default threshold of 700 the youngest generation was collected many times a second at live
+  rates, and every tenth of those collected the middle one too. :data:`YOUNG_GENERATION_THRESHOLD`
+  makes those collections rarer.
+
+The pauses and the collector's CPU before and after: docs/architecture.md.
+
+Relies on Faust's ``Worker.on_startup_finished``, which the app calls once its tables are
+recovered and its web server and timers started (``tests/unit/faust_ext/test_internals.py``).
 """
 
 from __future__ import annotations

@@ -17,6 +17,16 @@ buffer once a minute with a count, where Faust logs each one.
 :meth:`DrainingProducer.send_batches_soon` takes the records of many keys at once (the table
 writes of ``stream.faust_ext.changelog``) and hands them to the Kafka client in one record batch per
 partition, without Faust's per-record buffer, futures and callbacks; a flush waits for them too.
+
+Internals relied on, each checked against the installed library by
+``tests/unit/faust_ext/test_internals.py`` (and the versions by :mod:`stream.faust_ext.compat`):
+``ProducerBuffer.wait_until_ebb``, replaced on the producer's buffer, which the conductor looks up
+when it builds its per-partition callback, and whose wait (``size``, ``max_messages``,
+``flush_atmost``) the replacement keeps; ``Producer.send_soon`` putting each record in that
+buffer, which ``_handle_pending`` sends one at a time in order, so the last record buffered is the
+last handed over; ``Producer.flush`` flushing the buffer and then the Kafka client, whose own
+flush waits for every record batch added with ``send_batch``; and ``Producer._ensure_producer``,
+the started aiokafka client the record batches are handed to.
 """
 
 from __future__ import annotations

@@ -5,6 +5,14 @@ partition of the message being processed (``current_event()``). Here keys are ro
 producer's partitioner instead (``use_partitioner``: a batch mixes partitions, and timers write
 outside any message), so :class:`PartitionedRocksDB` files every key under its own partition,
 the one its changelog messages go to; reads then look in that one database.
+
+Internals relied on, each checked against the installed library by
+``tests/unit/faust_ext/test_internals.py`` (and the versions by :mod:`stream.faust_ext.compat`):
+the RocksDB store's ``_set``, ``_del``, ``_get`` and ``_contains``, through which every read and
+write of a key goes, and which are the only methods that choose a key's database by the current
+event; its ``_dbs`` and ``_db_for_partition`` (one database per partition); recovery writing each
+changelog record into its message's partition, the same one; and ``Collection._new_store_by_url``,
+whose store arguments :class:`KpiTable` repeats.
 """
 
 from __future__ import annotations

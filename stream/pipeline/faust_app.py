@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import faust
-from faust.types import TransportT
 from faust.types.auth import CredentialsT
 
 from stream.config.connection import KafkaConnection, connection_of
 from stream.config.settings import Settings
 from stream.faust_ext.stores import KpiTable, store_url
-from stream.faust_ext.transport import transport_class
+from stream.faust_ext.transport import KpiApp
 
 #: The largest record batch the producer builds: a quarter of Kafka's default message size limit.
 CHANGELOG_BATCH_BYTES = 256 * 1024
-
-
-class KpiApp(faust.App):
-    """A Faust app whose consumer is :mod:`stream.faust_ext.consumer`'s."""
-
-    def __init__(self, *args: Any, fetch_wait_ms: int, **kwargs: Any) -> None:
-        self._transport_class = transport_class(fetch_wait_ms)
-        #: Called, synchronously, right before the consumer chooses the offsets to commit.
-        self.before_commit: list[Callable[[], object]] = []
-        super().__init__(*args, **kwargs)
-
-    def _new_transport(self) -> TransportT:
-        return self._transport_class(self.conf.broker_consumer, self)
 
 
 def faust_credentials(connection: KafkaConnection) -> CredentialsT | None:

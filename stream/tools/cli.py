@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from stream.config.connection import BrokerUnusable
 from stream.config.settings import ConfigError, Settings, load_settings
+from stream.faust_ext.compat import check_versions
 from stream.tools.replay import Format
 from stream.tools.simulator import SimulationConfig
 
@@ -125,7 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # kafka-python logs its whole configuration at DEBUG, the SASL password with it.
     logging.getLogger("kafka").setLevel(max(logging.INFO, logging.getLogger().level))
-    problem = _broker_problem(args.command, settings)
+    # A worker refuses a Faust or aiokafka it was not verified against before it starts anything.
+    problem = check_versions() if args.command in ("worker", "demo") else None
+    problem = problem or _broker_problem(args.command, settings)
     if problem is not None:
         print(f"python -m stream {args.command}: error: {problem}", file=sys.stderr)
         return 2

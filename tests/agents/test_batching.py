@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from types import SimpleNamespace
 from typing import Any
 from uuid import uuid4
 
 import faust
-import pytest
 
-from stream.faust_ext.batching import FALLBACK_WINDOW_SECONDS, batches, take_ready
+from stream.faust_ext.batching import take_ready
 
 #: The agent under test, the values of each batch it was given, and a wait for that many values.
 Batching = tuple[Any, list[list[int]], Callable[[int], Any]]
@@ -132,13 +130,3 @@ async def wait_until(condition: Callable[[], bool]) -> None:
     async with asyncio.timeout(5):
         while not condition():
             await asyncio.sleep(0.01)
-
-
-def test_an_unchecked_faust_version_gets_fausts_timed_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """take_ready relies on the stream internals of the Faust versions it was checked against."""
-    calls: list[tuple[int, float]] = []
-    stream = SimpleNamespace(take_events=lambda max_, within: calls.append((max_, within)) or "timed batches")
-    monkeypatch.setattr(faust, "__version__", "99.0.0")
-    assert batches(stream, 10, 0.0) == "timed batches"  # type: ignore[arg-type]
-    assert batches(stream, 10, 0.2) == "timed batches"  # type: ignore[arg-type]
-    assert calls == [(10, FALLBACK_WINDOW_SECONDS), (10, 0.2)]

@@ -18,7 +18,7 @@ from typing import Any
 
 import faust
 
-from stream.faust_ext.batching import batches
+from stream.faust_ext.batching import take_ready
 from stream.pipeline.exits import run_batch
 from stream.pipeline.outbox import Delivery, Origin, unpack
 from stream.serving.metrics import Metrics
@@ -38,7 +38,7 @@ def register_ingest(app: faust.App, inputs: faust.TopicT, ingest: Callable[[Sequ
     async def run(stream: faust.StreamT[bytes]) -> None:
         # One agent over all input topics: a batch mixes sources, so at low rates a batch's
         # messages to the next stages are not multiplied by the number of input topics.
-        async for events in batches(stream, batch_size, batch_seconds):
+        async for events in take_ready(stream, batch_size, batch_seconds):
             await run_batch("ingest", ingest, events, metrics)
 
 
@@ -50,7 +50,7 @@ def register_stage(app: faust.App, topic: faust.TopicT, name: str, stage: Stage,
     async def run(stream: faust.StreamT[Any]) -> None:
         # A batch is looked up and written per key, not per message
         # (stream.faust_ext.batching, stream.pipeline.held_writes).
-        async for events in batches(stream, batch_size, batch_seconds):
+        async for events in take_ready(stream, batch_size, batch_seconds):
             await run_batch(name, handle, events, metrics)
 
     app.agent(topic, name=name)(run)
