@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError
 import pytest
 
 from stream.faust_ext import compat
-from stream.tools import cli
+from stream.tools import cli, worker
 
 REFUSAL_TAIL = "only (its overrides of private internals could lose data silently on another version)"
 
@@ -90,8 +90,8 @@ def test_the_worker_refuses_to_start_on_another_faust(monkeypatch: pytest.Monkey
     def started_too_soon(*args: object) -> None:
         raise AssertionError("a broker was contacted or started before the library versions were checked")
 
-    monkeypatch.setattr(cli, "_connect", started_too_soon)
-    monkeypatch.setattr(cli, "_with_embedded_broker", started_too_soon)
+    monkeypatch.setattr(worker, "connect", started_too_soon)
+    monkeypatch.setattr(worker, "with_embedded_broker", started_too_soon)
     assert cli.main([command]) == 2
     assert capsys.readouterr().err == (
         f"python -m stream {command}: error: faust-streaming 0.16.0 is installed; stream.faust_ext was verified "
