@@ -92,10 +92,18 @@ INVALID_VALUES: list[tuple[str, bytes]] = [
 ]
 
 
-def generate(events: int, end: float, span: float, agents: int, stats: dict[str, int],
-             offered_by_queue: dict[str, int], seed: int = 7, ticket_share: float = 0.1,
-             duplicate_share: float = 0.002, invalid: int = 21
-             ) -> Iterator[tuple[str, bytes | None, bytes]]:  # fmt: skip
+def generate(
+    events: int,
+    end: float,
+    span: float,
+    agents: int,
+    stats: dict[str, int],
+    offered_by_queue: dict[str, int],
+    seed: int = 7,
+    ticket_share: float = 0.1,
+    duplicate_share: float = 0.002,
+    invalid: int = 21,
+) -> Iterator[tuple[str, bytes | None, bytes]]:
     """A realistic mixed stream of about ``events`` messages whose event times lie in [end - span, end].
 
     ``stats`` receives: messages, contacts (calls and chats), duplicates, invalid, agents,
@@ -104,8 +112,9 @@ def generate(events: int, end: float, span: float, agents: int, stats: dict[str,
     """
     contacts = max(10.0, events / EVENTS_PER_CONTACT)
     rate = contacts / span
-    config = SimulationConfig(rate=rate, queues=QUEUES, agents=max(agents, len(QUEUES)),
-                              ticket_rate=rate * ticket_share)  # fmt: skip
+    config = SimulationConfig(
+        rate=rate, queues=QUEUES, agents=max(agents, len(QUEUES)), ticket_rate=rate * ticket_share
+    )
     sim = Simulation(config, start=end - span, seed=seed)
     rng = random.Random(seed)
     stats.update(messages=0, contacts=0, duplicates=0, invalid=0, agents=config.agents)
@@ -148,14 +157,27 @@ def build_dataset(events: int, end: float, span: float, agents: int, seed: int =
     by_input: dict[str, int] = {}
     for name, _, _ in messages:
         by_input[name] = by_input.get(name, 0) + 1
-    return Dataset(messages, offered_by_queue, stats["invalid"], stats["duplicates"],
-                   stats["contacts"], stats["agents"], end - span, stats["last_ts"], by_input)  # fmt: skip
+    return Dataset(
+        messages,
+        offered_by_queue,
+        stats["invalid"],
+        stats["duplicates"],
+        stats["contacts"],
+        stats["agents"],
+        end - span,
+        stats["last_ts"],
+        by_input,
+    )
 
 
 def produce_all(bootstrap: str, topics: dict[str, str], messages: Iterable[tuple[str, bytes | None, bytes]]) -> float:
     """Produce every message; return the seconds it took."""
-    producer = KafkaProducer(**KafkaConnection(bootstrap).client_options(), linger_ms=20, batch_size=256 * 1024,
-                             max_request_size=4 * 1024 * 1024)  # fmt: skip
+    producer = KafkaProducer(
+        **KafkaConnection(bootstrap).client_options(),
+        linger_ms=20,
+        batch_size=256 * 1024,
+        max_request_size=4 * 1024 * 1024,
+    )
     began = time.monotonic()
     for name, key, value in messages:
         producer.send(topics[name], key=key, value=value)
@@ -166,8 +188,9 @@ def produce_all(bootstrap: str, topics: dict[str, str], messages: Iterable[tuple
 
 def live_events(rate_contacts: float, agents: int, seed: int) -> Iterator[tuple[str, bytes | None, dict[str, Any]]]:
     """An endless simulated stream (input name, key, event) whose ``ts`` the sender rewrites to the send time."""
-    config = SimulationConfig(rate=rate_contacts, queues=QUEUES, agents=max(agents, len(QUEUES)),
-                              ticket_rate=rate_contacts * 0.1)  # fmt: skip
+    config = SimulationConfig(
+        rate=rate_contacts, queues=QUEUES, agents=max(agents, len(QUEUES)), ticket_rate=rate_contacts * 0.1
+    )
     start = 1_000_000.0
     sim = Simulation(config, start=start, seed=seed)
     t = start
@@ -207,8 +230,9 @@ class WorkerProcess:
     process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def configure(cls, broker: EmbeddedBroker, workdir: Path, app_id: str, topics: dict[str, str],
-                  **settings: str) -> WorkerProcess:  # fmt: skip
+    def configure(
+        cls, broker: EmbeddedBroker, workdir: Path, app_id: str, topics: dict[str, str], **settings: str
+    ) -> WorkerProcess:
         workdir.mkdir(parents=True, exist_ok=True)
         port = free_port()
         env = {
@@ -241,8 +265,9 @@ class WorkerProcess:
 
     def start(self) -> None:
         log = (self.workdir / "worker.log").open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "stream", "worker"], env=self.env, stdout=log,
-                                        stderr=subprocess.STDOUT)  # fmt: skip
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "stream", "worker"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
         log.close()
 
     def log_tail(self, lines: int = 30) -> str:
@@ -330,8 +355,9 @@ def stage_delay_buckets(text: str) -> dict[str, dict[float, float]]:
     return buckets
 
 
-def stage_delays_ms(before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]
-                    ) -> dict[str, dict[str, float]]:  # fmt: skip
+def stage_delays_ms(
+    before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]
+) -> dict[str, dict[str, float]]:
     """Per stage, the messages counted between two scrapes and their p50/p90/p99 delay in ms,
     interpolated within buckets as Prometheus' histogram_quantile does."""
     delays: dict[str, dict[str, float]] = {}

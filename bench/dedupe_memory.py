@@ -30,8 +30,11 @@ START = datetime(2026, 11, 24, tzinfo=UTC).timestamp()
 WINDOWS = WindowSet(parse_windows(Settings.model_fields["windows"].default), ZoneInfo("UTC"))
 RULES = WaitRules(service_level_seconds=20.0, short_abandon_seconds=5.0)
 #: 25 queues x 2 channels: the ~50 queue/channel keys survey answers spread over.
-QUEUES = tuple(f"{team}{suffix}" for team in ("sales", "support", "billing", "retention", "onboarding")
-               for suffix in ("", "-priority", "-es", "-de", "-fr"))  # fmt: skip
+QUEUES = tuple(
+    f"{team}{suffix}"
+    for team in ("sales", "support", "billing", "retention", "onboarding")
+    for suffix in ("", "-priority", "-es", "-de", "-fr")
+)
 CHANNELS = (VOICE, CHAT)
 CUSTOMER_SHARE = 0.85
 ABANDON_SHARE = 0.08
@@ -89,8 +92,12 @@ def contact_events(rng: random.Random) -> list[Lifecycle]:
     answered = round(queued + rng.expovariate(1 / 30), 3)
     ended = round(answered + rng.uniform(60.0, 900.0), 3)
     wrapped = round(ended + rng.uniform(10.0, 120.0), 3)
-    return [first, Lifecycle("answered", answered, contact_id, channel), Lifecycle("ended", ended, contact_id, channel),
-            Lifecycle("wrapped", wrapped, contact_id, channel, resolved=rng.random() < 0.75)]  # fmt: skip
+    return [
+        first,
+        Lifecycle("answered", answered, contact_id, channel),
+        Lifecycle("ended", ended, contact_id, channel),
+        Lifecycle("wrapped", wrapped, contact_id, channel, resolved=rng.random() < 0.75),
+    ]
 
 
 def ticket_events(rng: random.Random) -> list[Lifecycle]:
@@ -170,9 +177,11 @@ def measure(volume: Volume, seed: int = 1) -> list[Held]:
         contacts: dict[str, ContactState] = build_table(lambda: contact_events(rng), apply_event, volume.contacts)
         tickets: dict[str, TicketState] = build_table(lambda: ticket_events(rng), apply_ticket_event, volume.tickets)
         queues = build_queues(rng, volume.answers)
-        logged = (changelog_bytes(s.to_wire() for s in contacts.values()),
-                  changelog_bytes(s.to_wire() for s in tickets.values()),
-                  changelog_bytes(s.answers for s in queues.values()))  # fmt: skip
+        logged = (
+            changelog_bytes(s.to_wire() for s in contacts.values()),
+            changelog_bytes(s.to_wire() for s in tickets.values()),
+            changelog_bytes(s.answers for s in queues.values()),
+        )
         items = (len(contacts), len(tickets), sum(len(s.answers) for s in queues.values()))
         memory = (freed_by(contacts.clear), freed_by(tickets.clear), freed_by(lambda: forget_answers(queues)))
     finally:
@@ -183,12 +192,18 @@ def measure(volume: Volume, seed: int = 1) -> list[Held]:
 
 
 def render(held: list[Held]) -> str:
-    rows = [*held, Held("total", sum(h.items for h in held), sum(h.memory_bytes for h in held),
-                        sum(h.changelog_bytes for h in held))]  # fmt: skip
+    rows = [
+        *held,
+        Held(
+            "total", sum(h.items for h in held), sum(h.memory_bytes for h in held), sum(h.changelog_bytes for h in held)
+        ),
+    ]
     lines = [f"{'state':<24} {'items':>9} {'MB in memory':>13} {'bytes/item':>11} {'MB of changelog':>16}"]
     for h in rows:
-        lines.append(f"{h.name:<24} {h.items:>9,} {h.memory_bytes / MB:>13.2f} {h.bytes_per_item:>11.0f} "
-                     f"{h.changelog_bytes / MB:>16.2f}")  # fmt: skip
+        lines.append(
+            f"{h.name:<24} {h.items:>9,} {h.memory_bytes / MB:>13.2f} {h.bytes_per_item:>11.0f} "
+            f"{h.changelog_bytes / MB:>16.2f}"
+        )
     return "\n".join(lines)
 
 

@@ -73,8 +73,13 @@ class Meter:
         if self.seen == EXPECTED:
             now = (time.time(), time.process_time())
             assert self.first is not None
-            result = {"mode": MODE, "events": self.seen, "first_wall": self.first[0], "last_wall": now[0],
-                      "cpu_s": now[1] - self.first[1]}  # fmt: skip
+            result = {
+                "mode": MODE,
+                "events": self.seen,
+                "first_wall": self.first[0],
+                "last_wall": now[0],
+                "cpu_s": now[1] - self.first[1],
+            }
             tmp = OUT + ".tmp"
             with open(tmp, "w") as fh:
                 json.dump(result, fh)

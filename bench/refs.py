@@ -21,9 +21,14 @@ from stream.tools.embedded_broker import EmbeddedBroker
 async def _aiokafka(bootstrap: str, topics: list[str], group: str, expected: int, timeout: float) -> dict[str, Any]:
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(*topics, **KafkaConnection(bootstrap).client_options(), group_id=group,
-                                auto_offset_reset="earliest", enable_auto_commit=False,
-                                max_partition_fetch_bytes=4 * 1024 * 1024)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        *topics,
+        **KafkaConnection(bootstrap).client_options(),
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
     await consumer.start()
     seen = 0
     first: tuple[float, float] | None = None
@@ -54,8 +59,16 @@ def run_aiokafka(bootstrap: str, topics: list[str], group: str, expected: int, t
     return result
 
 
-def run_faust(mode: str, broker: EmbeddedBroker, topics: list[str], app_id: str, expected: int, workdir: Path,
-              consumer: str = "faust", timeout: float = 600) -> dict[str, Any]:  # fmt: skip
+def run_faust(
+    mode: str,
+    broker: EmbeddedBroker,
+    topics: list[str],
+    app_id: str,
+    expected: int,
+    workdir: Path,
+    consumer: str = "faust",
+    timeout: float = 600,
+) -> dict[str, Any]:
     """Start ``python -m bench.faust_ref`` in ``mode`` with ``consumer`` ("faust": Faust's own, "kpi": the
     pipeline's), wait for its result file, stop it."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -97,8 +110,7 @@ def run_faust(mode: str, broker: EmbeddedBroker, topics: list[str], app_id: str,
                 process.kill()
                 process.wait()
     seconds = result["last_wall"] - result["first_wall"]
-    return {"events": result["events"], "seconds": seconds, "cpu_s": result["cpu_s"],
-            "eps": result["events"] / seconds}  # fmt: skip
+    return {"events": result["events"], "seconds": seconds, "cpu_s": result["cpu_s"], "eps": result["events"] / seconds}
 
 
 async def _relay(bootstrap: str, topics: list[str], rate: float, seconds: float, fetch_wait_ms: int) -> list[float]:
@@ -156,6 +168,7 @@ def run_relay(bootstrap: str, run: str, hops: int, rate: float, seconds: float, 
         return pool.submit(_relay_in_process, bootstrap, topics, rate, seconds, fetch_wait_ms).result()
 
 
-def _relay_in_process(bootstrap: str, topics: list[str], rate: float, seconds: float,
-                      fetch_wait_ms: int) -> list[float]:  # fmt: skip
+def _relay_in_process(
+    bootstrap: str, topics: list[str], rate: float, seconds: float, fetch_wait_ms: int
+) -> list[float]:
     return asyncio.run(_relay(bootstrap, topics, rate, seconds, fetch_wait_ms))

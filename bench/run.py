@@ -110,14 +110,28 @@ def scrape(worker: WorkerProcess) -> str | None:
 # 1. Throughput
 
 
-def measure_pipeline(broker: EmbeddedBroker, workdir: Path, topics: dict[str, str], ds: Dataset, profile: Path | None,
-                     timeout: float, workers: int = 1) -> dict[str, Any]:  # fmt: skip
+def measure_pipeline(
+    broker: EmbeddedBroker,
+    workdir: Path,
+    topics: dict[str, str],
+    ds: Dataset,
+    profile: Path | None,
+    timeout: float,
+    workers: int = 1,
+) -> dict[str, Any]:
     """The full pipeline through the prefilled stream: ``workers`` worker processes in one group
     (the first one profiled with ``profile``), from the first event counted to the last."""
     run = short_id()
-    group = [WorkerProcess.configure(broker, workdir / f"pipeline-{workers}-{n}", f"bench-{run}-pipeline", topics,
-                                     KPI_DAY_START=day_start_before(ds.start))
-             for n in range(workers)]  # fmt: skip
+    group = [
+        WorkerProcess.configure(
+            broker,
+            workdir / f"pipeline-{workers}-{n}",
+            f"bench-{run}-pipeline",
+            topics,
+            KPI_DAY_START=day_start_before(ds.start),
+        )
+        for n in range(workers)
+    ]
     worker = group[0]
     total = len(ds.messages)
     spy: subprocess.Popen[bytes] | None = None
@@ -138,9 +152,23 @@ def measure_pipeline(broker: EmbeddedBroker, workdir: Path, topics: dict[str, st
             py_spy = Path(sys.executable).with_name("py-spy")
             if py_spy.exists():
                 profile_path.unlink(missing_ok=True)
-                spy = subprocess.Popen([str(py_spy), "record", "--pid", str(worker.pid), "--rate", "100",
-                                        "--nonblocking", "--format", "raw", "-o", str(profile_path)],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                spy = subprocess.Popen(
+                    [
+                        str(py_spy),
+                        "record",
+                        "--pid",
+                        str(worker.pid),
+                        "--rate",
+                        "100",
+                        "--nonblocking",
+                        "--format",
+                        "raw",
+                        "-o",
+                        str(profile_path),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
         # First event: poll often until the counters move.
         began = time.monotonic()
         while True:
@@ -181,8 +209,10 @@ def measure_pipeline(broker: EmbeddedBroker, workdir: Path, topics: dict[str, st
                     t_last, cpu_last = time.monotonic(), cpu_seconds()
                     break
             if time.monotonic() - t_first > timeout:
-                raise WorkerFailed(f"pipeline incomplete after {timeout:.0f} s: {seen} of {total} messages, "
-                                   f"queues incomplete: {len(pending)} of {len(ds.offered_by_queue)}")  # fmt: skip
+                raise WorkerFailed(
+                    f"pipeline incomplete after {timeout:.0f} s: {seen} of {total} messages, "
+                    f"queues incomplete: {len(pending)} of {len(ds.offered_by_queue)}"
+                )
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
@@ -263,8 +293,9 @@ def _frame_name(frame: str) -> str:
 class Sender(threading.Thread):
     """Produces the live simulated stream at a steady rate, each event stamped with its send time."""
 
-    def __init__(self, bootstrap: str, topics: dict[str, str], rate: float, agents: int, seed: int,
-                 limit: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, bootstrap: str, topics: dict[str, str], rate: float, agents: int, seed: int, limit: int | None = None
+    ) -> None:
         super().__init__(daemon=True)
         self.producer = KafkaProducer(**KafkaConnection(bootstrap).client_options(), linger_ms=5, batch_size=128 * 1024)
         self.topics = topics
@@ -284,8 +315,7 @@ class Sender(threading.Thread):
             while self.sent < due:
                 name, key, event = next(self.events)
                 event["ts"] = iso(time.time())
-                self.producer.send(self.topics[name], key=key,
-                                   value=json.dumps(event, separators=(",", ":")).encode())  # fmt: skip
+                self.producer.send(self.topics[name], key=key, value=json.dumps(event, separators=(",", ":")).encode())
                 self.sent += 1
             if self.limit is not None and self.sent >= self.limit:
                 break
@@ -317,9 +347,17 @@ def processed_count(worker: WorkerProcess) -> float | None:
     return None if text is None else counter_sum(text, PROCESSED)
 
 
-def measure_latency(worker: WorkerProcess, bootstrap: str, topics: dict[str, str], rate: float, seconds: float,
-                    seed: int, warmup: float = 3.0, poll_interval: float = 0.02, probe_timeout: float = 30.0
-                    ) -> dict[str, Any]:  # fmt: skip
+def measure_latency(
+    worker: WorkerProcess,
+    bootstrap: str,
+    topics: dict[str, str],
+    rate: float,
+    seconds: float,
+    seed: int,
+    warmup: float = 3.0,
+    poll_interval: float = 0.02,
+    probe_timeout: float = 30.0,
+) -> dict[str, Any]:
     """Latency from the produce call of a probe contact.queued (queue ``bench-probe``) to the probe
     being counted in today's contacts_offered of that queue on /api/kpis?queue=bench-probe (the
     values /metrics renders too). Probes go one at a time, 0.2-0.5 s apart, for ``seconds``; the background load
@@ -345,8 +383,13 @@ def measure_latency(worker: WorkerProcess, bootstrap: str, topics: dict[str, str
     while time.monotonic() < phase_end:
         probes += 1
         contact = f"probe-{short_id()}"
-        event = {"event_id": contact, "type": "contact.queued", "ts": iso(time.time()), "contact_id": contact,
-                 "queue": PROBE_QUEUE}  # fmt: skip
+        event = {
+            "event_id": contact,
+            "type": "contact.queued",
+            "ts": iso(time.time()),
+            "contact_id": contact,
+            "queue": PROBE_QUEUE,
+        }
         t0 = time.monotonic()
         probe_producer.send(topics["calls"], key=contact.encode(), value=json.dumps(event).encode())
         while True:
@@ -411,8 +454,15 @@ def measure_latency(worker: WorkerProcess, bootstrap: str, topics: dict[str, str
 # 3. Memory
 
 
-def measure_memory(broker: EmbeddedBroker, workdir: Path, events: int, rate: float = 1200.0, sample_every: float = 2.0,
-                   count_every: float = 10.0, partial: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+def measure_memory(
+    broker: EmbeddedBroker,
+    workdir: Path,
+    events: int,
+    rate: float = 1200.0,
+    sample_every: float = 2.0,
+    count_every: float = 10.0,
+    partial: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """RSS of a fresh worker through ``events`` live events sent at ``rate`` per second, each
     stamped with its send time. Retention is shortened so that every kind of state turns over
     within the first half of the run (by default tickets are kept 30 days and customers' contacts
@@ -424,9 +474,16 @@ def measure_memory(broker: EmbeddedBroker, workdir: Path, events: int, rate: flo
     run = short_id()
     topics = new_topics(run)
     create_topics(KafkaConnection(broker.bootstrap), [topics[name] for name in INPUTS], 4)
-    worker = WorkerProcess.configure(broker, workdir / "memory", f"bench-{run}-memory", topics,
-                                     KPI_DEDUPE_SECONDS="120", KPI_TICKET_TTL_SECONDS="120",
-                                     KPI_CONTACT_TTL_SECONDS="120", KPI_FCR_LOOKBACK="2m")  # fmt: skip
+    worker = WorkerProcess.configure(
+        broker,
+        workdir / "memory",
+        f"bench-{run}-memory",
+        topics,
+        KPI_DEDUPE_SECONDS="120",
+        KPI_TICKET_TTL_SECONDS="120",
+        KPI_CONTACT_TTL_SECONDS="120",
+        KPI_FCR_LOOKBACK="2m",
+    )
     worker.start()
     samples: list[dict[str, float]] = []
     if partial is not None:  # what an interrupted run still writes
@@ -448,8 +505,9 @@ def measure_memory(broker: EmbeddedBroker, workdir: Path, events: int, rate: flo
                 text = scrape(worker) or text
                 if text is not None:
                     processed = counter_sum(text, PROCESSED) + counter_sum(text, INVALID)
-            samples.append({"t_s": round(now - began, 1), "events": int(processed),
-                            "rss_mb": round(proc_rss_mb(worker.pid), 1)})  # fmt: skip
+            samples.append(
+                {"t_s": round(now - began, 1), "events": int(processed), "rss_mb": round(proc_rss_mb(worker.pid), 1)}
+            )
             if processed >= events:
                 break
         seconds = time.monotonic() - began
@@ -504,9 +562,16 @@ def differences(a: Any, b: Any, path: str = "") -> list[str]:
     return [] if a == b else [f"{path}: {a!r} -> {b!r}"]
 
 
-def measure_recovery(broker: EmbeddedBroker, workdir: Path, contacts: int, agents: int, timeout: float = 240,
-                     session_timeout: float = 10, store: str = "memory", equal_timeout: float = 60
-                     ) -> dict[str, Any]:  # fmt: skip
+def measure_recovery(
+    broker: EmbeddedBroker,
+    workdir: Path,
+    contacts: int,
+    agents: int,
+    timeout: float = 240,
+    session_timeout: float = 10,
+    store: str = "memory",
+    equal_timeout: float = 60,
+) -> dict[str, Any]:
     run = short_id()
     topics = new_topics(run)
     create_topics(KafkaConnection(broker.bootstrap), [topics[name] for name in INPUTS], 4)
@@ -515,12 +580,20 @@ def measure_recovery(broker: EmbeddedBroker, workdir: Path, contacts: int, agent
     end = time.time() - 70 * 60
     span = 8 * 3600
     ds = build_dataset(int(contacts * 7.3), end=end, span=span, agents=agents, seed=23)
-    log(f"recovery: {len(ds.messages)} messages, {ds.contacts} calls and chats, {ds.offered} offered, "
-        f"{ds.agents} agents")
+    log(
+        f"recovery: {len(ds.messages)} messages, {ds.contacts} calls and chats, {ds.offered} offered, "
+        f"{ds.agents} agents"
+    )
     produce_all(broker.bootstrap, topics, ds.messages)
-    worker = WorkerProcess.configure(broker, workdir / f"recovery-{store}", f"bench-{run}-recovery", topics,
-                                     KPI_DAY_START=day_start_before(ds.start),
-                                     KPI_SESSION_TIMEOUT_SECONDS=f"{session_timeout:g}", KPI_STORE=store)  # fmt: skip
+    worker = WorkerProcess.configure(
+        broker,
+        workdir / f"recovery-{store}",
+        f"bench-{run}-recovery",
+        topics,
+        KPI_DAY_START=day_start_before(ds.start),
+        KPI_SESSION_TIMEOUT_SECONDS=f"{session_timeout:g}",
+        KPI_STORE=store,
+    )
     worker.start()
     try:
         worker.wait_healthy()
@@ -534,8 +607,9 @@ def measure_recovery(broker: EmbeddedBroker, workdir: Path, contacts: int, agent
                 offered_seen.append(round(gauge_sum(text, OFFERED, window="today")))
                 # Ingest counts a message long before the later stages are done with it: wait for
                 # today's offered contacts to be complete (or unchanged for 60 s).
-                if seen >= len(ds.messages) and (offered_seen[-1] == ds.offered or
-                                                 offered_seen[-60:] == [offered_seen[-1]] * 60):  # fmt: skip
+                if seen >= len(ds.messages) and (
+                    offered_seen[-1] == ds.offered or offered_seen[-60:] == [offered_seen[-1]] * 60
+                ):
                     break
             if time.monotonic() - began > 900:
                 raise WorkerFailed("recovery worker did not process its day of state within 900 s")
@@ -598,10 +672,17 @@ def measure_recovery(broker: EmbeddedBroker, workdir: Path, contacts: int, agent
 
 
 def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())  # fmt: skip
-    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))  # fmt: skip
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
     from importlib.metadata import version
 
     return {
@@ -618,32 +699,55 @@ def machine() -> dict[str, Any]:
 
 
 def report_phase(phase: dict[str, Any]) -> None:
-    log(f"latency at {phase['achieved_rate']:.0f}/s: p50 {phase['p50_ms']:.0f} ms, p99 {phase['p99_ms']:.0f} ms, "
+    log(
+        f"latency at {phase['achieved_rate']:.0f}/s: p50 {phase['p50_ms']:.0f} ms, p99 {phase['p99_ms']:.0f} ms, "
         f"max {phase['max_ms']:.0f} ms over {phase['probes']} probes ({phase['probes_missed']} missed), "
-        f"processed {phase['processed_rate'] or 0:.0f}/s, sustained {phase['sustained']}")
+        f"processed {phase['processed_rate'] or 0:.0f}/s, sustained {phase['sustained']}"
+    )
     relay = phase["relay"]
-    log(f"  {relay['hops']} bare aiokafka hops at the same rate: p50 {relay['p50_ms']:.0f} ms, "
-        f"p99 {relay['p99_ms']:.0f} ms, max {relay['max_ms']:.0f} ms (fetch wait {relay['fetch_wait_ms']} ms)")
+    log(
+        f"  {relay['hops']} bare aiokafka hops at the same rate: p50 {relay['p50_ms']:.0f} ms, "
+        f"p99 {relay['p99_ms']:.0f} ms, max {relay['max_ms']:.0f} ms (fetch wait {relay['fetch_wait_ms']} ms)"
+    )
     for stage, delay in sorted(phase["stage_delays"].items()):
-        log(f"  stage {stage}: {delay['messages']:.0f} messages waited p50 {delay['p50_ms']:.0f} ms, "
-            f"p90 {delay['p90_ms']:.0f} ms, p99 {delay['p99_ms']:.0f} ms")
+        log(
+            f"  stage {stage}: {delay['messages']:.0f} messages waited p50 {delay['p50_ms']:.0f} ms, "
+            f"p90 {delay['p90_ms']:.0f} ms, p99 {delay['p99_ms']:.0f} ms"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=None, help="messages in the throughput stream (default 200000; "
-                        "--quick 3000)")  # fmt: skip
+    parser.add_argument(
+        "--events", type=int, default=None, help="messages in the throughput stream (default 200000; --quick 3000)"
+    )
     parser.add_argument("--quick", action="store_true", help="a tiny run (smoke test): small inputs, short phases")
-    parser.add_argument("--memory-events", type=int, default=None, help="events of the memory run (default 1000000; "
-                        "--quick 3000; 0 skips it)")  # fmt: skip
-    parser.add_argument("--memory-rate", type=float, default=1200.0, help="events/s of the memory run (default "
-                        "1200, which one worker sustains live here)")  # fmt: skip
+    parser.add_argument(
+        "--memory-events",
+        type=int,
+        default=None,
+        help="events of the memory run (default 1000000; --quick 3000; 0 skips it)",
+    )
+    parser.add_argument(
+        "--memory-rate",
+        type=float,
+        default=1200.0,
+        help="events/s of the memory run (default 1200, which one worker sustains live here)",
+    )
     parser.add_argument("--latency-seconds", type=float, default=None, help="probing time per rate (default 20)")
-    parser.add_argument("--recovery-contacts", type=int, default=None, help="calls and chats of the recovery day "
-                        "(default 30000; 0 skips it)")  # fmt: skip
+    parser.add_argument(
+        "--recovery-contacts",
+        type=int,
+        default=None,
+        help="calls and chats of the recovery day (default 30000; 0 skips it)",
+    )
     parser.add_argument("--recovery-agents", type=int, default=None, help="agents of the recovery day (default 1000)")
-    parser.add_argument("--only", default="", help="comma-separated phases to run (throughput, latency, memory, "
-                        "recovery), merged into an existing --out file")  # fmt: skip
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated phases to run (throughput, latency, memory, "
+        "recovery), merged into an existing --out file",
+    )
     parser.add_argument("--no-profile", action="store_true", help="do not run py-spy on the pipeline worker")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
@@ -667,10 +771,22 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {}
     if args.only and args.out.exists():
         result = {k: v for k, v in json.loads(args.out.read_text()).items() if isinstance(v, dict) or k == "runs"}
-        result.setdefault("runs", []).append({"date": started.isoformat(timespec="seconds"), "command": command.strip(),
-                                              "phases": sorted(only), "loadavg_at_start": os.getloadavg()})
-    result.update({"date": result.get("date", started.isoformat(timespec="seconds")), "command": command.strip(),
-                   "machine": result.get("machine") or machine(), "quick": quick})  # fmt: skip
+        result.setdefault("runs", []).append(
+            {
+                "date": started.isoformat(timespec="seconds"),
+                "command": command.strip(),
+                "phases": sorted(only),
+                "loadavg_at_start": os.getloadavg(),
+            }
+        )
+    result.update(
+        {
+            "date": result.get("date", started.isoformat(timespec="seconds")),
+            "command": command.strip(),
+            "machine": result.get("machine") or machine(),
+            "quick": quick,
+        }
+    )
     log(f"workdir {workdir}")
     broker = start_embedded_broker()
     try:
@@ -682,16 +798,27 @@ def main(argv: list[str] | None = None) -> int:
             create_topics(KafkaConnection(broker.bootstrap), inputs, 4)
             span = min(6 * 3600.0, max(600.0, events / 10))
             ds = build_dataset(events, end=time.time() - 60, span=span, agents=max(60, min(1000, events // 100)))
-            result["stream"] = {"messages": len(ds.messages), "by_input": ds.by_input, "calls_and_chats": ds.contacts,
-                                "offered": ds.offered, "duplicates": ds.duplicates, "invalid": ds.invalid,
-                                "agents": ds.agents, "queues": 50, "span_s": span}  # fmt: skip
-            log(f"stream: {len(ds.messages)} messages ({ds.by_input}), {ds.offered} offered, "
-                f"{ds.duplicates} duplicates, {ds.invalid} invalid")  # fmt: skip
+            result["stream"] = {
+                "messages": len(ds.messages),
+                "by_input": ds.by_input,
+                "calls_and_chats": ds.contacts,
+                "offered": ds.offered,
+                "duplicates": ds.duplicates,
+                "invalid": ds.invalid,
+                "agents": ds.agents,
+                "queues": 50,
+                "span_s": span,
+            }
+            log(
+                f"stream: {len(ds.messages)} messages ({ds.by_input}), {ds.offered} offered, "
+                f"{ds.duplicates} duplicates, {ds.invalid} invalid"
+            )
             produce_s = produce_all(broker.bootstrap, topics, ds.messages)
             log(f"prefilled in {produce_s:.1f} s")
             profile = None if args.no_profile else args.out.parent / "pipeline-profile.txt"
-            pipeline = measure_pipeline(broker, workdir, topics, ds, profile=profile,
-                                        timeout=max(120.0, len(ds.messages) / 100))  # fmt: skip
+            pipeline = measure_pipeline(
+                broker, workdir, topics, ds, profile=profile, timeout=max(120.0, len(ds.messages) / 100)
+            )
             result["pipeline"] = pipeline
             log(f"pipeline: {pipeline['eps']:.0f} events/s, {pipeline['cpu_s_per_1000_events']:.3f} CPU s/1000 events")
             aiokafka = run_aiokafka(broker.bootstrap, inputs, f"bench-{run}-aiokafka", len(ds.messages))
@@ -700,15 +827,17 @@ def main(argv: list[str] | None = None) -> int:
             bare = run_faust("bare", broker, inputs, f"bench-{run}-faust-bare", len(ds.messages), workdir)
             result["faust_bare"] = bare
             log(f"faust bare: {bare['eps']:.0f} events/s")
-            same_path = run_faust("bare", broker, inputs, f"bench-{run}-faust-bare-kpi", len(ds.messages), workdir,
-                                  consumer="kpi")  # fmt: skip
+            same_path = run_faust(
+                "bare", broker, inputs, f"bench-{run}-faust-bare-kpi", len(ds.messages), workdir, consumer="kpi"
+            )
             result["faust_bare_kpi_consumer"] = same_path
             log(f"faust bare on the pipeline's consumer: {same_path['eps']:.0f} events/s")
             naive = run_faust("naive", broker, inputs, f"bench-{run}-faust-naive", len(ds.messages), workdir)
             result["faust_naive"] = naive
             log(f"faust naive: {naive['eps']:.0f} events/s")
-            pair = measure_pipeline(broker, workdir, topics, ds, profile=None, workers=2,
-                                    timeout=max(120.0, len(ds.messages) / 100))  # fmt: skip
+            pair = measure_pipeline(
+                broker, workdir, topics, ds, profile=None, workers=2, timeout=max(120.0, len(ds.messages) / 100)
+            )
             result["pipeline_2_workers"] = pair
             log(f"pipeline, two workers: {pair['eps']:.0f} events/s, {pair['cpu_s_per_1000_events']:.3f} CPU s/1000")
 
@@ -719,8 +848,11 @@ def main(argv: list[str] | None = None) -> int:
             plan = [("500", 500.0), ("2000", 2000.0), ("max", None)]
             for label, rate in plan:
                 if rate is None:  # the highest rate it sustains, estimated from what it processed under load
-                    loaded = [latency[k]["processed_rate"] for k in ("500", "2000")
-                              if not latency[k]["sustained"] and latency[k]["processed_rate"]]  # fmt: skip
+                    loaded = [
+                        latency[k]["processed_rate"]
+                        for k in ("500", "2000")
+                        if not latency[k]["sustained"] and latency[k]["processed_rate"]
+                    ]
                     if not loaded or quick:
                         continue
                     rate = max(50.0, round(min(loaded) * 0.8, -1))
@@ -733,12 +865,24 @@ def main(argv: list[str] | None = None) -> int:
                 worker.start()
                 try:
                     worker.wait_healthy()
-                    latency[label] = measure_latency(worker, broker.bootstrap, topics, rate, latency_seconds,
-                                                     seed=int(rate), warmup=1.0 if quick else 3.0)  # fmt: skip
+                    latency[label] = measure_latency(
+                        worker,
+                        broker.bootstrap,
+                        topics,
+                        rate,
+                        latency_seconds,
+                        seed=int(rate),
+                        warmup=1.0 if quick else 3.0,
+                    )
                     latency[label]["worker_rss_mb"] = proc_rss_mb(worker.pid)
-                    latency[label]["relay"] = {"hops": PROBE_HOPS, "fetch_wait_ms": fetch_wait_ms,
-                                               "messages": len(relayed), "p50_ms": percentile(relayed, 50),
-                                               "p99_ms": percentile(relayed, 99), "max_ms": max(relayed)}  # fmt: skip
+                    latency[label]["relay"] = {
+                        "hops": PROBE_HOPS,
+                        "fetch_wait_ms": fetch_wait_ms,
+                        "messages": len(relayed),
+                        "p50_ms": percentile(relayed, 50),
+                        "p99_ms": percentile(relayed, 99),
+                        "max_ms": max(relayed),
+                    }
                 finally:
                     worker.stop()
                 report_phase(latency[label])
@@ -754,12 +898,20 @@ def main(argv: list[str] | None = None) -> int:
         # 4. Recovery.
         if recovery_contacts and "recovery" in only:
             for key, store in (("recovery_memory", "memory"), ("recovery", "rocksdb")):
-                recovery = measure_recovery(broker, workdir, recovery_contacts, recovery_agents,
-                                            session_timeout=6 if quick else 10, store=store,
-                                            equal_timeout=10 if quick else 60)  # fmt: skip
+                recovery = measure_recovery(
+                    broker,
+                    workdir,
+                    recovery_contacts,
+                    recovery_agents,
+                    session_timeout=6 if quick else 10,
+                    store=store,
+                    equal_timeout=10 if quick else 60,
+                )
                 result[key] = recovery
-                log(f"recovery ({store} store): healthz {recovery['healthz_s']} s, KPIs equal after "
-                    f"{recovery['kpis_equal_s']} s, {recovery['differences_count']} differences")  # fmt: skip
+                log(
+                    f"recovery ({store} store): healthz {recovery['healthz_s']} s, KPIs equal after "
+                    f"{recovery['kpis_equal_s']} s, {recovery['differences_count']} differences"
+                )
     finally:
         broker.stop()
         result["duration_s"] = round((datetime.now(UTC) - started).total_seconds(), 1)
@@ -773,12 +925,17 @@ def write(result: dict[str, Any], out: Path) -> None:
     """The raw sections plus the flat keys BENCHMARKS.md and the smoke test read."""
     flat: dict[str, Any] = {}
     pipeline, bare, same_path, naive, aiokafka = (
-        result.get(k) for k in ("pipeline", "faust_bare", "faust_bare_kpi_consumer", "faust_naive", "aiokafka"))
+        result.get(k) for k in ("pipeline", "faust_bare", "faust_bare_kpi_consumer", "faust_naive", "aiokafka")
+    )
     if pipeline:
         flat["pipeline_eps"] = round(pipeline["eps"], 1)
         flat["cpu_s_per_1000_events"] = round(pipeline["cpu_s_per_1000_events"], 4)
-    for key, section in (("faust_bare", bare), ("faust_bare_kpi_consumer", same_path), ("faust_naive", naive),
-                         ("aiokafka", aiokafka)):  # fmt: skip
+    for key, section in (
+        ("faust_bare", bare),
+        ("faust_bare_kpi_consumer", same_path),
+        ("faust_naive", naive),
+        ("aiokafka", aiokafka),
+    ):
         if section:
             flat[f"{key}_eps"] = round(section["eps"], 1)
             flat[f"{key}_cpu_s_per_1000_events"] = round(section["cpu_s"] / section["events"] * 1000, 4)

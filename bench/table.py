@@ -28,8 +28,10 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("bare aiokafka consumer, JSON decode only, events/s", fmt(r.get("aiokafka_eps"))),
         ("bare Faust agent, decode only, events/s", fmt(r.get("faust_bare_eps"))),
         ("bare Faust agent, CPU s per 1,000 events", fmt(r.get("faust_bare_cpu_s_per_1000_events"), 3)),
-        ("bare Faust agent on the pipeline's consumer (stream.faust_ext.consumer), events/s",
-         fmt(r.get("faust_bare_kpi_consumer_eps"))),
+        (
+            "bare Faust agent on the pipeline's consumer (stream.faust_ext.consumer), events/s",
+            fmt(r.get("faust_bare_kpi_consumer_eps")),
+        ),
         ("… CPU s per 1,000 events", fmt(r.get("faust_bare_kpi_consumer_cpu_s_per_1000_events"), 3)),
         ("naive Faust agent (windowed table write per event), events/s", fmt(r.get("faust_naive_eps"))),
         ("naive Faust agent, CPU s per 1,000 events", fmt(r.get("faust_naive_cpu_s_per_1000_events"), 3)),
@@ -44,50 +46,75 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
     for label, phase in (r.get("latency") or {}).items():
         if not isinstance(phase, dict):
             continue
-        out.append((
-            f"event-to-KPI latency at {phase['achieved_rate']:,.0f} events/s (p50 / p99 / max, ms; "
-            f"{phase['probes']} probes)",
-            f"{fmt(phase['p50_ms'])} / {fmt(phase['p99_ms'])} / {fmt(phase['max_ms'])}",
-        ))
+        out.append(
+            (
+                f"event-to-KPI latency at {phase['achieved_rate']:,.0f} events/s (p50 / p99 / max, ms; "
+                f"{phase['probes']} probes)",
+                f"{fmt(phase['p50_ms'])} / {fmt(phase['p99_ms'])} / {fmt(phase['max_ms'])}",
+            )
+        )
         relay = phase.get("relay")
         if relay:
-            out.append((
-                f"… the same rate through {relay['hops']} bare aiokafka hops, the broker's share (p50 / p99 / max, "
-                f"ms; fetch wait {relay['fetch_wait_ms']} ms)",
-                f"{fmt(relay['p50_ms'])} / {fmt(relay['p99_ms'])} / {fmt(relay['max_ms'])}",
-            ))
+            out.append(
+                (
+                    f"… the same rate through {relay['hops']} bare aiokafka hops, the broker's share (p50 / p99 / max, "
+                    f"ms; fetch wait {relay['fetch_wait_ms']} ms)",
+                    f"{fmt(relay['p50_ms'])} / {fmt(relay['p99_ms'])} / {fmt(relay['max_ms'])}",
+                )
+            )
             out.append(("… pipeline p99 / bare hops p99", fmt(r.get(f"ratio_latency_p99_relay_{label}"), 2)))
-        out.append((
-            f"… worker processed while loaded at {phase['achieved_rate']:,.0f}/s (events/s; sustained?)",
-            f"{fmt(phase['processed_rate'])} ({fmt(phase['sustained'])})",
-        ))
+        out.append(
+            (
+                f"… worker processed while loaded at {phase['achieved_rate']:,.0f}/s (events/s; sustained?)",
+                f"{fmt(phase['processed_rate'])} ({fmt(phase['sustained'])})",
+            )
+        )
         delays = phase.get("stage_delays") or {}
         probes_path = [stage for stage in ("ingest", "contacts", "queues") if stage in delays]  # a probe's stages
         if probes_path:
-            out.append((
-                f"… delay of every message at {' / '.join(probes_path)} (p50 / p99, ms; the worker's histogram)",
-                " · ".join(f"{fmt(delays[s]['p50_ms'])} / {fmt(delays[s]['p99_ms'])}" for s in probes_path),
-            ))
+            out.append(
+                (
+                    f"… delay of every message at {' / '.join(probes_path)} (p50 / p99, ms; the worker's histogram)",
+                    " · ".join(f"{fmt(delays[s]['p50_ms'])} / {fmt(delays[s]['p99_ms'])}" for s in probes_path),
+                )
+            )
     memory = r.get("memory")
     if memory and "rss_mb_start" in memory:
-        out.append((f"RSS over {memory['events']:,} live events at {memory['achieved_rate']:,.0f}/s "
-                    f"({fmt(memory['late_total'])} late): start / middle / end / max (MB)",
-                    f"{memory['rss_mb_start']} / {memory['rss_mb_mid']} / {memory['rss_mb_end']} / "
-                    f"{memory['rss_mb_max']}"))  # fmt: skip
+        out.append(
+            (
+                f"RSS over {memory['events']:,} live events at {memory['achieved_rate']:,.0f}/s "
+                f"({fmt(memory['late_total'])} late): start / middle / end / max (MB)",
+                f"{memory['rss_mb_start']} / {memory['rss_mb_mid']} / {memory['rss_mb_end']} / {memory['rss_mb_max']}",
+            )
+        )
         out.append(("RSS growth over the second half", f"{memory['second_half_growth_pct']} %"))
     for key in ("recovery_memory", "recovery"):
         rec = r.get(key)
         if rec:
-            equal = f"{rec['kpis_equal_s']:.1f} s" if rec["kpis_equal_s"] else (
-                f"not equal after {rec['kpis_equal_waited_s_after_healthz']:.0f} s more "
-                f"({rec['differences_count']} values differ)")  # fmt: skip
-            out.append((f"recovery after kill -9 ({rec['store']} store, {rec['contacts']:,} calls and chats, "
-                         f"{rec['agents']:,} agents): /healthz OK",
-                         f"{rec['healthz_s']:.1f} s" if rec["healthz_s"] else
-                         f"not within {rec.get('healthz_timeout_s', 240):.0f} s"))  # fmt: skip
+            equal = (
+                f"{rec['kpis_equal_s']:.1f} s"
+                if rec["kpis_equal_s"]
+                else (
+                    f"not equal after {rec['kpis_equal_waited_s_after_healthz']:.0f} s more "
+                    f"({rec['differences_count']} values differ)"
+                )
+            )
+            out.append(
+                (
+                    f"recovery after kill -9 ({rec['store']} store, {rec['contacts']:,} calls and chats, "
+                    f"{rec['agents']:,} agents): /healthz OK",
+                    f"{rec['healthz_s']:.1f} s"
+                    if rec["healthz_s"]
+                    else f"not within {rec.get('healthz_timeout_s', 240):.0f} s",
+                )
+            )
             out.append(("… every KPI back to its value before the kill", equal))
-            out.append(("… today's contacts offered before the kill / produced",
-                        f"{fmt(rec.get('offered_today_before_kill'))} / {fmt(rec['offered'])}"))
+            out.append(
+                (
+                    "… today's contacts offered before the kill / produced",
+                    f"{fmt(rec.get('offered_today_before_kill'))} / {fmt(rec['offered'])}",
+                )
+            )
     return out
 
 

@@ -36,8 +36,9 @@ class KafkaConnection:
         if self.ssl_context is not None:
             options["ssl_context"] = self.ssl_context
         if self.sasl_mechanism is not None:
-            options.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.username,
-                           sasl_plain_password=self.password)  # fmt: skip
+            options.update(
+                sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.username, sasl_plain_password=self.password
+            )
         return options
 
     @property
@@ -76,6 +77,8 @@ def ssl_context_of(settings: Settings) -> ssl.SSLContext:
         try:
             context.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile)
         except (ssl.SSLError, OSError) as exc:
-            raise ConfigError(f"environment: KPI_SSL_CERTFILE: {settings.ssl_certfile}: no certificate and key "
-                              f"that belong together ({exc})") from None  # fmt: skip
+            raise ConfigError(
+                f"environment: KPI_SSL_CERTFILE: {settings.ssl_certfile}: no certificate and key "
+                f"that belong together ({exc})"
+            ) from None
     return context

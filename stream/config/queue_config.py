@@ -50,8 +50,9 @@ class QueueSettings(BaseModel):
 
     @property
     def queue_targets(self) -> QueueTargets:
-        return QueueTargets(self.service_level_seconds, self.service_level_target, self.wait_alert_seconds,
-                            self.all_targets)  # fmt: skip
+        return QueueTargets(
+            self.service_level_seconds, self.service_level_target, self.wait_alert_seconds, self.all_targets
+        )
 
 
 class QueueConfig(BaseModel):

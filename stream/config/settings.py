@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KPI_", frozen=True, extra="ignore")
 
     broker: str | None = Field(
-        default=None, description="kafka://host:9092[,host:9092]; 'embedded' starts the embedded broker")
+        default=None, description="kafka://host:9092[,host:9092]; 'embedded' starts the embedded broker"
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = Field(default=None, min_length=1)
@@ -64,49 +65,63 @@ class Settings(BaseSettings):
     ssl_check_hostname: bool = True
     replication_factor: int = Field(default=1, ge=1, le=32, description="of every topic the project creates")
     compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
-        default="none", description="codec of the record batches the project's own producers write")
+        default="none", description="codec of the record batches the project's own producers write"
+    )
     app_id: str = Field(default="contact-centre-kpi", min_length=1)
     web_host: str = "0.0.0.0"
     web_port: int = Field(default=6066, ge=1, le=65535)
     http_username: str | None = Field(
-        default=None, min_length=1, description="basic auth of every HTTP endpoint but /healthz")
+        default=None, min_length=1, description="basic auth of every HTTP endpoint but /healthz"
+    )
     http_password: SecretStr | None = None
     http_password_file: FilePath | None = None
     snapshot_seconds: float = Field(
-        default=1.0, ge=0, le=60, description="/metrics and /api/kpis are rebuilt at most this often")
+        default=1.0, ge=0, le=60, description="/metrics and /api/kpis are rebuilt at most this often"
+    )
     timezone: str = "UTC"
     config: Path | None = None
     windows: str = "15m,1h,today"
     day_start: str = Field(default="00:00", description="local time at which 'today' starts")
     clock: Literal["wall", "event"] = Field(
-        default="wall", description="'event': now is the latest event time (replay)")
+        default="wall", description="'event': now is the latest event time (replay)"
+    )
     data_dir: Path = Path("data")
     store: Literal["memory", "rocksdb"] = Field(default="memory", description="where tables live between restarts")
     partitions: int = Field(default=8, ge=1, le=1024, description="partitions of internal topics and tables")
     dedupe_seconds: float = Field(
-        default=86400.0, gt=0,
-        description="a duplicate changes nothing while its original was processed less than this ago")
+        default=86400.0,
+        gt=0,
+        description="a duplicate changes nothing while its original was processed less than this ago",
+    )
     contact_ttl_seconds: float = Field(default=4 * 3600.0, gt=0)
     ticket_ttl_seconds: float = Field(
-        default=30 * 86400.0, gt=0, description="forget a ticket this long after its last event")
+        default=30 * 86400.0, gt=0, description="forget a ticket this long after its last event"
+    )
     orphan_ticket_ttl_seconds: float = Field(
-        default=3600.0, gt=0,
-        description="forget ticket events whose ticket.created has not come, this long after the last")
+        default=3600.0,
+        gt=0,
+        description="forget ticket events whose ticket.created has not come, this long after the last",
+    )
     agent_ttl_seconds: float = Field(
-        default=12 * 3600.0, gt=0, description="forget an agent offline, or with no state change, this long")
+        default=12 * 3600.0, gt=0, description="forget an agent offline, or with no state change, this long"
+    )
     idle_queue_seconds: float = Field(
-        default=86400.0, gt=0,
-        description="forget a queue not in KPI_CONFIG, windows too, once no event has reached it this long")
+        default=86400.0,
+        gt=0,
+        description="forget a queue not in KPI_CONFIG, windows too, once no event has reached it this long",
+    )
     fcr_lookback: str = Field(default="7d", description="an earlier contact within this makes a contact a repeat")
     batch_size: int = Field(default=2000, ge=1)
     batch_seconds: float = Field(default=0.0, ge=0)
     session_timeout_seconds: float = Field(default=30.0, gt=0)
     fetch_wait_ms: int = Field(default=100, ge=0, le=30_000, description="longest a fetch waits for new events")
     commit_interval_seconds: float = Field(
-        default=10.0, gt=0, le=300, description="how often input offsets are committed (each writes every held state)")
+        default=10.0, gt=0, le=300, description="how often input offsets are committed (each writes every held state)"
+    )
     log_level: str = Field(default="info", pattern=r"^(?i:debug|info|warning|error|critical)$")
     broker_outage_exit_seconds: float = Field(
-        default=60.0, gt=0, description="exit non-zero after the broker has been unreachable this long")
+        default=60.0, gt=0, description="exit non-zero after the broker has been unreachable this long"
+    )
     max_queues: int = Field(default=1000, ge=1, description="queue/channel keys a worker keeps, beyond KPI_CONFIG's")
     alert_window: str = Field(default="15m", description="window whose service level raises alerts")
     alert_hysteresis: float = Field(default=0.1, ge=0, lt=1)
@@ -164,15 +179,20 @@ class Settings(BaseSettings):
                 if name not in given:
                     raise _SettingError(name, f"required with KPI_SECURITY_PROTOCOL={self.security_protocol}")
             if ("sasl_password" in given) == ("sasl_password_file" in given):
-                raise _SettingError("sasl_password", "give it, or KPI_SASL_PASSWORD_FILE, but not both, with "
-                                    f"KPI_SECURITY_PROTOCOL={self.security_protocol}")  # fmt: skip
+                raise _SettingError(
+                    "sasl_password",
+                    "give it, or KPI_SASL_PASSWORD_FILE, but not both, with "
+                    f"KPI_SECURITY_PROTOCOL={self.security_protocol}",
+                )
         elif given:
-            raise _SettingError(min(given), f"needs KPI_SECURITY_PROTOCOL=SASL_PLAINTEXT or SASL_SSL, not "
-                                f"{self.security_protocol}")  # fmt: skip
+            raise _SettingError(
+                min(given), f"needs KPI_SECURITY_PROTOCOL=SASL_PLAINTEXT or SASL_SSL, not {self.security_protocol}"
+            )
         tls_files = {name for name in _TLS_FILES if getattr(self, name) is not None}
         if tls_files and not self.security_protocol.endswith("SSL"):
-            raise _SettingError(min(tls_files), f"needs KPI_SECURITY_PROTOCOL=SSL or SASL_SSL, not "
-                                f"{self.security_protocol}")  # fmt: skip
+            raise _SettingError(
+                min(tls_files), f"needs KPI_SECURITY_PROTOCOL=SSL or SASL_SSL, not {self.security_protocol}"
+            )
         if self.ssl_keyfile is not None and self.ssl_certfile is None:
             raise _SettingError("ssl_keyfile", "needs KPI_SSL_CERTFILE, the certificate it belongs to")
         passwords = (self.http_password is not None) + (self.http_password_file is not None)

@@ -104,9 +104,9 @@ async def take_ready(stream: faust.StreamT[Any], max_: int, linger: float = 0.0)
             raise failure
 
 
-
-async def _take_waiting(queue: asyncio.Queue[EventT], admit: Callable[[EventT], Awaitable[None]],
-                        full: Callable[[], bool], linger: float) -> None:  # fmt: skip
+async def _take_waiting(
+    queue: asyncio.Queue[EventT], admit: Callable[[EventT], Awaitable[None]], full: Callable[[], bool], linger: float
+) -> None:
     """Take the next event, every one waiting behind it and those arriving within ``linger`` s,
     until ``full()``, each passed to ``admit`` as it is taken."""
     await admit(await queue.get())

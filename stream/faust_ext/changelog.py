@@ -60,6 +60,8 @@ def write_states(table: faust.TableT, states: Sequence[tuple[str, Any]]) -> None
     topic = table.changelog_topic.get_topic_name()
     tps = {partition: TP(topic, partition) for partition in by_partition}
     table.app.producer.send_batches_soon(
-        [(tps[partition], records, partial(store.set_persisted_offset, tps[partition]))
-         for partition, records in by_partition.items()]
-    )  # fmt: skip
+        [
+            (tps[partition], records, partial(store.set_persisted_offset, tps[partition]))
+            for partition, records in by_partition.items()
+        ]
+    )

@@ -147,8 +147,12 @@ class NoSkippedRecords:
                 gap = (expected, offset)
                 if expected <= first_taken < offset or known_gaps.get(tp) != gap:
                     known_gaps[tp] = gap
-                    log.warning("%s: records %d to %d were fetched but not delivered; reading them again",
-                                tp, expected, offset - 1)  # fmt: skip
+                    log.warning(
+                        "%s: records %d to %d were fetched but not delivered; reading them again",
+                        tp,
+                        expected,
+                        offset - 1,
+                    )
                     rewound.add(tp)
                     taken.clear()
                     await self.seek(tp, expected)  # type: ignore[attr-defined]
@@ -165,8 +169,9 @@ class NoSkippedRecords:
         read_offsets: Mapping[TP, int | None] = self._read_offset  # type: ignore[attr-defined]
         self._next_offsets.clear()  # the same dicts a running getmany holds
         self._undelivered.clear()
-        self._next_offsets.update((tp, offset) for tp, offset in read_offsets.items()
-                                  if offset is not None and tp.topic not in changelogs)  # fmt: skip
+        self._next_offsets.update(
+            (tp, offset) for tp, offset in read_offsets.items() if offset is not None and tp.topic not in changelogs
+        )
 
 
 class FlushBeforeCommit:
@@ -230,8 +235,7 @@ def consumer_class(fetch_wait_ms: int) -> type[faust_aiokafka.Consumer]:
             reported = await super()._highwaters(partitions)
             conf = self.app.conf
             auth = faust_aiokafka.credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context)
-            return await record_ends(server_list(self.transport.url, self.transport.default_port), reported,
-                                     auth=auth)  # fmt: skip
+            return await record_ends(server_list(self.transport.url, self.transport.default_port), reported, auth=auth)
 
         async def seek_to_committed(self) -> Mapping[TP, int]:
             # After a rebalance Faust seeks its stream partitions back to their committed offsets,

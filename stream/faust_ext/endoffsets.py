@@ -29,17 +29,21 @@ log = logging.getLogger(__name__)
 READ_TIMEOUT_SECONDS = 5.0
 
 
-async def record_ends(bootstrap: list[str] | str, reported: Mapping[Partition, int],
-                      timeout: float = READ_TIMEOUT_SECONDS, auth: Mapping[str, Any] | None = None,
-                      ) -> dict[Partition, int]:  # fmt: skip
+async def record_ends(
+    bootstrap: list[str] | str,
+    reported: Mapping[Partition, int],
+    timeout: float = READ_TIMEOUT_SECONDS,
+    auth: Mapping[str, Any] | None = None,
+) -> dict[Partition, int]:
     """The reported end offsets, corrected to just after the last record where that is later;
     ``auth``: the client's TLS and SASL options (aiokafka's keyword arguments)."""
     ends = dict(reported)
     pending = {tp for tp, end in reported.items() if end is not None and end > 0}
     if not pending:
         return ends
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100,
-                                **(auth or {}))  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100, **(auth or {})
+    )
     await consumer.start()
     try:
         consumer.assign(list(pending))
@@ -58,6 +62,9 @@ async def record_ends(bootstrap: list[str] | str, reported: Mapping[Partition, i
         # On Apache Kafka a partition whose last offset is a transaction marker has no record to
         # read there, and its reported end is right. On the embedded broker this means recovery
         # stops inside the last record batch of these partitions.
-        log.warning("no record read at the reported end - 1 within %g s, keeping the reported end of %s",
-                    timeout, ", ".join(f"{tp[0]}[{tp[1]}]" for tp in sorted(pending)))  # fmt: skip
+        log.warning(
+            "no record read at the reported end - 1 within %g s, keeping the reported end of %s",
+            timeout,
+            ", ".join(f"{tp[0]}[{tp[1]}]" for tp in sorted(pending)),
+        )
     return ends

@@ -84,8 +84,12 @@ class DrainingProducer(faust_aiokafka.Producer):
         self._buffer_waits += 1
         now = time.monotonic()
         if now - self._buffer_wait_logged >= BUFFER_WAIT_LOG_SECONDS:
-            log.warning("waits of the streams for the producer's send buffer (over %d records) to drain: %d since "
-                        "the last such message", buffer.max_messages, self._buffer_waits)  # fmt: skip
+            log.warning(
+                "waits of the streams for the producer's send buffer (over %d records) to drain: %d since "
+                "the last such message",
+                buffer.max_messages,
+                self._buffer_waits,
+            )
             self._buffer_waits, self._buffer_wait_logged = 0, now
         await buffer.flush_atmost(buffer.max_messages)
 
@@ -113,8 +117,9 @@ class DrainingProducer(faust_aiokafka.Producer):
                 for batch in _batches(client, rows):
                     delivered = await client.send_batch(batch, tp.topic, partition=tp.partition)
                     self._deliveries.add(delivered)
-                    delivered.add_done_callback(partial(self._on_delivered, last=batch.record_count() - 1,
-                                                        report=on_delivered))  # fmt: skip
+                    delivered.add_done_callback(
+                        partial(self._on_delivered, last=batch.record_count() - 1, report=on_delivered)
+                    )
             except BaseException as exc:  # the other partitions' records still go out
                 self._failed(exc)
                 if isinstance(exc, asyncio.CancelledError):

@@ -56,10 +56,17 @@ class KpiTable(faust.Table):  # type: ignore[misc]
     def _new_store_by_url(self, url: Any) -> Any:
         if str(url).startswith("rocksdb:"):
             return PartitionedRocksDB(
-                url, self.app, self, table_name=self.name, key_type=self.key_type, key_serializer=self.key_serializer,
-                value_serializer=self.value_serializer, value_type=self.value_type, loop=self.loop,
+                url,
+                self.app,
+                self,
+                table_name=self.name,
+                key_type=self.key_type,
+                key_serializer=self.key_serializer,
+                value_serializer=self.value_serializer,
+                value_type=self.value_type,
+                loop=self.loop,
                 options=self.options,
-            )  # fmt: skip
+            )
         return super()._new_store_by_url(url)
 
 

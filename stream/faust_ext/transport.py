@@ -20,8 +20,11 @@ from stream.faust_ext.producer import DrainingProducer
 
 
 def transport_class(fetch_wait_ms: int) -> type[faust_aiokafka.Transport]:
-    return type("Transport", (faust_aiokafka.Transport,),
-                {"Consumer": consumer_class(fetch_wait_ms), "Producer": DrainingProducer})  # fmt: skip
+    return type(
+        "Transport",
+        (faust_aiokafka.Transport,),
+        {"Consumer": consumer_class(fetch_wait_ms), "Producer": DrainingProducer},
+    )
 
 
 class KpiApp(faust.App):

@@ -72,8 +72,11 @@ def _from_base64(text: str | None) -> bytes | None:
 
 
 #: Keys and values are any bytes; base64 carries them through the JSON of internal topics unchanged.
-_INPUT_MESSAGE_WIRE = Row(InputMessage, encode=dict.fromkeys(("key", "value"), _to_base64),
-                          decode=dict.fromkeys(("key", "value"), _from_base64))  # fmt: skip
+_INPUT_MESSAGE_WIRE = Row(
+    InputMessage,
+    encode=dict.fromkeys(("key", "value"), _to_base64),
+    decode=dict.fromkeys(("key", "value"), _from_base64),
+)
 
 
 def capped(text: str) -> str:

@@ -15,4 +15,3 @@ from aiokafka.partitioner import murmur2
 @lru_cache(maxsize=16_384)  # queue, agent and open contacts' keys recur batch after batch
 def partition_for(key: str, partitions: int) -> int:
     return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
-

@@ -127,8 +127,7 @@ class Waits(Aggregator):
     """Completed waits: answered or abandoned, within the service level or a short abandon."""
 
     kinds = ("answered", "abandoned")
-    columns = ("answered", "abandoned", "short_abandoned", "answered_in_service_level", "answered_wait_sum",
-               "wait_max")  # fmt: skip
+    columns = ("answered", "abandoned", "short_abandoned", "answered_in_service_level", "answered_wait_sum", "wait_max")
     maxima = ("wait_max",)
 
     def agg(self, row: Row, fact: Fact, sign: int, rules: WaitRules) -> None:
@@ -228,10 +227,12 @@ class Totals:
         if not parts:
             return cls()
         columns = zip(*(part.row for part in parts), strict=True)
-        return cls([
-            max((value for value in column if value is not None), default=None) if i in _MAXIMA else sum(column)
-            for i, column in enumerate(columns)
-        ])  # fmt: skip
+        return cls(
+            [
+                max((value for value in column if value is not None), default=None) if i in _MAXIMA else sum(column)
+                for i, column in enumerate(columns)
+            ]
+        )
 
     def kpis(self) -> Results:
         """The windowed KPIs of SPEC §4 over these totals."""

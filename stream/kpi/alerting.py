@@ -101,15 +101,21 @@ def readings(report: QueueReport, policy: AlertPolicy) -> list[Reading]:
     completed = kpis.get("contacts_completed") or 0
     return [
         Reading(
-            "oldest_waiting_seconds", None, report.waiting.oldest_waiting_seconds,
-            report.targets.wait_alert_seconds, Direction.LOWER_IS_BETTER,
+            "oldest_waiting_seconds",
+            None,
+            report.waiting.oldest_waiting_seconds,
+            report.targets.wait_alert_seconds,
+            Direction.LOWER_IS_BETTER,
         ),
         Reading(
-            "service_level_ratio", policy.window, kpis.get("service_level_ratio"),
-            report.targets.service_level_target, Direction.HIGHER_IS_BETTER,
+            "service_level_ratio",
+            policy.window,
+            kpis.get("service_level_ratio"),
+            report.targets.service_level_target,
+            Direction.HIGHER_IS_BETTER,
             significant=completed >= policy.min_contacts,
         ),
-    ]  # fmt: skip
+    ]
 
 
 def evaluate(
@@ -125,8 +131,14 @@ def evaluate(
         if state is not None:
             events.append(
                 AlertEvent(
-                    report.queue, report.channel, reading.metric, reading.window, reading.value,
-                    reading.threshold, state, now,
+                    report.queue,
+                    report.channel,
+                    reading.metric,
+                    reading.window,
+                    reading.value,
+                    reading.threshold,
+                    state,
+                    now,
                 )
-            )  # fmt: skip
+            )
     return active ^ {event.metric for event in events}, events

@@ -71,9 +71,5 @@ def changed_facts(before: dict[str, Fact], after: dict[str, Fact]) -> list[Fact]
     'waiting' is never retracted: the answered or abandoned fact that replaces it ends the wait.
     """
     added = [fact for key, fact in after.items() if before.get(key) != fact]
-    taken_back = [
-        fact.retracted()
-        for key, fact in before.items()
-        if after.get(key) != fact and fact.kind != "waiting"
-    ]
+    taken_back = [fact.retracted() for key, fact in before.items() if after.get(key) != fact and fact.kind != "waiting"]
     return taken_back + added

@@ -151,8 +151,11 @@ def forget_gone(state: QueuePresence, now: float, retention: float, silent_ttl: 
     however old the departure itself, so the worker's clock measures the while. Silence is the
     agent's own (no state for so long, by event time): logged off without saying so.
     """
-    gone = [agent for agent, (in_state, ts, _, at) in state.agents.items()
-            if (now - at > retention if in_state is None else now - ts > silent_ttl)]  # fmt: skip
+    gone = [
+        agent
+        for agent, (in_state, ts, _, at) in state.agents.items()
+        if (now - at > retention if in_state is None else now - ts > silent_ttl)
+    ]
     for agent in gone:
         del state.agents[agent]
     return bool(gone)

@@ -181,8 +181,9 @@ def window_totals(state: QueueState, window: Window, tz: ZoneInfo, now: float) -
     are kept and count once their time comes.
     """
     oldest = window.oldest_live_bucket(now, tz)
-    return Totals.total([totals for start, totals in state.buckets.get(window.name, {}).items()
-                                if oldest <= start <= now])  # fmt: skip
+    return Totals.total(
+        [totals for start, totals in state.buckets.get(window.name, {}).items() if oldest <= start <= now]
+    )
 
 
 @dataclass(frozen=True, slots=True)

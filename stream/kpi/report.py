@@ -32,7 +32,10 @@ class QueueReport:
 
 
 def build_reports(
-    states: Iterable[tuple[str, QueueState]], targets_of: TargetsOf, window_set: WindowSet, now: float,
+    states: Iterable[tuple[str, QueueState]],
+    targets_of: TargetsOf,
+    window_set: WindowSet,
+    now: float,
     only: Collection[str] | None = None,
 ) -> list[QueueReport]:
     """Reports of ``states`` over every window (or the windows named in ``only``)."""

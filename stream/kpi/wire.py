@@ -28,8 +28,14 @@ class Row(Generic[T]):
     than it must be (and no longer than rows written before those fields existed).
     """
 
-    def __init__(self, cls: type[T], *, encode: Mapping[str, Convert] = _NONE, decode: Mapping[str, Convert] = _NONE,
-                 optional: Collection[str] = ()) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cls: type[T],
+        *,
+        encode: Mapping[str, Convert] = _NONE,
+        decode: Mapping[str, Convert] = _NONE,
+        optional: Collection[str] = (),
+    ) -> None:
         declared = fields(cls)  # type: ignore[arg-type]
         names = [f.name for f in declared]
         if list(optional) != names[len(names) - len(optional) :]:

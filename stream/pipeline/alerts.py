@@ -20,8 +20,15 @@ log = logging.getLogger("stream")
 
 
 class AlertPublisher:
-    def __init__(self, reporting: Reporting, queues: faust.TableT, writes: HeldWrites, topic: faust.TopicT,
-                 policy: AlertPolicy, health_problem: Callable[[], str | None]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        reporting: Reporting,
+        queues: faust.TableT,
+        writes: HeldWrites,
+        topic: faust.TopicT,
+        policy: AlertPolicy,
+        health_problem: Callable[[], str | None],
+    ) -> None:
         self._reporting = reporting
         self._queues = queues
         self._writes = writes
@@ -44,6 +51,13 @@ class AlertPublisher:
                 self._writes.put(self._queues, key, state)
                 published += events
         for event in published:
-            log.warning("alert %s: %s/%s %s=%s (threshold %s)", event.state, event.queue, event.channel,
-                        event.metric, event.value, event.threshold)  # fmt: skip
+            log.warning(
+                "alert %s: %s/%s %s=%s (threshold %s)",
+                event.state,
+                event.queue,
+                event.channel,
+                event.metric,
+                event.value,
+                event.threshold,
+            )
             await self._topic.send(key=event.queue.encode(), value=event.to_json())

@@ -106,17 +106,39 @@ def create_pipeline(settings: Settings, clock: Clock | None = None) -> Pipeline:
     health = Health(app, broker_watch)
     now = clock or event_clock or time.time
     p = Pipeline(
-        app=app, settings=settings, topics=topics, tables=tables, metrics=metrics, clock=now,
-        window_set=window_set, writes=writes, ownership=ownership,
-        reporting=Reporting(tables.queues, tables.presence, writes, lambda table: p.owner_of(table),
-                            settings.queue_config.targets_of, window_set, now),
-        health=health, retention=retention_of(settings, window_set),
-    )  # fmt: skip
+        app=app,
+        settings=settings,
+        topics=topics,
+        tables=tables,
+        metrics=metrics,
+        clock=now,
+        window_set=window_set,
+        writes=writes,
+        ownership=ownership,
+        reporting=Reporting(
+            tables.queues,
+            tables.presence,
+            writes,
+            lambda table: p.owner_of(table),
+            settings.queue_config.targets_of,
+            window_set,
+            now,
+        ),
+        health=health,
+        retention=retention_of(settings, window_set),
+    )
     app.before_commit.append(writes.flush)
     metrics.add_health(health.problem)
     register_stages(p, event_clock)
-    register_timers(p, BrokerGuard(broker_watch, settings.broker or "", bootstrap_of(settings.broker or ""),
-                                   settings.broker_outage_exit_seconds))  # fmt: skip
+    register_timers(
+        p,
+        BrokerGuard(
+            broker_watch,
+            settings.broker or "",
+            bootstrap_of(settings.broker or ""),
+            settings.broker_outage_exit_seconds,
+        ),
+    )
     register_views(app, p.reporting, metrics, health.problem, BasicAuth.of(settings), settings.snapshot_seconds)
     return p
 
@@ -128,35 +150,84 @@ def register_stages(p: Pipeline, event_clock: EventClock | None) -> None:
     queue_limit = QueueLimit(s.max_queues, frozenset(s.queue_config.queues), p.writes, p.owner_of, flood_log)
     batching = {"batch_size": s.batch_size, "batch_seconds": s.batch_seconds, "metrics": metrics}
     ingest = IngestStage(
-        source_of=topics.source_of, contact_events=topics.contact_events, agent_events=topics.agent_events,
-        queue_facts=topics.queue_facts, partitions=s.partitions, window_set=p.window_set, clock=p.clock,
-        event_clock=event_clock, metrics=metrics, dead_letters=dead_letters, log=flood_log,
-    )  # fmt: skip
+        source_of=topics.source_of,
+        contact_events=topics.contact_events,
+        agent_events=topics.agent_events,
+        queue_facts=topics.queue_facts,
+        partitions=s.partitions,
+        window_set=p.window_set,
+        clock=p.clock,
+        event_clock=event_clock,
+        metrics=metrics,
+        dead_letters=dead_letters,
+        log=flood_log,
+    )
     register_ingest(p.app, topics.inputs, ingest, **batching)
     stages: dict[str, tuple[faust.TopicT, Any]] = {
-        "contacts": (topics.contact_events, ContactStage(
-            contacts=tables.contacts, tickets=tables.tickets, writes=p.writes, queue_facts=topics.queue_facts,
-            customer_visits=topics.customer_visits, partitions=s.partitions, window_set=p.window_set,
-            clock=p.clock, topic_of=dict(topics.topic_of), metrics=metrics, dead_letters=dead_letters,
-        )),
-        "customers": (topics.customer_visits, CustomerStage(
-            customers=tables.customers, writes=p.writes, queue_facts=topics.queue_facts, partitions=s.partitions,
-            fcr_lookback_seconds=s.fcr_lookback_seconds,
-        )),
-        "agent-states": (topics.agent_events, AgentStateStage(
-            agents=tables.agents, writes=p.writes, queue_presence=topics.queue_presence, partitions=s.partitions,
-            agents_topic=s.topic_agents, metrics=metrics,
-        )),
-        "queues": (topics.queue_facts, QueueStage(
-            queues=tables.queues, writes=p.writes, queue_limit=queue_limit,
-            wait_rules_of=lambda queue: s.queue_config.for_queue(queue).wait_rules, window_set=p.window_set,
-            clock=p.clock, contact_ttl_seconds=s.contact_ttl_seconds, dedupe_seconds=s.dedupe_seconds,
-            facts_topic=topics.queue_facts.get_topic_name(), surveys_topic=s.topic_surveys, metrics=metrics,
-        )),
-        "presence": (topics.queue_presence, PresenceStage(
-            presence=tables.presence, writes=p.writes, queue_limit=queue_limit, clock=p.clock, metrics=metrics,
-        )),
-    }  # fmt: skip
+        "contacts": (
+            topics.contact_events,
+            ContactStage(
+                contacts=tables.contacts,
+                tickets=tables.tickets,
+                writes=p.writes,
+                queue_facts=topics.queue_facts,
+                customer_visits=topics.customer_visits,
+                partitions=s.partitions,
+                window_set=p.window_set,
+                clock=p.clock,
+                topic_of=dict(topics.topic_of),
+                metrics=metrics,
+                dead_letters=dead_letters,
+            ),
+        ),
+        "customers": (
+            topics.customer_visits,
+            CustomerStage(
+                customers=tables.customers,
+                writes=p.writes,
+                queue_facts=topics.queue_facts,
+                partitions=s.partitions,
+                fcr_lookback_seconds=s.fcr_lookback_seconds,
+            ),
+        ),
+        "agent-states": (
+            topics.agent_events,
+            AgentStateStage(
+                agents=tables.agents,
+                writes=p.writes,
+                queue_presence=topics.queue_presence,
+                partitions=s.partitions,
+                agents_topic=s.topic_agents,
+                metrics=metrics,
+            ),
+        ),
+        "queues": (
+            topics.queue_facts,
+            QueueStage(
+                queues=tables.queues,
+                writes=p.writes,
+                queue_limit=queue_limit,
+                wait_rules_of=lambda queue: s.queue_config.for_queue(queue).wait_rules,
+                window_set=p.window_set,
+                clock=p.clock,
+                contact_ttl_seconds=s.contact_ttl_seconds,
+                dedupe_seconds=s.dedupe_seconds,
+                facts_topic=topics.queue_facts.get_topic_name(),
+                surveys_topic=s.topic_surveys,
+                metrics=metrics,
+            ),
+        ),
+        "presence": (
+            topics.queue_presence,
+            PresenceStage(
+                presence=tables.presence,
+                writes=p.writes,
+                queue_limit=queue_limit,
+                clock=p.clock,
+                metrics=metrics,
+            ),
+        ),
+    }
     for name, (topic, stage) in stages.items():
         register_stage(p.app, topic, name, stage, **batching)
 
@@ -164,8 +235,9 @@ def register_stages(p: Pipeline, event_clock: EventClock | None) -> None:
 def register_timers(p: Pipeline, broker_guard: BrokerGuard) -> None:
     app = p.app
     expiry = Expiry(p.tables, p.writes, p.retention, p.clock, p.owner_of, p.health.problem)
-    alerts = AlertPublisher(p.reporting, p.tables.queues, p.writes, p.topics.alerts, p.settings.alert_policy,
-                            p.health.problem)  # fmt: skip
+    alerts = AlertPublisher(
+        p.reporting, p.tables.queues, p.writes, p.topics.alerts, p.settings.alert_policy, p.health.problem
+    )
 
     @app.timer(interval=EXPIRY_TICK_SECONDS)
     async def expire() -> None:

@@ -69,6 +69,9 @@ class BrokerGuard:
             log.warning("broker %s reachable again", self._broker)
         if down_for > self._exit_after:
             status = exits.EXIT_BROKER_UNREACHABLE
-            exits.exit_worker(status, f"broker {self._broker} unreachable for {down_for:.0f} s "
-                              f"(KPI_BROKER_OUTAGE_EXIT_SECONDS={self._exit_after:g}); exiting with status {status} so "
-                              "a supervisor restarts the worker")  # fmt: skip
+            exits.exit_worker(
+                status,
+                f"broker {self._broker} unreachable for {down_for:.0f} s "
+                f"(KPI_BROKER_OUTAGE_EXIT_SECONDS={self._exit_after:g}); exiting with status {status} so "
+                "a supervisor restarts the worker",
+            )

@@ -35,5 +35,12 @@ class DeadLetters:
         for message in messages:
             self._late.labels(message.topic).inc()
             await self.send(message, "late", detail)
-        self._log.warning("late", "dead-letter: %d late events (%s), e.g. %s[%d]@%d", len(messages), detail,
-                          messages[0].topic, messages[0].partition, messages[0].offset)  # fmt: skip
+        self._log.warning(
+            "late",
+            "dead-letter: %d late events (%s), e.g. %s[%d]@%d",
+            len(messages),
+            detail,
+            messages[0].topic,
+            messages[0].partition,
+            messages[0].offset,
+        )

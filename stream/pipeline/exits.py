@@ -24,8 +24,12 @@ EXIT_STAGE_FAILED = 4
 log = logging.getLogger("stream")
 
 
-async def run_batch(stage: str, handle: Callable[[Sequence[faust.EventT]], Awaitable[None]],
-                    batch: Sequence[faust.EventT], metrics: Metrics) -> None:  # fmt: skip
+async def run_batch(
+    stage: str,
+    handle: Callable[[Sequence[faust.EventT]], Awaitable[None]],
+    batch: Sequence[faust.EventT],
+    metrics: Metrics,
+) -> None:
     """Run a stage on a batch; if it fails, exit before the batch's offsets are committed.
 
     Faust would restart the agent and acknowledge the batch, losing it.
@@ -37,9 +41,12 @@ async def run_batch(stage: str, handle: Callable[[Sequence[faust.EventT]], Await
         await handle(batch)
     except Exception as exc:
         log.exception("stage %s failed on a batch of %d messages", stage, len(batch))
-        exit_worker(EXIT_STAGE_FAILED, f"stage {stage} failed on a batch of {len(batch)} messages ({exc!r}); "
-                    f"exiting with status {EXIT_STAGE_FAILED} before they are committed, so a restart processes them "
-                    "again")  # fmt: skip
+        exit_worker(
+            EXIT_STAGE_FAILED,
+            f"stage {stage} failed on a batch of {len(batch)} messages ({exc!r}); "
+            f"exiting with status {EXIT_STAGE_FAILED} before they are committed, so a restart processes them "
+            "again",
+        )
 
 
 def exit_worker(status: int, message: str) -> None:

@@ -58,8 +58,15 @@ class Retention:
 class Expiry:
     """The keys of each table still to visit in the current round, and how many per tick."""
 
-    def __init__(self, tables: Tables, writes: HeldWrites, retention: Retention, clock: Callable[[], float],
-                 owner_of: Callable[[faust.TableT], Owns], health_problem: Callable[[], str | None]) -> None:
+    def __init__(
+        self,
+        tables: Tables,
+        writes: HeldWrites,
+        retention: Retention,
+        clock: Callable[[], float],
+        owner_of: Callable[[faust.TableT], Owns],
+        health_problem: Callable[[], str | None],
+    ) -> None:
         self._tables = tables
         self._writes = writes
         self._retention = retention

@@ -16,9 +16,12 @@ CHANGELOG_BATCH_BYTES = 256 * 1024
 
 def faust_credentials(connection: KafkaConnection) -> CredentialsT | None:
     if connection.sasl_mechanism is not None:
-        return faust.SASLCredentials(username=connection.username, password=connection.password,
-                                     ssl_context=connection.ssl_context,
-                                     mechanism=connection.sasl_mechanism)  # fmt: skip
+        return faust.SASLCredentials(
+            username=connection.username,
+            password=connection.password,
+            ssl_context=connection.ssl_context,
+            mechanism=connection.sasl_mechanism,
+        )
     if connection.ssl_context is not None:
         return faust.SSLCredentials(connection.ssl_context)
     return None

@@ -44,7 +44,8 @@ class Outbox:
         self._message_bytes = message_bytes
         self._rows: dict[faust.TopicT, dict[int, list[Any]]] = defaultdict(lambda: defaultdict(list))
         self._sections: dict[faust.TopicT, dict[int, dict[tuple[Origin | None, str], list[Any]]]] = defaultdict(
-            lambda: defaultdict(lambda: defaultdict(list)))  # fmt: skip
+            lambda: defaultdict(lambda: defaultdict(list))
+        )
 
     def add(self, topic: faust.TopicT, key: str, row: Any) -> None:
         self._rows[topic][partition_for(key, self._partitions)].append(row)

@@ -19,8 +19,14 @@ from stream.pipeline.ratelimit import RateLimitedLog
 
 
 class QueueLimit:
-    def __init__(self, limit: int, configured: Collection[str], writes: HeldWrites,
-                 owner_of: Callable[[faust.TableT], Owns], log: RateLimitedLog) -> None:  # fmt: skip
+    def __init__(
+        self,
+        limit: int,
+        configured: Collection[str],
+        writes: HeldWrites,
+        owner_of: Callable[[faust.TableT], Owns],
+        log: RateLimitedLog,
+    ) -> None:
         self._limit = limit
         self._configured = configured
         self._writes = writes
@@ -37,9 +43,13 @@ class QueueLimit:
             return True
         if self._owned_key_count(table) + new < self._limit:
             return True
-        self._log.warning("queue-limit", "queue %r dropped: this worker already keeps %d queues "
-                          "(KPI_MAX_QUEUES); see contact_centre_queue_limit_dropped_total",
-                          queue, self._limit)  # fmt: skip
+        self._log.warning(
+            "queue-limit",
+            "queue %r dropped: this worker already keeps %d queues "
+            "(KPI_MAX_QUEUES); see contact_centre_queue_limit_dropped_total",
+            queue,
+            self._limit,
+        )
         return False
 
     def _owned_key_count(self, table: faust.TableT) -> int:

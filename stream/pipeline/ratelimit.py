@@ -15,8 +15,9 @@ class RateLimitedLog:
     """Logs the first event of each kind, then at most one line a minute per kind, saying how
     many were not logged in between."""
 
-    def __init__(self, log: logging.Logger, clock: Callable[[], float] = time.monotonic,
-                 interval: float = INTERVAL_SECONDS) -> None:  # fmt: skip
+    def __init__(
+        self, log: logging.Logger, clock: Callable[[], float] = time.monotonic, interval: float = INTERVAL_SECONDS
+    ) -> None:
         self._log, self._clock, self._interval = log, clock, interval
         self._logged_at: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}

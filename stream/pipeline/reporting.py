@@ -14,9 +14,16 @@ from stream.pipeline.ownership import Owns
 
 
 class Reporting:
-    def __init__(self, queues: faust.TableT, presence: faust.TableT, writes: HeldWrites,
-                 owner_of: Callable[[faust.TableT], Owns], targets_of: TargetsOf, window_set: WindowSet,
-                 clock: Callable[[], float]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        queues: faust.TableT,
+        presence: faust.TableT,
+        writes: HeldWrites,
+        owner_of: Callable[[faust.TableT], Owns],
+        targets_of: TargetsOf,
+        window_set: WindowSet,
+        clock: Callable[[], float],
+    ) -> None:
         self._queues, self._presence = queues, presence
         self._writes = writes
         self._owner_of = owner_of
@@ -24,12 +31,14 @@ class Reporting:
         self._window_set = window_set
         self.clock = clock
 
-    def reports(self, now: float | None = None, queue: str | None = None,
-                windows: Collection[str] | None = None) -> list[QueueReport]:  # fmt: skip
+    def reports(
+        self, now: float | None = None, queue: str | None = None, windows: Collection[str] | None = None
+    ) -> list[QueueReport]:
         """Reports of the owned queues (or of ``queue``'s channels only), over every window (or ``windows``)."""
         owns = self._owner_of(self._queues)
-        owned = self._writes.items(self._queues,
-                                   lambda key: owns(key) and (queue is None or split_queue_key(key)[0] == queue))
+        owned = self._writes.items(
+            self._queues, lambda key: owns(key) and (queue is None or split_queue_key(key)[0] == queue)
+        )
         now = self.clock() if now is None else now
         return build_reports(owned, self._targets_of, self._window_set, now, windows)
 

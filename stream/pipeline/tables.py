@@ -44,8 +44,12 @@ def changelog_topic_name(app_id: str, table: str) -> str:
 
 
 def declare_tables(app: faust.App, partitions: int) -> Tables:
-    return Tables(**{f.name: _declare(app, f.name, register_codec(f.name, f.metadata["value"]), partitions)
-                     for f in fields(Tables)})  # fmt: skip
+    return Tables(
+        **{
+            f.name: _declare(app, f.name, register_codec(f.name, f.metadata["value"]), partitions)
+            for f in fields(Tables)
+        }
+    )
 
 
 def _declare(app: faust.App, name: str, value_codec: str, partitions: int) -> faust.TableT:
@@ -53,9 +57,17 @@ def _declare(app: faust.App, name: str, value_codec: str, partitions: int) -> fa
     # as stream.ingest.partitioning; with use_partitioner the changelog partition of a key is then
     # the partition its events are routed to, and batches and timers may write any owned key.
     changelog = app.topic(
-        changelog_topic_name(app.conf.id, name), key_type=str, key_serializer="raw", value_serializer=value_codec,
-        partitions=partitions, compacting=True, internal=True, acks=False, maxsize=131_072, allow_empty=True,
-    )  # fmt: skip
+        changelog_topic_name(app.conf.id, name),
+        key_type=str,
+        key_serializer="raw",
+        value_serializer=value_codec,
+        partitions=partitions,
+        compacting=True,
+        internal=True,
+        acks=False,
+        maxsize=131_072,
+        allow_empty=True,
+    )
     table = app.Table(name, key_type=str, partitions=partitions, use_partitioner=True, changelog_topic=changelog)
     # The table passes its own serializers with every changelog write.
     table.key_serializer = "raw"

@@ -55,10 +55,15 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
     # Each message on an internal topic is a batch (a JSON list, stream.pipeline.outbox), so the
     # framework's per-message cost is paid once per batch, not once per event.
     internal = {
-        field: app.topic(f"{settings.app_id}-{suffix}", partitions=settings.partitions, internal=True,
-                         key_serializer="raw", value_serializer="raw")
+        field: app.topic(
+            f"{settings.app_id}-{suffix}",
+            partitions=settings.partitions,
+            internal=True,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
         for field, suffix in INTERNAL.items()
-    }  # fmt: skip
+    }
     return Topics(
         inputs=app.topic(*topic_of.values(), key_serializer="raw", value_serializer="raw"),
         deadletter=app.topic(settings.topic_deadletter, key_serializer="raw", value_serializer="raw"),
@@ -76,5 +81,9 @@ def partitioned_topics(settings: Settings) -> list[str]:
 
 def required_topics(settings: Settings) -> list[str]:
     """Every topic the worker reads or writes."""
-    return [*partitioned_topics(settings), *input_topic_of(settings).values(), settings.topic_deadletter,
-            settings.topic_alerts]  # fmt: skip
+    return [
+        *partitioned_topics(settings),
+        *input_topic_of(settings).values(),
+        settings.topic_deadletter,
+        settings.topic_alerts,
+    ]

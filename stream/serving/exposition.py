@@ -108,5 +108,5 @@ def header(name: str, help_text: str, kind: str) -> str:
 def escape_label_value(value: str) -> str:
     # Queue names cannot need it (SPEC §3: [A-Za-z0-9_.-]); the check is for anything else.
     if "\\" in value or '"' in value or "\n" in value:
-        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
     return value

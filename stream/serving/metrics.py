@@ -27,8 +27,29 @@ BASE_WAIT_BUCKETS = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 18
 #: Talk + hold + after-contact work: from short calls to long chats.
 HANDLE_BUCKETS = (30, 60, 120, 180, 240, 300, 420, 600, 900, 1200, 1800, 2700, 3600, 7200)
 #: Fine from 5 ms to a second (each stage when the worker keeps up), coarse up to an hour (a backlog).
-DELAY_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5, 5, 10, 30, 60,
-                 300, 900, 3600)  # fmt: skip
+DELAY_BUCKETS = (
+    0.005,
+    0.01,
+    0.02,
+    0.03,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    300,
+    900,
+    3600,
+)
 
 
 def wait_buckets(config: QueueConfig) -> tuple[float, ...]:
@@ -48,37 +69,54 @@ class Metrics:
             PREFIX + "events_processed_total", "Valid input events consumed.", ["topic"], registry=r
         )
         self.invalid = Counter(
-            PREFIX + "events_invalid_total", "Input messages sent to the dead-letter topic.", ["topic", "reason"],
+            PREFIX + "events_invalid_total",
+            "Input messages sent to the dead-letter topic.",
+            ["topic", "reason"],
             registry=r,
         )
         self.duplicate = Counter(
             PREFIX + "events_duplicate_total", "Events that repeated a known one.", ["topic"], registry=r
         )
         self.late = Counter(
-            PREFIX + "events_late_total", "Events that could change nothing any more (dated before every kept window, "
-            "of no contact or ticket held), sent to the dead-letter topic.", ["topic"], registry=r,
-        )  # fmt: skip
+            PREFIX + "events_late_total",
+            "Events that could change nothing any more (dated before every kept window, "
+            "of no contact or ticket held), sent to the dead-letter topic.",
+            ["topic"],
+            registry=r,
+        )
         self.over_queue_limit = Counter(
-            PREFIX + "queue_limit_dropped_total", "Facts and agent states dropped because their queue is new and the "
-            "worker already keeps KPI_MAX_QUEUES queues.", ["table"], registry=r,
-        )  # fmt: skip
+            PREFIX + "queue_limit_dropped_total",
+            "Facts and agent states dropped because their queue is new and the "
+            "worker already keeps KPI_MAX_QUEUES queues.",
+            ["table"],
+            registry=r,
+        )
         self.over_state_limit = Counter(
-            PREFIX + "state_limit_dropped_total", "Ids not kept because a table value's collection was full (contacts "
-            "waiting and survey ids of a queue, agents of a queue, steps of a ticket).", ["table"], registry=r,
-        )  # fmt: skip
+            PREFIX + "state_limit_dropped_total",
+            "Ids not kept because a table value's collection was full (contacts "
+            "waiting and survey ids of a queue, agents of a queue, steps of a ticket).",
+            ["table"],
+            registry=r,
+        )
         self.redelivered = Counter(
-            PREFIX + "facts_redelivered_total", "Facts skipped because their origin was already counted (after a crash "
-            "or rebalance).", ["topic"], registry=r,
-        )  # fmt: skip
+            PREFIX + "facts_redelivered_total",
+            "Facts skipped because their origin was already counted (after a crash or rebalance).",
+            ["topic"],
+            registry=r,
+        )
         qc = ("queue", "channel")
         self.wait = HistogramFamily(
-            PREFIX + "wait_seconds", "Completed waits (answered or abandoned).", qc, wait_buckets(config))
+            PREFIX + "wait_seconds", "Completed waits (answered or abandoned).", qc, wait_buckets(config)
+        )
         self.handle = HistogramFamily(
-            PREFIX + "handle_seconds", "Handle times (answer to wrap-up).", qc, HANDLE_BUCKETS)
+            PREFIX + "handle_seconds", "Handle times (answer to wrap-up).", qc, HANDLE_BUCKETS
+        )
         self.stage_delay = HistogramFamily(
-            PREFIX + "stage_delay_seconds", "Time from a message being produced (its Kafka timestamp) to its stage "
-            "starting on it.", ("stage",), DELAY_BUCKETS,
-        )  # fmt: skip
+            PREFIX + "stage_delay_seconds",
+            "Time from a message being produced (its Kafka timestamp) to its stage starting on it.",
+            ("stage",),
+            DELAY_BUCKETS,
+        )
 
     def observe_wait(self, queue: str, channel: str, seconds: float) -> None:
         self.wait.observe((queue, channel), seconds)
@@ -102,9 +140,10 @@ class Metrics:
     def add_health(self, health_problem: Callable[[], str | None]) -> None:
         """``contact_centre_consuming``: what /healthz says, for alert rules."""
         gauge = Gauge(
-            PREFIX + "consuming", "1 when the worker is consuming (not stopped, rebalancing or recovering tables).",
+            PREFIX + "consuming",
+            "1 when the worker is consuming (not stopped, rebalancing or recovering tables).",
             registry=self.registry,
-        )  # fmt: skip
+        )
         gauge.set_function(lambda: 1.0 if health_problem() is None else 0.0)
 
 
@@ -150,7 +189,8 @@ def kpi_exposition(reports: Iterable[QueueReport], presence: Iterable[PresenceRe
     windowed = {name: gauge(name, help_text, qcw) for name, help_text in _WINDOWED.items()}
     responses = gauge("survey_responses", "Survey answers in the window.", (*qcw, "survey"))
     employee_nps = gauge(
-        "employee_nps_score", "100 x (answers 9-10 - answers 0-6) / answers of survey.esat.", ("queue", "window"))
+        "employee_nps_score", "100 x (answers 9-10 - answers 0-6) / answers of survey.esat.", ("queue", "window")
+    )
     waiting = gauge("contacts_waiting", "Contacts queued and not yet answered or abandoned.", qc)
     oldest = gauge("oldest_waiting_seconds", "Age of the longest-waiting contact (0 when none).", qc)
     threshold = gauge("wait_threshold_seconds", "Configured wait alert threshold.", qc)
@@ -181,6 +221,16 @@ def kpi_exposition(reports: Iterable[QueueReport], presence: Iterable[PresenceRe
     for report in presence:
         for state, count in report.agents.items():
             agents.add((report.queue, state), count)
-    families = (*windowed.values(), responses, employee_nps, waiting, oldest, threshold, sl_target, target,
-                target_met, agents)  # fmt: skip
+    families = (
+        *windowed.values(),
+        responses,
+        employee_nps,
+        waiting,
+        oldest,
+        threshold,
+        sl_target,
+        target,
+        target_met,
+        agents,
+    )
     return "".join(family.text() for family in families)

@@ -14,8 +14,13 @@ class Snapshots(Generic[Key]):
     """The body ``build(key)`` returns, kept for ``max_age`` seconds per key; only the ``size`` most
     recently asked keys are kept, so keys a client invents cannot grow it."""
 
-    def __init__(self, build: Callable[[Key], bytes], size: int, max_age: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+    def __init__(
+        self,
+        build: Callable[[Key], bytes],
+        size: int,
+        max_age: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._build = build
         self._size = size
         self._max_age = max_age

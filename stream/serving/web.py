@@ -37,15 +37,17 @@ def inline_sources(page: str, tag: str) -> str:
 def wallboard_policy(page: str) -> str:
     """The wallboard's Content-Security-Policy: its own inline script and style, fetches from its
     own origin, and nothing else (no other script, frame, form target or embedding page)."""
-    return "; ".join((
-        "default-src 'none'",
-        f"script-src {inline_sources(page, 'script')}",
-        f"style-src {inline_sources(page, 'style')}",
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    ))  # fmt: skip
+    return "; ".join(
+        (
+            "default-src 'none'",
+            f"script-src {inline_sources(page, 'script')}",
+            f"style-src {inline_sources(page, 'style')}",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        )
+    )
 
 
 class ReportSource(Protocol):
@@ -58,8 +60,14 @@ class ReportSource(Protocol):
     def presence_reports(self, queue: str | None = None) -> list[PresenceReport]: ...
 
 
-def register_views(app: faust.App, source: ReportSource, exported: Metrics, health_problem: Callable[[], str | None],
-                   auth: BasicAuth | None, snapshot_seconds: float) -> None:  # fmt: skip
+def register_views(
+    app: faust.App,
+    source: ReportSource,
+    exported: Metrics,
+    health_problem: Callable[[], str | None],
+    auth: BasicAuth | None,
+    snapshot_seconds: float,
+) -> None:
     guarded = protected(auth, NOSNIFF)
 
     # Built at most once a second by default (SPEC: live gauges refresh at least every second) rather than per

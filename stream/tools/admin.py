@@ -36,7 +36,7 @@ async def check_connection(connection: KafkaConnection, timeout: float = CHECK_T
             conn = await asyncio.wait_for(
                 create_conn(host, int(port), request_timeout_ms=int(timeout * 1000), **_connection_options(connection)),
                 timeout,
-            )  # fmt: skip
+            )
         except Exception as exc:  # every failure is explained below, none is re-raised as it is
             failures.append(describe_failure(exc, address, connection))
             continue
@@ -57,20 +57,26 @@ def describe_failure(exc: BaseException, address: str, connection: KafkaConnecti
         setting = "KPI_SSL_CHECK_HOSTNAME" if "hostname" in (exc.verify_message or "").lower() else "KPI_SSL_CAFILE"
         return f"TLS handshake with {address} failed: {exc.verify_message} (check {setting})"
     if isinstance(exc, ssl.SSLError):
-        return (f"TLS handshake with {address} failed: {exc.reason or exc} (check KPI_SECURITY_PROTOCOL and "
-                "KPI_SSL_*)")  # fmt: skip
+        return f"TLS handshake with {address} failed: {exc.reason or exc} (check KPI_SECURITY_PROTOCOL and KPI_SSL_*)"
     if isinstance(exc, (aiokafka_errors.SaslAuthenticationFailed, aiokafka_errors.IllegalSaslStateError)):
-        return (f"the broker at {address} refused the credentials of {connection.username!r} "
-                f"({connection.sasl_mechanism}) (check KPI_SASL_USERNAME and KPI_SASL_PASSWORD)")  # fmt: skip
+        return (
+            f"the broker at {address} refused the credentials of {connection.username!r} "
+            f"({connection.sasl_mechanism}) (check KPI_SASL_USERNAME and KPI_SASL_PASSWORD)"
+        )
     if isinstance(exc, aiokafka_errors.UnsupportedSaslMechanismError):
-        return (f"the broker at {address} does not offer SASL {connection.sasl_mechanism} (check "
-                "KPI_SASL_MECHANISM and KPI_SECURITY_PROTOCOL)")  # fmt: skip
+        return (
+            f"the broker at {address} does not offer SASL {connection.sasl_mechanism} (check "
+            "KPI_SASL_MECHANISM and KPI_SECURITY_PROTOCOL)"
+        )
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return (f"no answer from {address} within {CHECK_TIMEOUT_SECONDS:g} s (check KPI_BROKER and "
-                "KPI_SECURITY_PROTOCOL)")  # fmt: skip
+        return (
+            f"no answer from {address} within {CHECK_TIMEOUT_SECONDS:g} s (check KPI_BROKER and KPI_SECURITY_PROTOCOL)"
+        )
     if isinstance(exc, aiokafka_errors.KafkaConnectionError):
-        return (f"the broker at {address} closed the connection (check KPI_SECURITY_PROTOCOL: "
-                f"{connection.security_protocol} may not be what it expects)")  # fmt: skip
+        return (
+            f"the broker at {address} closed the connection (check KPI_SECURITY_PROTOCOL: "
+            f"{connection.security_protocol} may not be what it expects)"
+        )
     if isinstance(exc, OSError):
         return f"cannot connect to {address}: {exc.strerror or exc} (check KPI_BROKER)"
     if isinstance(exc, ValueError):
@@ -78,8 +84,14 @@ def describe_failure(exc: BaseException, address: str, connection: KafkaConnecti
     return f"cannot use the broker at {address}: {exc!r}"
 
 
-def create_topics(connection: KafkaConnection, names: list[str], partitions: int, replication_factor: int = 1,
-                  exact: frozenset[str] = frozenset(), timeout: float = 30.0) -> None:  # fmt: skip
+def create_topics(
+    connection: KafkaConnection,
+    names: list[str],
+    partitions: int,
+    replication_factor: int = 1,
+    exact: frozenset[str] = frozenset(),
+    timeout: float = 30.0,
+) -> None:
     """Create the topics that do not exist yet; the broker's auto-created ones have the wrong size.
 
     Topics in ``exact`` must have exactly ``partitions`` partitions: keys are routed by
@@ -92,8 +104,10 @@ def create_topics(connection: KafkaConnection, names: list[str], partitions: int
             break
         except kafka_errors.NoBrokersAvailable:
             if time.monotonic() > deadline:
-                raise BrokerUnusable(f"no broker of {connection.bootstrap} answered the admin client within "
-                                     f"{timeout:g} s (check KPI_BROKER)") from None  # fmt: skip
+                raise BrokerUnusable(
+                    f"no broker of {connection.bootstrap} answered the admin client within "
+                    f"{timeout:g} s (check KPI_BROKER)"
+                ) from None
             time.sleep(0.5)
     try:
         existing = set(admin.list_topics())
@@ -118,8 +132,11 @@ def _create(admin: KafkaAdminClient, topics: list[NewTopic], replication_factor:
     except kafka_errors.TopicAlreadyExistsError:
         pass
     except kafka_errors.AuthorizationError as exc:
-        raise BrokerUnusable(f"not authorised to create topics ({type(exc).__name__}): {names}; grant the "
-                             "user CREATE on them, or create them beforehand") from None  # fmt: skip
+        raise BrokerUnusable(
+            f"not authorised to create topics ({type(exc).__name__}): {names}; grant the "
+            "user CREATE on them, or create them beforehand"
+        ) from None
     except kafka_errors.InvalidReplicationFactorError:
-        raise BrokerUnusable(f"the cluster cannot hold topics with KPI_REPLICATION_FACTOR={replication_factor} "
-                             f"(fewer brokers?): {names}") from None  # fmt: skip
+        raise BrokerUnusable(
+            f"the cluster cannot hold topics with KPI_REPLICATION_FACTOR={replication_factor} (fewer brokers?): {names}"
+        ) from None

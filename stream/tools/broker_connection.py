@@ -34,6 +34,11 @@ def connect(settings: Settings, command: str) -> KafkaConnection:
     connection = connection_of(settings)
     asyncio.run(check_connection(connection))
     log.info("%s: connected to %s (%s)", command, connection.bootstrap, connection.security_protocol)
-    create_topics(connection, required_topics(settings), settings.partitions, settings.replication_factor,
-                  exact=frozenset(partitioned_topics(settings)))  # fmt: skip
+    create_topics(
+        connection,
+        required_topics(settings),
+        settings.partitions,
+        settings.replication_factor,
+        exact=frozenset(partitioned_topics(settings)),
+    )
     return connection

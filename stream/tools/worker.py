@@ -54,10 +54,19 @@ def run_demo(settings: Settings, simulation: SimulationConfig, seed: int | None)
     settings, broker = with_embedded_broker(settings)
     assert settings.broker is not None
     simulator_args = [
-        sys.executable, "-m", "stream", "simulate",
-        "--rate", str(simulation.rate), "--queues", ",".join(simulation.queues),
-        "--agents", str(simulation.agents), "--chat-share", str(simulation.chat_share),
-    ] + (["--seed", str(seed)] if seed is not None else [])  # fmt: skip
+        sys.executable,
+        "-m",
+        "stream",
+        "simulate",
+        "--rate",
+        str(simulation.rate),
+        "--queues",
+        ",".join(simulation.queues),
+        "--agents",
+        str(simulation.agents),
+        "--chat-share",
+        str(simulation.chat_share),
+    ] + (["--seed", str(seed)] if seed is not None else [])
     # A session of its own, like the broker's: the parent stops the children in order.
     simulator = subprocess.Popen(
         simulator_args, env={**os.environ, "KPI_BROKER": settings.broker}, start_new_session=True
@@ -65,8 +74,10 @@ def run_demo(settings: Settings, simulation: SimulationConfig, seed: int | None)
     port = settings.web_port
     log.info(
         "demo running: http://localhost:%d/metrics  http://localhost:%d/api/kpis  http://localhost:%d/healthz",
-        port, port, port,
-    )  # fmt: skip
+        port,
+        port,
+        port,
+    )
     try:
         return _serve(settings, fresh_broker=broker is not None)
     finally:

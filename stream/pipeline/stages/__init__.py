@@ -32,8 +32,14 @@ def origin_of(event: faust.EventT) -> Origin:
     return f"{message.topic}/{message.partition}", message.offset
 
 
-def register_ingest(app: faust.App, inputs: faust.TopicT, ingest: Callable[[Sequence[faust.EventT]], Awaitable[None]],
-                    batch_size: int, batch_seconds: float, metrics: Metrics) -> None:  # fmt: skip
+def register_ingest(
+    app: faust.App,
+    inputs: faust.TopicT,
+    ingest: Callable[[Sequence[faust.EventT]], Awaitable[None]],
+    batch_size: int,
+    batch_seconds: float,
+    metrics: Metrics,
+) -> None:
     @app.agent(inputs, name="ingest")
     async def run(stream: faust.StreamT[bytes]) -> None:
         # One agent over all input topics: a batch mixes sources, so at low rates a batch's
@@ -42,8 +48,15 @@ def register_ingest(app: faust.App, inputs: faust.TopicT, ingest: Callable[[Sequ
             await run_batch("ingest", ingest, events, metrics)
 
 
-def register_stage(app: faust.App, topic: faust.TopicT, name: str, stage: Stage, batch_size: int,
-                   batch_seconds: float, metrics: Metrics) -> None:  # fmt: skip
+def register_stage(
+    app: faust.App,
+    topic: faust.TopicT,
+    name: str,
+    stage: Stage,
+    batch_size: int,
+    batch_seconds: float,
+    metrics: Metrics,
+) -> None:
     async def handle(events: Sequence[faust.EventT]) -> None:
         await stage([(unpack(event.value), origin_of(event)) for event in events])
 

@@ -79,8 +79,9 @@ class ContactStage:
                 if visit is not None and (state is None or visit != visit_of(state, event.contact_id)):
                     outbox.add(self.customer_visits, visit.customer_id, visit.to_wire())
         await outbox.send()
-        await self.dead_letters.send_late(late, self.window_set.kept_from(now),
-                                          ", and its contact or ticket is not held")  # fmt: skip
+        await self.dead_letters.send_late(
+            late, self.window_set.kept_from(now), ", and its contact or ticket is not held"
+        )
         # States are put after the output they imply is sent (stream.pipeline.held_writes).
         for name, states in touched.items():
             for key, state in states.items():

@@ -26,8 +26,11 @@ class CustomerStage:
         for rows, origin in deliveries:
             for row in rows:
                 visit = Visit.from_wire(row)
-                state = (touched.get(visit.customer_id) or self.writes.get(self.customers, visit.customer_id)
-                         or CustomerState())  # fmt: skip
+                state = (
+                    touched.get(visit.customer_id)
+                    or self.writes.get(self.customers, visit.customer_id)
+                    or CustomerState()
+                )
                 outbox.add_facts(self.queue_facts, apply_visit(state, visit, self.fcr_lookback_seconds), origin)
                 touched[visit.customer_id] = state
         await outbox.send()

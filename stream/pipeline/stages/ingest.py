@@ -61,8 +61,15 @@ class IngestStage:
             outcome = decode(message.value, self.source_of[message.topic], wall_now)
             if isinstance(outcome, Rejected):
                 self.metrics.invalid.labels(message.topic, outcome.reason).inc()
-                self.log.warning(outcome.reason, "dead-letter %s[%d]@%d: %s (%s)", message.topic,
-                                 message.partition, message.offset, outcome.reason, capped(outcome.detail))  # fmt: skip
+                self.log.warning(
+                    outcome.reason,
+                    "dead-letter %s[%d]@%d: %s (%s)",
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    outcome.reason,
+                    capped(outcome.detail),
+                )
                 await self.dead_letters.send(input_message(message), outcome.reason, outcome.detail)
                 continue
             processed[message.topic] += 1
