@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import faust
 
@@ -19,36 +20,28 @@ from stream.pipeline.reporting import Reporting
 log = logging.getLogger("stream")
 
 
+@dataclass
 class AlertPublisher:
-    def __init__(
-        self,
-        reporting: Reporting,
-        queues: faust.TableT,
-        writes: HeldWrites,
-        topic: faust.TopicT,
-        policy: AlertPolicy,
-        health_problem: Callable[[], str | None],
-    ) -> None:
-        self._reporting = reporting
-        self._queues = queues
-        self._writes = writes
-        self._topic = topic
-        self._policy = policy
-        self._health_problem = health_problem
+    reporting: Reporting
+    queues: faust.TableT
+    writes: HeldWrites
+    topic: faust.TopicT
+    policy: AlertPolicy
+    health_problem: Callable[[], str | None]
 
     async def publish(self) -> None:
-        if self._health_problem() is not None:
+        if self.health_problem() is not None:
             return  # half-recovered tables would read as recoveries
-        now = self._reporting.clock()
+        now = self.reporting.clock()
         published = []
         # Table state is updated before the first await, while this worker surely owns the keys.
-        for report in self._reporting.reports(now, windows=(self._policy.window,)):
+        for report in self.reporting.reports(now, windows=(self.policy.window,)):
             key = queue_key(report.queue, report.channel)
-            state = self._writes.get(self._queues, key)
-            active, events = evaluate(report, state.alerts, self._policy, now)
+            state = self.writes.get(self.queues, key)
+            active, events = evaluate(report, state.alerts, self.policy, now)
             if events:
                 state.alerts = active
-                self._writes.put(self._queues, key, state)
+                self.writes.put(self.queues, key, state)
                 published += events
         for event in published:
             log.warning(
@@ -60,4 +53,4 @@ class AlertPublisher:
                 event.value,
                 event.threshold,
             )
-            await self._topic.send(key=event.queue.encode(), value=event.to_json())
+            await self.topic.send(key=event.queue.encode(), value=event.to_json())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 
 from stream.pipeline import exits
 
@@ -45,6 +46,7 @@ class BrokerWatch:
         return 0.0 if self.down_since is None else now - self.down_since
 
 
+@dataclass
 class BrokerGuard:
     """Tracks the broker's reachability; exits non-zero once it has been gone too long.
 
@@ -52,26 +54,25 @@ class BrokerGuard:
     recovers the tables from their changelogs) does not bring back.
     """
 
-    def __init__(self, watch: BrokerWatch, broker: str, bootstrap: str, exit_after_seconds: float) -> None:
-        self._watch = watch
-        self._broker = broker
-        self._bootstrap = bootstrap
-        self._exit_after = exit_after_seconds
+    watch: BrokerWatch
+    broker: str
+    bootstrap: str
+    exit_after_seconds: float
 
     async def check(self) -> None:
-        watch = self._watch
+        watch = self.watch
         was_down = watch.down_since is not None
-        watch.record(await reachable(self._bootstrap), time.monotonic())
+        watch.record(await reachable(self.bootstrap), time.monotonic())
         down_for = watch.down_for(time.monotonic())
         if watch.down_since is not None and not was_down:
-            log.error("broker %s unreachable; /healthz reports it", self._broker)
+            log.error("broker %s unreachable; /healthz reports it", self.broker)
         elif watch.down_since is None and was_down:
-            log.warning("broker %s reachable again", self._broker)
-        if down_for > self._exit_after:
+            log.warning("broker %s reachable again", self.broker)
+        if down_for > self.exit_after_seconds:
             status = exits.EXIT_BROKER_UNREACHABLE
             exits.exit_worker(
                 status,
-                f"broker {self._broker} unreachable for {down_for:.0f} s "
-                f"(KPI_BROKER_OUTAGE_EXIT_SECONDS={self._exit_after:g}); exiting with status {status} so "
+                f"broker {self.broker} unreachable for {down_for:.0f} s "
+                f"(KPI_BROKER_OUTAGE_EXIT_SECONDS={self.exit_after_seconds:g}); exiting with status {status} so "
                 "a supervisor restarts the worker",
             )

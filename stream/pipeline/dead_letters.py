@@ -4,6 +4,7 @@ and why it was not used."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import faust
@@ -13,17 +14,17 @@ from stream.ingest.deadletter import InputMessage
 from stream.pipeline.ratelimit import RateLimitedLog
 
 
+@dataclass
 class DeadLetters:
-    def __init__(self, topic: faust.TopicT, late_counter: Counter, log: RateLimitedLog, max_bytes: int) -> None:
-        self._topic = topic
-        self._late = late_counter
-        self._log = log
-        self._max_bytes = max_bytes
+    topic: faust.TopicT
+    late_counter: Counter
+    log: RateLimitedLog
+    max_bytes: int
 
     async def send(self, message: InputMessage, reason: str, detail: str) -> None:
         """Send ``message`` with its reason; cut to fit, and saying so, if it is too large to go whole."""
-        fitted = message.fitted(self._max_bytes)
-        await self._topic.send(key=fitted.key, value=fitted.value, headers=fitted.headers(reason, detail))
+        fitted = message.fitted(self.max_bytes)
+        await self.topic.send(key=fitted.key, value=fitted.value, headers=fitted.headers(reason, detail))
 
     async def send_late(self, messages: Sequence[InputMessage], kept_from: float, unheld: str) -> None:
         """Count and dead-letter events that can change nothing any more (SPEC §3), with one log line
@@ -33,9 +34,9 @@ class DeadLetters:
         kept = datetime.fromtimestamp(kept_from, UTC).isoformat()
         detail = f"dated before every kept window (the earliest starts at {kept}){unheld}"
         for message in messages:
-            self._late.labels(message.topic).inc()
+            self.late_counter.labels(message.topic).inc()
             await self.send(message, "late", detail)
-        self._log.warning(
+        self.log.warning(
             "late",
             "dead-letter: %d late events (%s), e.g. %s[%d]@%d",
             len(messages),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -55,34 +55,27 @@ class Retention:
     window_set: WindowSet
 
 
+@dataclass
 class Expiry:
     """The keys of each table still to visit in the current round, and how many per tick."""
 
-    def __init__(
-        self,
-        tables: Tables,
-        writes: HeldWrites,
-        retention: Retention,
-        clock: Callable[[], float],
-        owner_of: Callable[[faust.TableT], Owns],
-        health_problem: Callable[[], str | None],
-    ) -> None:
-        self._tables = tables
-        self._writes = writes
-        self._retention = retention
-        self._clock = clock
-        self._owner_of = owner_of
-        self._health_problem = health_problem
-        self._rounds: dict[str, tuple[list[str], int]] = {}
+    tables: Tables
+    writes: HeldWrites
+    retention: Retention
+    clock: Callable[[], float]
+    owner_of: Callable[[faust.TableT], Owns]
+    health_problem: Callable[[], str | None]
+    #: Per table, the keys still to visit in the current round and how many a tick visits.
+    _rounds: dict[str, tuple[list[str], int]] = field(default_factory=dict, init=False)
 
     def tick(self) -> None:
         """Visit the next slice of every table's keys that this worker actively owns."""
-        if self._health_problem() is not None:
+        if self.health_problem() is not None:
             return  # tables may be half recovered during a rebalance; expire next time
-        for table, rule in rules(self._tables, self._retention, self._clock()):
+        for table, rule in rules(self.tables, self.retention, self.clock()):
             keys, step = self._rounds.get(table.name) or ([], 0)
             if not keys:  # a new round
-                keys = self._writes.keys(table)
+                keys = self.writes.keys(table)
                 step = math.ceil(len(keys) / SLICES)
             self._rounds[table.name] = (keys, step)
             self._visit(table, rule, keys[-step:] if step else [])
@@ -90,18 +83,18 @@ class Expiry:
 
     def _visit(self, table: faust.TableT, rule: Rule, keys: list[str]) -> None:
         """Apply ``rule`` to the latest state (held ones included) of each owned key still there."""
-        owns = self._owner_of(table)
+        owns = self.owner_of(table)
         for key in keys:
             if not owns(key):
                 continue
-            state = self._writes.get(table, key)
+            state = self.writes.get(table, key)
             if state is None:
                 continue  # deleted since the round began
             verdict = rule(key, state)
             if verdict is None:
-                self._writes.put(table, key, DELETED)
+                self.writes.put(table, key, DELETED)
             elif verdict:
-                self._writes.put(table, key, state)
+                self.writes.put(table, key, state)
 
 
 def rules(tables: Tables, r: Retention, now: float) -> list[tuple[faust.TableT, Rule]]:

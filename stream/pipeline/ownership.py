@@ -7,6 +7,7 @@ expires or alerts on a key, so workers never double count.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import faust
 
@@ -16,16 +17,16 @@ from stream.ingest.partitioning import partition_for
 Owns = Callable[[str], bool]
 
 
+@dataclass
 class Ownership:
-    def __init__(self, app: faust.App, partitions: int) -> None:
-        self._app = app
-        self._partitions = partitions
+    app: faust.App
+    partitions: int
 
     def of(self, topic: faust.TopicT) -> Owns:
         """Whether this worker owns a key of ``topic`` (or of a table partitioned like it), now."""
         name = topic.get_topic_name()
-        owned = {tp.partition for tp in self._app.assignor.assigned_actives() if tp.topic == name}
-        if len(owned) == self._partitions:
+        owned = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == name}
+        if len(owned) == self.partitions:
             return lambda key: True  # the only worker: no hash per key (a sweep tests every key)
-        partitions = self._partitions
+        partitions = self.partitions
         return lambda key: partition_for(key, partitions) in owned

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from math import inf
 
 import faust
@@ -18,37 +19,30 @@ from stream.pipeline.ownership import Owns
 from stream.pipeline.ratelimit import RateLimitedLog
 
 
+@dataclass
 class QueueLimit:
-    def __init__(
-        self,
-        limit: int,
-        configured: Collection[str],
-        writes: HeldWrites,
-        owner_of: Callable[[faust.TableT], Owns],
-        log: RateLimitedLog,
-    ) -> None:
-        self._limit = limit
-        self._configured = configured
-        self._writes = writes
-        self._owner_of = owner_of
-        self._log = log
-        #: Per table: when its actively owned keys were last counted, and how many there were.
-        self._owned_keys: dict[str, tuple[float, int]] = {}
+    limit: int
+    configured: Collection[str]
+    writes: HeldWrites
+    owner_of: Callable[[faust.TableT], Owns]
+    log: RateLimitedLog
+    #: Per table: when its actively owned keys were last counted, and how many there were.
+    _owned_keys: dict[str, tuple[float, int]] = field(default_factory=dict, init=False)
 
     def may_add(self, table: faust.TableT, queue: str, pending: int = 0) -> bool:
         """Whether a new key for ``queue`` may be added to ``table``, which gets ``pending`` new keys
         besides those held for it."""
-        new = self._writes.new_keys(table) + pending
-        if queue in self._configured or len(table) + new < self._limit:
+        new = self.writes.new_keys(table) + pending
+        if queue in self.configured or len(table) + new < self.limit:
             return True
-        if self._owned_key_count(table) + new < self._limit:
+        if self._owned_key_count(table) + new < self.limit:
             return True
-        self._log.warning(
+        self.log.warning(
             "queue-limit",
             "queue %r dropped: this worker already keeps %d queues "
             "(KPI_MAX_QUEUES); see contact_centre_queue_limit_dropped_total",
             queue,
-            self._limit,
+            self.limit,
         )
         return False
 
@@ -57,7 +51,7 @@ class QueueLimit:
         new queue names asks for every one of them."""
         counted_at, count = self._owned_keys.get(table.name, (-inf, 0))
         if time.monotonic() - counted_at > 1.0:
-            owns = self._owner_of(table)
+            owns = self.owner_of(table)
             count = sum(1 for key in table.keys() if owns(key))
             self._owned_keys[table.name] = (time.monotonic(), count)
         return count

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 
 import faust
 
@@ -13,36 +14,28 @@ from stream.pipeline.held_writes import HeldWrites
 from stream.pipeline.ownership import Owns
 
 
+@dataclass
 class Reporting:
-    def __init__(
-        self,
-        queues: faust.TableT,
-        presence: faust.TableT,
-        writes: HeldWrites,
-        owner_of: Callable[[faust.TableT], Owns],
-        targets_of: TargetsOf,
-        window_set: WindowSet,
-        clock: Callable[[], float],
-    ) -> None:
-        self._queues, self._presence = queues, presence
-        self._writes = writes
-        self._owner_of = owner_of
-        self._targets_of = targets_of
-        self._window_set = window_set
-        self.clock = clock
+    queues: faust.TableT
+    presence: faust.TableT
+    writes: HeldWrites
+    owner_of: Callable[[faust.TableT], Owns]
+    targets_of: TargetsOf
+    window_set: WindowSet
+    clock: Callable[[], float]
 
     def reports(
         self, now: float | None = None, queue: str | None = None, windows: Collection[str] | None = None
     ) -> list[QueueReport]:
         """Reports of the owned queues (or of ``queue``'s channels only), over every window (or ``windows``)."""
-        owns = self._owner_of(self._queues)
-        owned = self._writes.items(
-            self._queues, lambda key: owns(key) and (queue is None or split_queue_key(key)[0] == queue)
+        owns = self.owner_of(self.queues)
+        owned = self.writes.items(
+            self.queues, lambda key: owns(key) and (queue is None or split_queue_key(key)[0] == queue)
         )
         now = self.clock() if now is None else now
-        return build_reports(owned, self._targets_of, self._window_set, now, windows)
+        return build_reports(owned, self.targets_of, self.window_set, now, windows)
 
     def presence_reports(self, queue: str | None = None) -> list[PresenceReport]:
-        owns = self._owner_of(self._presence)
-        owned = self._writes.items(self._presence, lambda name: owns(name) and (queue is None or name == queue))
+        owns = self.owner_of(self.presence)
+        owned = self.writes.items(self.presence, lambda name: owns(name) and (queue is None or name == queue))
         return build_presence_reports(owned)
