@@ -62,6 +62,8 @@ class QueueConfig(BaseModel):
 
     defaults: QueueSettings = Field(default_factory=QueueSettings)
     queues: dict[str, QueueSettings] = Field(default_factory=dict)
+    #: Named sets of queues shown together (a team's wallboard): group name -> queue names.
+    groups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
     def for_queue(self, queue: str) -> QueueSettings:
         return self.queues.get(queue, self.defaults)
@@ -82,9 +84,9 @@ def load_queue_config(path: Path | None) -> QueueConfig:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with 'defaults' and 'queues'")
-    unknown = sorted(set(raw) - {"defaults", "queues"})
+    unknown = sorted(set(raw) - {"defaults", "queues", "groups"})
     if unknown:
-        raise ConfigError(f"{path}: {unknown[0]}: unknown section; expected 'defaults' or 'queues'")
+        raise ConfigError(f"{path}: {unknown[0]}: unknown section; expected 'defaults', 'queues' or 'groups'")
     defaults_raw = raw.get("defaults") or {}
     queues_raw = raw.get("queues") or {}
     defaults = _validate(QueueSettings, defaults_raw, path, "defaults")
@@ -101,7 +103,19 @@ def load_queue_config(path: Path | None) -> QueueConfig:
         if own_targets is None or isinstance(own_targets, dict):
             merged["targets"] = {**(defaults_raw.get("targets") or {}), **(own_targets or {})}
         queues[str(name)] = _validate(QueueSettings, merged, path, f"queues.{name}")
-    return QueueConfig(defaults=defaults, queues=queues)
+    return QueueConfig(defaults=defaults, queues=queues, groups=_groups(raw.get("groups") or {}, path))
+
+
+def _groups(raw: Any, path: Path) -> dict[str, tuple[str, ...]]:
+    """``groups``: each name with a list of queue names (a queue may be in several groups)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: groups: expected a mapping of group name to a list of queue names")
+    groups = {}
+    for name, queues in raw.items():
+        if not isinstance(queues, list) or not queues or not all(isinstance(q, str | int) for q in queues):
+            raise ConfigError(f"{path}: groups.{name}: expected a non-empty list of queue names, e.g. [sales, billing]")
+        groups[str(name)] = tuple(dict.fromkeys(str(q) for q in queues))
+    return groups
 
 
 def _validate(model: type[QueueSettings], data: Any, path: Path, where: str) -> QueueSettings:

@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     snapshot_seconds: float = Field(
         default=1.0, ge=0, le=60, description="/metrics and /api/kpis are rebuilt at most this often"
     )
+    web_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/\s]+/?$",
+        description="where the other workers reach this one (default http://<host name>:<KPI_WEB_PORT>)",
+    )
+    peer_timeout_seconds: float = Field(
+        default=1.0, gt=0, le=30, description="how long /api/kpis waits for another worker's queues"
+    )
     timezone: str = "UTC"
     config: Path | None = None
     windows: str = "15m,1h,today"

@@ -247,3 +247,7 @@ class Totals:
     @classmethod
     def from_wire(cls, row: Row) -> Totals:
         return cls(row + _INITIAL[len(row) :])
+
+
+#: Every windowed KPI, in the order reports give them.
+KPI_NAMES = tuple(Totals().kpis())

@@ -39,7 +39,7 @@ from stream.pipeline.tables import ROUTED_BY, Tables, declare_tables
 from stream.pipeline.topics import Topics, declare_topics
 from stream.serving.http_auth import BasicAuth
 from stream.serving.metrics import Metrics
-from stream.serving.web import register_views
+from stream.serving.web import ViewSettings, register_views
 
 Clock = Callable[[], float]
 
@@ -139,7 +139,15 @@ def create_pipeline(settings: Settings, clock: Clock | None = None) -> Pipeline:
             settings.broker_outage_exit_seconds,
         ),
     )
-    register_views(app, p.reporting, metrics, health.problem, BasicAuth.of(settings), settings.snapshot_seconds)
+    views = ViewSettings(
+        auth=BasicAuth.of(settings),
+        snapshot_seconds=settings.snapshot_seconds,
+        peer_timeout_seconds=settings.peer_timeout_seconds,
+        timezone=settings.timezone,
+        windows=tuple(window.name for window in settings.window_list),
+        groups=settings.queue_config.groups,
+    )
+    register_views(app, p.reporting, metrics, health.problem, ownership.peers, views)
     return p
 
 

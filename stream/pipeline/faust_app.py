@@ -45,6 +45,8 @@ def create_app(settings: Settings) -> KpiApp:
         datadir=str(settings.data_dir),
         web_port=settings.web_port,
         web_bind=settings.web_host,
+        # What the other workers of the group are told to ask for this worker's queues (/api/kpis).
+        canonical_url=settings.web_url,
         web_enabled=True,
         # Faust's own views answer, to anyone, whether a customer, contact or agent id is in a table
         # (/table), where each key lives and which workers exist (/router), and how the worker is

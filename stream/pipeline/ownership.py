@@ -30,3 +30,8 @@ class Ownership:
             return lambda key: True  # the only worker: no hash per key (a sweep tests every key)
         partitions = self.partitions
         return lambda key: partition_for(key, partitions) in owned
+
+    def peers(self) -> list[str]:
+        """The web addresses of the other workers that own partitions now (KPI_WEB_URL of each)."""
+        own = str(self.app.conf.canonical_url)
+        return sorted(url for url in self.app.assignor.tables_metadata() if url != own)

@@ -25,17 +25,17 @@ class Reporting:
     clock: Callable[[], float]
 
     def reports(
-        self, now: float | None = None, queue: str | None = None, windows: Collection[str] | None = None
+        self, now: float | None = None, queues: Collection[str] | None = None, windows: Collection[str] | None = None
     ) -> list[QueueReport]:
-        """Reports of the owned queues (or of ``queue``'s channels only), over every window (or ``windows``)."""
+        """Reports of the owned queues (or of ``queues``' channels only), over every window (or ``windows``)."""
         owns = self.owner_of(self.queues)
         owned = self.writes.items(
-            self.queues, lambda key: owns(key) and (queue is None or split_queue_key(key)[0] == queue)
+            self.queues, lambda key: owns(key) and (queues is None or split_queue_key(key)[0] in queues)
         )
         now = self.clock() if now is None else now
         return build_reports(owned, self.targets_of, self.window_set, now, windows)
 
-    def presence_reports(self, queue: str | None = None) -> list[PresenceReport]:
+    def presence_reports(self, queues: Collection[str] | None = None) -> list[PresenceReport]:
         owns = self.owner_of(self.presence)
-        owned = self.writes.items(self.presence, lambda name: owns(name) and (queue is None or name == queue))
+        owned = self.writes.items(self.presence, lambda name: owns(name) and (queues is None or name in queues))
         return build_presence_reports(owned)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import binascii
 import functools
 import hmac
-from base64 import b64decode
+from base64 import b64decode, b64encode
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -31,6 +31,10 @@ class BasicAuth:
         if settings.http_username is None or settings.http_secret is None:
             return None
         return cls(settings.http_username, settings.http_secret)
+
+    def header(self) -> dict[str, str]:
+        """The ``Authorization`` header that carries these credentials (for asking another worker)."""
+        return {"Authorization": "Basic " + b64encode(f"{self.username}:{self.password}".encode()).decode()}
 
     def admits(self, authorization: str | None) -> bool:
         """Whether an ``Authorization`` header value carries these credentials."""

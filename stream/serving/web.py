@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from base64 import b64encode
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import faust
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from stream.kpi.aggregators import KPI_NAMES
 from stream.kpi.report import PresenceReport, QueueReport, reports_to_json
 from stream.serving.http_auth import BasicAuth, protected
+from stream.serving.kpis_api import Body, KpiQuery, QueryError, ask_workers, finished, merged, narrowed, parse_query
 from stream.serving.metrics import Metrics
-from stream.serving.snapshot import Snapshots
+from stream.serving.snapshot import AsyncSnapshots, Snapshots
 
 #: The wallboard page: one self-contained file that polls /api/kpis.
 WALLBOARD = Path(__file__).with_name("wallboard.html")
-#: How many ``?queue=`` variants of /api/kpis are kept, besides the unfiltered document.
-QUEUE_SNAPSHOTS = 64
+#: How many variants of /api/kpis (queues, window, KPIs asked for) are kept.
+QUERY_SNAPSHOTS = 64
 #: On every response: browsers take the declared type, never one sniffed from the body.
 NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 JSON = {"Content-Type": "application/json; charset=utf-8", **NOSNIFF}
@@ -55,9 +57,22 @@ class ReportSource(Protocol):
 
     clock: Callable[[], float]
 
-    def reports(self, now: float | None = None, queue: str | None = None) -> list[QueueReport]: ...
+    def reports(self, now: float | None = None, queues: Collection[str] | None = None) -> list[QueueReport]: ...
 
-    def presence_reports(self, queue: str | None = None) -> list[PresenceReport]: ...
+    def presence_reports(self, queues: Collection[str] | None = None) -> list[PresenceReport]: ...
+
+
+@dataclass(frozen=True)
+class ViewSettings:
+    auth: BasicAuth | None
+    #: /metrics and /api/kpis are rebuilt at most this often.
+    snapshot_seconds: float
+    #: How long /api/kpis waits for another worker's queues.
+    peer_timeout_seconds: float
+    #: The centre's time zone, its windows and its groups of queues, for the wallboard.
+    timezone: str
+    windows: tuple[str, ...]
+    groups: Mapping[str, tuple[str, ...]]
 
 
 def register_views(
@@ -65,10 +80,13 @@ def register_views(
     source: ReportSource,
     exported: Metrics,
     health_problem: Callable[[], str | None],
-    auth: BasicAuth | None,
-    snapshot_seconds: float,
+    peers: Callable[[], Sequence[str]],
+    settings: ViewSettings,
 ) -> None:
-    guarded = protected(auth, NOSNIFF)
+    guarded = protected(settings.auth, NOSNIFF)
+    max_age = settings.snapshot_seconds
+    context = {"timezone": settings.timezone, "windows": list(settings.windows), "groups": dict(settings.groups)}
+    peer_headers = settings.auth.header() if settings.auth is not None else {}
 
     # Built at most once a second by default (SPEC: live gauges refresh at least every second) rather than per
     # request, on the event loop the stages run on: a client polling in a loop costs them only the
@@ -76,15 +94,22 @@ def register_views(
     def exposition(_: None) -> bytes:
         return exported.exposition(source.reports(), source.presence_reports())
 
-    def document(queue: str | None) -> bytes:
+    def own_queues(query: KpiQuery) -> tuple[dict[str, Any], Body]:
         now = source.clock()
-        return json.dumps(reports_to_json(source.reports(now, queue), source.presence_reports(queue), now)).encode()
+        reports, presence = source.reports(now, query.queues), source.presence_reports(query.queues)
+        document = narrowed(reports_to_json(reports, presence, now), query)
+        scope = "local" if query.local else "centre"  # the only worker, when not asked for its own part
+        return document, Body.of(finished(document, scope=scope, missing=[], context=context))
 
-    max_age = snapshot_seconds
+    async def every_queue(query: KpiQuery) -> Body:
+        own, _ = local.get(replace(query, local=True))
+        others, missing = await ask_workers(peers(), query, settings.peer_timeout_seconds, peer_headers)
+        return Body.of(finished(merged(own, others), scope="centre", missing=missing, context=context))
+
     metrics_body = Snapshots(exposition, size=1, max_age=max_age)
-    all_queues = Snapshots(document, size=1, max_age=max_age)
-    # Apart from the unfiltered one, so queue names a client invents can only evict each other.
-    one_queue = Snapshots(document, size=QUEUE_SNAPSHOTS, max_age=max_age)
+    # Queries a client invents can only evict each other's answers.
+    local = Snapshots(own_queues, size=QUERY_SNAPSHOTS, max_age=max_age)
+    centre = AsyncSnapshots(every_queue, size=QUERY_SNAPSHOTS, max_age=max_age)
 
     @app.page("/metrics")
     @guarded
@@ -95,9 +120,15 @@ def register_views(
     @app.page("/api/kpis")
     @guarded
     async def kpis(self: View, request: Request) -> Response:
-        # ?queue=NAME: that queue's channels only (a wallboard of one team; far cheaper to build).
-        queue = request.query.get("queue") or None
-        return self.bytes(all_queues.get(None) if queue is None else one_queue.get(queue), headers=JSON)
+        try:
+            query = parse_query(request.query, settings.groups, settings.windows, KPI_NAMES)
+        except QueryError as error:
+            return self.json({"error": str(error)}, status=400, headers=NOSNIFF)
+        body = local.get(query)[1] if query.local or not peers() else await centre.get(query)
+        headers = {**JSON, "ETag": body.etag, "Cache-Control": "no-cache"}
+        if body.matches(request.headers.get("If-None-Match")):
+            return self.bytes(b"", status=304, headers=headers)
+        return self.bytes(body.data, headers=headers)
 
     wallboard_page = WALLBOARD.read_bytes()
     wallboard_headers = {
