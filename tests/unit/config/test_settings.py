@@ -165,6 +165,10 @@ def test_service_level_target_is_overridable_as_the_service_level_ratio_target(t
         ("queues:\n  sales: 60\n", "queues.sales"),
         ("queues:\n  sales:\n", "queues.sales"),
         ("bogus: 1\n", "bogus"),  # unknown top-level section
+        ("groups: [sales]\n", "groups"),
+        ("groups:\n  north: sales\n", "groups.north"),
+        ("groups:\n  north: []\n", "groups.north"),
+        ("groups:\n  north: [{sales: 1}]\n", "groups.north"),
     ],
 )
 def test_error_names_file_and_field(tmp_path: Path, text: str, where: str) -> None:
@@ -173,6 +177,13 @@ def test_error_names_file_and_field(tmp_path: Path, text: str, where: str) -> No
         load_queue_config(path)
     message = str(caught.value)
     assert message.startswith(f"{path}: {where}: "), message
+
+
+def test_groups_name_queues_configured_or_not(tmp_path: Path) -> None:
+    text = "queues:\n  sales:\n    service_level_seconds: 30\ngroups:\n  north: [sales, billing, sales]\n  7: [42]\n"
+    config = load_queue_config(write(tmp_path, text))
+    assert config.groups == {"north": ("sales", "billing"), "7": ("42",)}
+    assert load_queue_config(write(tmp_path, "queues: {}\n")).groups == {}
 
 
 @pytest.mark.parametrize(

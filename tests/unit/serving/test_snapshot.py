@@ -1,8 +1,13 @@
-"""stream.serving.snapshot.Snapshots: a body is built at most once a second per key, and keys are bounded."""
+"""stream.serving.snapshot: a body is built at most once a second per key, keys are bounded, and an
+asynchronous build is shared by the requests that come while it runs."""
 
 from __future__ import annotations
 
-from stream.serving.snapshot import Snapshots
+import asyncio
+
+import pytest
+
+from stream.serving.snapshot import AsyncSnapshots, Snapshots
 
 T = 5000.0  # any monotonic reading
 
@@ -67,3 +72,39 @@ def test_invented_keys_evict_the_least_recently_asked_and_never_grow_it() -> Non
     assert snapshots.get("sales") == b"sales#1"
     assert build.builds["sales"] == 1
     assert snapshots.get("support") == b"support#2"  # evicted by the flood: built again
+
+
+async def test_requests_during_a_build_wait_for_that_build() -> None:
+    now = [0.0]
+    builds: list[str] = []
+    release = asyncio.Event()
+
+    async def build(key: str) -> str:
+        builds.append(key)
+        await release.wait()
+        return f"{key}@{now[0]}"
+
+    snapshots = AsyncSnapshots(build, size=2, max_age=1.0, clock=lambda: now[0])
+    waiting = [asyncio.ensure_future(snapshots.get("a")) for _ in range(3)]
+    await asyncio.sleep(0)  # let them all ask
+    release.set()
+    assert await asyncio.gather(*waiting) == ["a@0.0"] * 3
+    assert builds == ["a"]
+    now[0] = 1.0
+    assert await snapshots.get("a") == "a@1.0"
+    assert builds == ["a", "a"]
+
+
+async def test_a_failed_build_is_not_kept() -> None:
+    attempts = []
+
+    async def build(key: str) -> str:
+        attempts.append(key)
+        if len(attempts) == 1:
+            raise RuntimeError("peer down")
+        return key
+
+    snapshots = AsyncSnapshots(build, size=2, max_age=60.0, clock=lambda: 0.0)
+    with pytest.raises(RuntimeError):
+        await snapshots.get("a")
+    assert await snapshots.get("a") == "a"
