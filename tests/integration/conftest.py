@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -9,14 +10,16 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
+from stream.faust_ext.endoffsets import record_ends
 from stream.tools.embedded_broker import EmbeddedBroker, free_port, start_embedded_broker
 from tests.integration.processes import tail, wait_until_ready
 from tests.integration.prometheus_server import Prometheus, running_prometheus
@@ -178,3 +181,31 @@ def wait_for(condition, timeout: float = 60.0, interval: float = 0.5):  # type: 
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout:.0f} s")
         time.sleep(interval)
+
+
+def read_topic(bootstrap: str, topic: str, complete: Callable[[list[ConsumerRecord]], bool], timeout: float = 60.0,
+               **options: int) -> list[ConsumerRecord]:  # fmt: skip
+    """Every record of ``topic`` from its start: read until ``complete(records)``, then on to the
+    ends its partitions had at that moment, so that whatever was written with those records (a
+    second copy of one, say) is read too; fail after ``timeout``. ``options``: KafkaConsumer's."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **options)
+    records: list[ConsumerRecord] = []
+    deadline = time.monotonic() + timeout
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        assert partitions, f"no topic {topic}"
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends: dict[TopicPartition, int] | None = None
+        while ends is None or any(consumer.position(tp) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                pytest.fail(f"{topic}: {len(records)} records read within {timeout:.0f} s, "
+                            + ("not yet complete" if ends is None else f"short of the ends {ends}"))  # fmt: skip
+            for batch in consumer.poll(timeout_ms=200).values():
+                records += batch
+            if ends is None and complete(records):
+                # The embedded broker reports the start of a partition's last record batch + 1 as its end.
+                ends = asyncio.run(record_ends(bootstrap, consumer.end_offsets(partitions)))
+    finally:
+        consumer.close()
+    return records

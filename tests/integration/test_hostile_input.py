@@ -10,12 +10,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from stream.kpi.aggregates import MAX_WAITING
 from stream.kpi.presence import MAX_AGENTS_PER_QUEUE
 from stream.tools.embedded_broker import EmbeddedBroker
-from tests.integration.conftest import Worker, running_worker, wait_for
+from tests.integration.conftest import Worker, read_topic, running_worker, wait_for
 from tests.integration.events import make_agent_state, make_event
 from tests.integration.scrape import series
 from tests.integration.test_crash_recovery import warnings_in_log
@@ -63,14 +63,10 @@ def test_oversized_poison_messages_are_dead_lettered_cut_to_fit(broker: Embedded
         assert (metrics[offered], metrics[answered]) == (2, 1)
         assert worker.process.poll() is None and worker.get("/healthz")[0] == 200
 
-        consumer = KafkaConsumer(worker.topics["deadletter"], bootstrap_servers=worker.bootstrap,
-                                 auto_offset_reset="earliest", consumer_timeout_ms=10_000,
-                                 fetch_max_bytes=8 * 1024 * 1024,
-                                 max_partition_fetch_bytes=8 * 1024 * 1024)  # fmt: skip
-        try:
-            letters = {m.key: m for m in consumer}
-        finally:
-            consumer.close()
+        dead = read_topic(worker.bootstrap, worker.topics["deadletter"],
+                          lambda read: {b"huge", b"long-type"} <= {m.key for m in read},
+                          fetch_max_bytes=8 * 1024 * 1024, max_partition_fetch_bytes=8 * 1024 * 1024)  # fmt: skip
+        letters = {m.key: m for m in dead}
         for key, original in ((b"huge", huge), (b"long-type", long_type)):
             headers = {name: value.decode() for name, value in letters[key].headers}
             assert original.startswith(letters[key].value) and len(letters[key].value) < 1_000_000
