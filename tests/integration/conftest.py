@@ -11,8 +11,8 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -109,35 +109,58 @@ def running_worker(broker: EmbeddedBroker, workdir: Path, app_id: str | None = N
     """A worker process, healthy when this yields: with an app id and input topics of its own
     unless given (a restarted worker reuses both, and ``workdir``); ``settings`` are extra KPI_*
     variables."""
-    config = workdir / "queues.yaml"
+    with running_workers(broker, WorkerSpec(workdir, app_id, topics, settings)) as [running]:
+        yield running
+
+
+@dataclass
+class WorkerSpec:
+    """What :func:`running_worker` takes, for :func:`running_workers`."""
+
+    workdir: Path
+    app_id: str | None = None
+    topics: dict[str, str] | None = None
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+@contextmanager
+def running_workers(broker: EmbeddedBroker, *specs: WorkerSpec) -> Iterator[list[Worker]]:
+    """Worker processes started together, so that their start-ups and first group joins overlap;
+    all healthy when this yields, each as :func:`running_worker` makes it."""
+    with ExitStack() as stack:
+        workers = [_start_worker(broker, spec) for spec in specs]
+        for running in workers:
+            stack.callback(running.stop)
+        for running in workers:
+            wait_until_ready(running.process, running.base_url + "/healthz", running.log_path, "worker", timeout=90)
+        yield workers
+
+
+def _start_worker(broker: EmbeddedBroker, spec: WorkerSpec) -> Worker:
+    config = spec.workdir / "queues.yaml"
     config.write_text(QUEUE_CONFIG)
     run = uuid.uuid4().hex[:8]
-    topics = topics or new_topics(run)
+    topics = spec.topics or new_topics(run)
     port = free_port()
     env = {
         **os.environ,
         "KPI_BROKER": broker.url,
-        "KPI_APP_ID": app_id or f"it-{run}",
+        "KPI_APP_ID": spec.app_id or f"it-{run}",
         "KPI_WEB_PORT": str(port),
         "KPI_WEB_HOST": "127.0.0.1",
         "KPI_CONFIG": str(config),
-        "KPI_DATA_DIR": str(workdir / "data"),
+        "KPI_DATA_DIR": str(spec.workdir / "data"),
         "KPI_PARTITIONS": "4",
         # A first group join takes about half the session timeout on the embedded broker.
         "KPI_SESSION_TIMEOUT_SECONDS": "10",
         **{f"KPI_TOPIC_{name.upper()}": topic for name, topic in topics.items()},
-        **settings,
+        **spec.settings,
     }
-    log_path = workdir / "worker.log"
+    log_path = spec.workdir / "worker.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "stream", "worker"], env=env, stdout=log,
                                    stderr=subprocess.STDOUT)  # fmt: skip
-    running = Worker(f"http://127.0.0.1:{port}", broker.bootstrap, topics, log_path, process, env)
-    try:
-        wait_until_ready(process, running.base_url + "/healthz", log_path, "worker", timeout=90)
-        yield running
-    finally:
-        running.stop()
+    return Worker(f"http://127.0.0.1:{port}", broker.bootstrap, topics, log_path, process, env)
 
 
 def new_topics(run: str) -> dict[str, str]:
