@@ -52,7 +52,7 @@ def test_demo_serves_kpis_and_stops_on_sigint(tmp_path: Path) -> None:
 
     try:
         metrics = wait_for(every_kpi_present, timeout=90, interval=1.0)
-        # stream/demo_queues.yaml: sales overrides the default CSAT target of 4.0.
+        # stream/tools/demo_queues.yaml: sales overrides the default CSAT target of 4.0.
         assert metrics[series("contact_centre_kpi_target", queue="sales", channel="voice", kpi="csat_score")] == 4.3
         assert metrics[series("contact_centre_kpi_target", queue="support", channel="voice", kpi="csat_score")] == 4.0
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
