@@ -23,6 +23,10 @@ from tests.integration.test_crash_recovery import warnings_in_log
 pytestmark = pytest.mark.integration
 
 
+#: Invented agents of one queue, and contacts waiting in one queue: twice what a worker keeps of each.
+AGENTS, WAITING = 2 * MAX_AGENTS_PER_QUEUE, 2 * MAX_WAITING
+
+
 def big_producer(broker: EmbeddedBroker) -> KafkaProducer:
     # Under the broker's limit, over the worker's producer's (1,000,000 bytes).
     return KafkaProducer(bootstrap_servers=broker.bootstrap, max_request_size=4 * 1024 * 1024, linger_ms=20)
@@ -79,6 +83,7 @@ def test_oversized_poison_messages_are_dead_lettered_cut_to_fit(broker: Embedded
         assert long_lines == []
 
 
+@pytest.mark.machine("busy")  # a large input (tests/conftest.py)
 def test_a_flood_of_invented_ids_is_bounded_counted_and_forgotten(broker: EmbeddedBroker, tmp_path: Path) -> None:
     producer = big_producer(broker)
     settings = {"KPI_MAX_QUEUES": "60", "KPI_IDLE_QUEUE_SECONDS": "5", "KPI_ORPHAN_TICKET_TTL_SECONDS": "5",
@@ -94,11 +99,11 @@ def test_a_flood_of_invented_ids_is_bounded_counted_and_forgotten(broker: Embedd
             producer.send(topics[topic], key=key.encode() if key else None, value=json.dumps(event).encode())
             sent += 1
 
-        for n in range(50_000):  # invented agents, all in one queue (named in KPI_CONFIG: never idle)
+        for n in range(AGENTS):  # invented agents, all in one queue (named in KPI_CONFIG: never idle)
             send("agents", make_agent_state(f"{run}-agent-{n}", now - 30, "available", "it-support"),
                  f"{run}-agent-{n}")  # fmt: skip
             send("tickets", make_event("ticket.replied", f"{run}-orphan-{n}", now - 30, agent_id="a"), None)
-        for n in range(40_000):  # contacts all waiting in one queue (named in KPI_CONFIG: never idle)
+        for n in range(WAITING):  # contacts all waiting in one queue (named in KPI_CONFIG: never idle)
             send("calls", make_event("contact.queued", f"{run}-wait-{n}", now - 30, queue="it-sales"), None)
         for n in range(2_000):  # invented queues
             send("chats", make_event("contact.queued", f"{run}-q-{n}", now - 30, queue=f"it-invented-{n}"), None)
@@ -119,7 +124,7 @@ def test_a_flood_of_invented_ids_is_bounded_counted_and_forgotten(broker: Embedd
         wait_for(accounted, timeout=240, interval=2)
         # Beyond the bounds: contacts waiting in one queue, agents of one queue; the later stages
         # may still be working through them.
-        expected_drops = {"queues": 40_000 - MAX_WAITING, "presence": 50_000 - MAX_AGENTS_PER_QUEUE}
+        expected_drops = {"queues": WAITING - MAX_WAITING, "presence": AGENTS - MAX_AGENTS_PER_QUEUE}
         dropped: dict[str, float] = {}
 
         def all_dropped() -> bool:
