@@ -19,7 +19,7 @@ from stream.tools.simulator import Simulation, SimulationConfig, encode
 from tests.integration.conftest import Worker, WorkerSpec, new_topics, running_worker, running_workers, wait_for
 from tests.integration.scrape import series
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("heavy")]  # several workers at once (tests/conftest.py)
 
 INPUTS = {"voice": "calls", "chat": "chats", "ticket": "tickets", "survey": "surveys", "agent": "agents"}
 

@@ -216,6 +216,7 @@ def test_an_event_before_every_window_is_late_dead_lettered_and_changes_nothing(
         settle(worker, Truth(scenario), queues, "after the late events were dead-lettered", timeout=5)
 
 
+@pytest.mark.machine("busy")  # a large input (tests/conftest.py)
 def test_kill_9_while_reading_a_backlog_then_restart_counts_each_event_once(
     broker: EmbeddedBroker, producer: KafkaProducer, tmp_path: Path
 ) -> None:

@@ -16,7 +16,7 @@ from stream.tools.embedded_broker import EmbeddedBroker
 from tests.integration.conftest import Worker, WorkerSpec, new_topics, running_worker, running_workers, wait_for
 from tests.integration.test_crash_recovery import comparable, differences, processed, produce_stream
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("heavy")]  # several workers at once (tests/conftest.py)
 
 
 def keyed(document: dict[str, Any]) -> tuple[dict[tuple[str, str], Any], dict[str, Any]]:
@@ -37,6 +37,7 @@ def combined(*workers: Worker) -> tuple[dict[tuple[str, str], Any], dict[str, An
     return queues, agents
 
 
+@pytest.mark.machine("alone")  # three workers through a backlog: no other large input beside it
 @pytest.mark.timeout(900)
 def test_a_worker_joining_during_a_backlog_rebalances_without_losing_or_repeating(
     broker: EmbeddedBroker, producer: KafkaProducer, tmp_path_factory: pytest.TempPathFactory
@@ -69,8 +70,8 @@ def test_a_worker_joining_during_a_backlog_rebalances_without_losing_or_repeatin
                     and all(keyed(comparable(w))[0] for w in (first, second))
                 )
 
-            # Three workers through the backlog on two cores, beside another test file's workers
-            # (make test runs two at once): the single worker may take minutes to catch up.
+            # Three workers through the backlog on two cores, beside the light tests of make test's
+            # other process (tests/conftest.py): the single worker may take minutes to catch up.
             try:
                 wait_for(split_equals_single, timeout=600, interval=2)
             except BaseException:
