@@ -15,7 +15,7 @@ from kafka import KafkaProducer
 from stream.kpi.aggregates import MAX_WAITING
 from stream.kpi.presence import MAX_AGENTS_PER_QUEUE
 from stream.tools.embedded_broker import EmbeddedBroker
-from tests.integration.conftest import Worker, read_topic, running_worker, wait_for
+from tests.integration.conftest import LOADED, Worker, read_topic, running_worker, wait_for
 from tests.integration.events import make_agent_state, make_event
 from tests.integration.scrape import series
 from tests.integration.test_crash_recovery import warnings_in_log
@@ -87,7 +87,7 @@ def test_oversized_poison_messages_are_dead_lettered_cut_to_fit(broker: Embedded
 def test_a_flood_of_invented_ids_is_bounded_counted_and_forgotten(broker: EmbeddedBroker, tmp_path: Path) -> None:
     producer = big_producer(broker)
     settings = {"KPI_MAX_QUEUES": "60", "KPI_IDLE_QUEUE_SECONDS": "5", "KPI_ORPHAN_TICKET_TTL_SECONDS": "5",
-                "KPI_AGENT_TTL_SECONDS": "3600"}  # fmt: skip
+                "KPI_AGENT_TTL_SECONDS": "3600", **LOADED}  # fmt: skip
     with running_worker(broker, tmp_path, **settings) as worker:
         topics = worker.topics
         now = time.time()

@@ -13,7 +13,7 @@ import pytest
 from kafka import KafkaProducer
 
 from stream.tools.embedded_broker import EmbeddedBroker
-from tests.integration.conftest import Worker, WorkerSpec, new_topics, running_workers, wait_for
+from tests.integration.conftest import LOADED, Worker, WorkerSpec, new_topics, running_workers, wait_for
 from tests.integration.test_crash_recovery import comparable, differences, produce_stream
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("heavy")]  # several workers at once (tests/conftest.py)
@@ -51,9 +51,10 @@ def pair(broker: EmbeddedBroker, producer: KafkaProducer, tmp_path_factory: pyte
     """Shared by the two tests below; the second kills ``second``."""
     topics = new_topics(uuid.uuid4().hex[:8])
     app_id = f"it-scale-{uuid.uuid4().hex[:8]}"
-    with running_workers(broker, WorkerSpec(tmp_path_factory.mktemp("first"), app_id, topics),
-                         WorkerSpec(tmp_path_factory.mktemp("second"), app_id, topics),
-                         WorkerSpec(tmp_path_factory.mktemp("single"), topics=topics)) as (first, second, single):
+    with running_workers(broker, WorkerSpec(tmp_path_factory.mktemp("first"), app_id, topics, LOADED),
+                         WorkerSpec(tmp_path_factory.mktemp("second"), app_id, topics, LOADED),
+                         WorkerSpec(tmp_path_factory.mktemp("single"), topics=topics, settings=LOADED)
+                         ) as (first, second, single):  # fmt: skip
         produce_stream(producer, topics, rate=1.5)
         yield Pair(first, second, single)
 

@@ -11,7 +11,7 @@ import pytest
 from kafka import KafkaProducer
 
 from stream.tools.embedded_broker import EmbeddedBroker
-from tests.integration.conftest import WorkerSpec, new_topics, running_worker, running_workers, wait_for
+from tests.integration.conftest import LOADED, WorkerSpec, new_topics, running_worker, running_workers, wait_for
 from tests.integration.test_crash_recovery import comparable, differences, processed, produce_stream
 from tests.integration.test_scale_out import combined, keyed
 
@@ -32,10 +32,11 @@ def test_a_worker_joining_during_a_backlog_rebalances_without_losing_or_repeatin
     # Large enough that the first worker is still reading it when the second has joined (about
     # 10 s after it starts) on a machine where the pipeline reads 10,000 events/s.
     total = produce_stream(producer, topics, rate=24.0)
-    with running_workers(broker, WorkerSpec(tmp_path_factory.mktemp("single"), topics=topics),
-                         WorkerSpec(tmp_path_factory.mktemp("first"), app_id, topics)) as (single, first):
+    with running_workers(broker, WorkerSpec(tmp_path_factory.mktemp("single"), topics=topics, settings=LOADED),
+                         WorkerSpec(tmp_path_factory.mktemp("first"), app_id, topics, LOADED)) as (single, first):
         wait_for(lambda: processed(first) > total * 0.05, timeout=120, interval=0.2)
-        with running_worker(broker, tmp_path_factory.mktemp("second"), app_id=app_id, topics=topics) as second:
+        with running_worker(broker, tmp_path_factory.mktemp("second"), app_id=app_id, topics=topics,
+                            **LOADED) as second:
             # The group has rebalanced (the second worker is healthy) before the backlog was read.
             read_at_join = processed(first)
             print(f"the first worker had read {read_at_join:.0f} of {total} events when the second joined")
