@@ -19,8 +19,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 demo: $(STAMP)
 	$(PY) -m stream demo
 
+# Two pytest-xdist processes; the tests that run several workers through large inputs run one at a
+# time in one of them (tests/conftest.py).
 test: system-packages $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 check: lint $(STAMP)
 	$(PY) -m pytest -q tests/unit tests/agents

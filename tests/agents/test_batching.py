@@ -13,23 +13,33 @@ import faust
 
 from stream.faust_ext.batching import take_ready
 
-#: The agent under test, the values of each batch it was given, and a wait for that many values.
-Batching = tuple[Any, list[list[int]], Callable[[int], Any]]
+#: The agent under test, the values of each batch it was given, a wait for that many values in
+#: batches, and a wait for that many values taken from the channel (into a batch still open).
+Batching = tuple[Any, list[list[int]], Callable[[int], Any], Callable[[int], Any]]
 
 
 @asynccontextmanager
 async def batching_agent(max_: int, linger: float) -> AsyncIterator[Batching]:
     """An agent that records the values of each batch ``take_ready`` gives it, and whether any of
-    them was acknowledged while the batch was being processed; ``until(n)`` waits for n values."""
+    them was acknowledged while the batch was being processed; ``until(n)`` waits for n values in
+    batches, ``taken(n)`` for n values taken (the stream's processors run on each as it is taken)."""
     app = faust.App(f"batching-{uuid4().hex[:8]}", broker="kafka://127.0.0.1:9", store="memory://")
     app.finalize()
     app.flow_control.resume()
     seen: list[list[int]] = []
     acked_early: list[bool] = []
     counted = asyncio.Condition()
+    took: list[int] = []
+
+    async def on_taken(value: int) -> int:
+        async with counted:
+            took.append(value)
+            counted.notify_all()
+        return value
 
     @app.agent()
     async def collect(stream: faust.StreamT[int]) -> None:
+        stream.add_processor(on_taken)
         async for events in take_ready(stream, max_, linger):
             acked_early.append(any(event.message.acked for event in events))
             async with counted:
@@ -40,13 +50,17 @@ async def batching_agent(max_: int, linger: float) -> AsyncIterator[Batching]:
         async with counted:
             await asyncio.wait_for(counted.wait_for(lambda: sum(map(len, seen)) >= values), timeout=5)
 
+    async def taken(values: int) -> None:
+        async with counted:
+            await asyncio.wait_for(counted.wait_for(lambda: len(took) >= values), timeout=5)
+
     async with collect.test_context() as agent:
-        yield agent, seen, until
+        yield agent, seen, until, taken
     assert acked_early and not any(acked_early)
 
 
 async def test_messages_that_arrive_together_are_one_batch_closed_at_once() -> None:
-    async with batching_agent(max_=100, linger=0.0) as (agent, seen, until):
+    async with batching_agent(max_=100, linger=0.0) as (agent, seen, until, _):
         for value in range(3):
             await agent.put(value, wait=False)
         started = asyncio.get_running_loop().time()
@@ -57,7 +71,7 @@ async def test_messages_that_arrive_together_are_one_batch_closed_at_once() -> N
 
 
 async def test_a_batch_never_holds_more_than_max() -> None:
-    async with batching_agent(max_=2, linger=0.0) as (agent, seen, until):
+    async with batching_agent(max_=2, linger=0.0) as (agent, seen, until, _):
         for value in range(5):
             await agent.put(value, wait=False)
         await until(5)
@@ -65,15 +79,17 @@ async def test_a_batch_never_holds_more_than_max() -> None:
 
 
 async def test_a_message_after_a_pause_starts_a_new_batch_unless_the_batch_lingers() -> None:
-    async with batching_agent(max_=100, linger=0.0) as (agent, seen, until):
+    async with batching_agent(max_=100, linger=0.0) as (agent, seen, until, _):
         await agent.put(0, wait=False)
         await until(1)
         await agent.put(1, wait=False)
         await until(2)
     assert seen == [[0], [1]]
-    async with batching_agent(max_=100, linger=0.5) as (agent, seen, until):
+    # A linger no test step comes near; the batch closes when full (max_ 2), not at its end.
+    async with batching_agent(max_=2, linger=60.0) as (agent, seen, until, taken):
         await agent.put(0, wait=False)
-        await asyncio.sleep(0.1)
+        await taken(1)  # the pause: 0 is taken, nothing else waiting, the batch lingers
+        assert seen == []
         await agent.put(1, wait=False)
         await until(2)
     assert seen == [[0, 1]]
@@ -116,14 +132,17 @@ async def test_events_taken_during_a_rebalance_are_skipped_and_acknowledged_as_t
 async def test_an_event_is_judged_when_taken_so_a_rebalance_during_a_linger_keeps_it() -> None:
     """Once taken into a batch an event is tracked, and a rebalance waits for it; one starting
     while the batch lingers must not skip it when the batch closes."""
-    async with batching_agent(max_=100, linger=0.3) as (agent, seen, until):
+    # The batch can close only at the linger's end while the flow is suspended (an event taken
+    # then is skipped): a linger long enough that the rebalance surely starts before it ends.
+    async with batching_agent(max_=100, linger=1.0) as (agent, seen, until, taken):
         app = agent.app
-        taken = await agent.put(0, wait=False)
-        await asyncio.sleep(0.05)  # taken, and the batch lingering
+        event = await agent.put(0, wait=False)
+        await taken(1)
         app.flow_control.suspend()
+        assert seen == []  # the rebalance started while the batch lingered
         await until(1)
         app.flow_control.resume()
-    assert seen == [[0]] and taken.message.acked
+    assert seen == [[0]] and event.message.acked
 
 
 async def wait_until(condition: Callable[[], bool]) -> None:

@@ -28,6 +28,7 @@ KEYS = (
 
 
 @pytest.mark.integration
+@pytest.mark.xdist_group("heavy")  # several workers and references one after another (tests/conftest.py)
 @pytest.mark.timeout(400)
 def test_quick_benchmark_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "latest.json"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -9,14 +10,16 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
+from stream.faust_ext.endoffsets import record_ends
 from stream.tools.embedded_broker import EmbeddedBroker, free_port, start_embedded_broker
 from tests.integration.processes import tail, wait_until_ready
 from tests.integration.prometheus_server import Prometheus, running_prometheus
@@ -106,35 +109,63 @@ def running_worker(broker: EmbeddedBroker, workdir: Path, app_id: str | None = N
     """A worker process, healthy when this yields: with an app id and input topics of its own
     unless given (a restarted worker reuses both, and ``workdir``); ``settings`` are extra KPI_*
     variables."""
-    config = workdir / "queues.yaml"
+    with running_workers(broker, WorkerSpec(workdir, app_id, topics, settings)) as [running]:
+        yield running
+
+
+#: Settings of a worker through a large input, whose event loop can be busy for seconds at a time:
+#: a longer session timeout than the 5 s of the others (which join their group faster with it).
+LOADED = {"KPI_SESSION_TIMEOUT_SECONDS": "10"}
+
+
+@dataclass
+class WorkerSpec:
+    """What :func:`running_worker` takes, for :func:`running_workers`."""
+
+    workdir: Path
+    app_id: str | None = None
+    topics: dict[str, str] | None = None
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+@contextmanager
+def running_workers(broker: EmbeddedBroker, *specs: WorkerSpec) -> Iterator[list[Worker]]:
+    """Worker processes started together, so that their start-ups and first group joins overlap;
+    all healthy when this yields, each as :func:`running_worker` makes it."""
+    with ExitStack() as stack:
+        workers = [_start_worker(broker, spec) for spec in specs]
+        for running in workers:
+            stack.callback(running.stop)
+        for running in workers:
+            wait_until_ready(running.process, running.base_url + "/healthz", running.log_path, "worker", timeout=90)
+        yield workers
+
+
+def _start_worker(broker: EmbeddedBroker, spec: WorkerSpec) -> Worker:
+    config = spec.workdir / "queues.yaml"
     config.write_text(QUEUE_CONFIG)
     run = uuid.uuid4().hex[:8]
-    topics = topics or new_topics(run)
+    topics = spec.topics or new_topics(run)
     port = free_port()
     env = {
         **os.environ,
         "KPI_BROKER": broker.url,
-        "KPI_APP_ID": app_id or f"it-{run}",
+        "KPI_APP_ID": spec.app_id or f"it-{run}",
         "KPI_WEB_PORT": str(port),
         "KPI_WEB_HOST": "127.0.0.1",
         "KPI_CONFIG": str(config),
-        "KPI_DATA_DIR": str(workdir / "data"),
+        "KPI_DATA_DIR": str(spec.workdir / "data"),
         "KPI_PARTITIONS": "4",
         # A first group join takes about half the session timeout on the embedded broker.
-        "KPI_SESSION_TIMEOUT_SECONDS": "10",
+        "KPI_SESSION_TIMEOUT_SECONDS": "5",
         **{f"KPI_TOPIC_{name.upper()}": topic for name, topic in topics.items()},
-        **settings,
+        **spec.settings,
     }
-    log_path = workdir / "worker.log"
+    log_path = spec.workdir / "worker.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "stream", "worker"], env=env, stdout=log,
                                    stderr=subprocess.STDOUT)  # fmt: skip
-    running = Worker(f"http://127.0.0.1:{port}", broker.bootstrap, topics, log_path, process, env)
-    try:
-        wait_until_ready(process, running.base_url + "/healthz", log_path, "worker", timeout=90)
-        yield running
-    finally:
-        running.stop()
+    return Worker(f"http://127.0.0.1:{port}", broker.bootstrap, topics, log_path, process, env)
 
 
 def new_topics(run: str) -> dict[str, str]:
@@ -151,7 +182,10 @@ def broker() -> Iterator[EmbeddedBroker]:
 
 @pytest.fixture(scope="session")
 def worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
-    with running_worker(broker, tmp_path_factory.mktemp("worker")) as running:
+    # Its "today" started half a day ago (UTC): tests that date events minutes back and expect
+    # every window to hold them cannot straddle the start of a day, whenever they run.
+    day_start = time.strftime("%H:%M", time.gmtime(time.time() + 12 * 3600))
+    with running_worker(broker, tmp_path_factory.mktemp("worker"), KPI_DAY_START=day_start) as running:
         yield running
 
 
@@ -178,3 +212,31 @@ def wait_for(condition, timeout: float = 60.0, interval: float = 0.5):  # type: 
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout:.0f} s")
         time.sleep(interval)
+
+
+def read_topic(bootstrap: str, topic: str, complete: Callable[[list[ConsumerRecord]], bool], timeout: float = 60.0,
+               **options: int) -> list[ConsumerRecord]:  # fmt: skip
+    """Every record of ``topic`` from its start: read until ``complete(records)``, then on to the
+    ends its partitions had at that moment, so that whatever was written with those records (a
+    second copy of one, say) is read too; fail after ``timeout``. ``options``: KafkaConsumer's."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **options)
+    records: list[ConsumerRecord] = []
+    deadline = time.monotonic() + timeout
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        assert partitions, f"no topic {topic}"
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends: dict[TopicPartition, int] | None = None
+        while ends is None or any(consumer.position(tp) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                pytest.fail(f"{topic}: {len(records)} records read within {timeout:.0f} s, "
+                            + ("not yet complete" if ends is None else f"short of the ends {ends}"))  # fmt: skip
+            for batch in consumer.poll(timeout_ms=200).values():
+                records += batch
+            if ends is None and complete(records):
+                # The embedded broker reports the start of a partition's last record batch + 1 as its end.
+                ends = asyncio.run(record_ends(bootstrap, consumer.end_offsets(partitions)))
+    finally:
+        consumer.close()
+    return records

@@ -16,10 +16,10 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from stream.faust_ext.endoffsets import record_ends
 from stream.tools.embedded_broker import EmbeddedBroker
 from stream.tools.simulator import Simulation, SimulationConfig, encode
-from tests.integration.conftest import Worker, new_topics, running_worker, wait_for
+from tests.integration.conftest import LOADED, Worker, WorkerSpec, new_topics, running_worker, running_workers, wait_for
 from tests.integration.scrape import series
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("heavy")]  # several workers at once (tests/conftest.py)
 
 INPUTS = {"voice": "calls", "chat": "chats", "ticket": "tickets", "survey": "surveys", "agent": "agents"}
 
@@ -98,7 +98,7 @@ def test_kill_9_and_restart_counts_everything_exactly_once(
     topics = new_topics(uuid.uuid4().hex[:8])
     crash_dir = tmp_path_factory.mktemp("crashing-worker")
     crash_app = f"it-crash-{uuid.uuid4().hex[:8]}"
-    crash_settings = {"KPI_STORE": store}
+    crash_settings = {"KPI_STORE": store, **LOADED}
     with running_worker(broker, crash_dir, app_id=crash_app, topics=topics, **crash_settings) as crashing:
         total = produce_stream(producer, topics, rate=2.5)
         assert total > 10_000
@@ -107,8 +107,9 @@ def test_kill_9_and_restart_counts_everything_exactly_once(
     started = time.monotonic()
     if store == "rocksdb":
         assert list(crash_dir.rglob("queues-*.db")), "the tables were not kept on disk"
-    with running_worker(broker, crash_dir, app_id=crash_app, topics=topics, **crash_settings) as restarted, \
-            running_worker(broker, tmp_path_factory.mktemp("clean-worker"), topics=topics) as clean:
+    clean_dir = tmp_path_factory.mktemp("clean-worker")
+    with running_workers(broker, WorkerSpec(crash_dir, crash_app, topics, crash_settings),
+                         WorkerSpec(clean_dir, topics=topics, settings=LOADED)) as (restarted, clean):
         offered = series("contact_centre_contacts_offered", queue="crash-a", channel="voice", window="today")
         wait_for(lambda: clean.metrics().get(offered), timeout=120)
         last: list[Any] = []

@@ -10,17 +10,21 @@ import uuid
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from stream.kpi.presence import MAX_AGENTS_PER_QUEUE
 from stream.kpi.queue_state import MAX_WAITING
 from stream.tools.embedded_broker import EmbeddedBroker
-from tests.integration.conftest import Worker, running_worker, wait_for
+from tests.integration.conftest import LOADED, Worker, read_topic, running_worker, wait_for
 from tests.integration.events import make_agent_state, make_event
 from tests.integration.scrape import series
 from tests.integration.test_crash_recovery import warnings_in_log
 
 pytestmark = pytest.mark.integration
+
+
+#: Invented agents of one queue, and contacts waiting in one queue: twice what a worker keeps of each.
+AGENTS, WAITING = 2 * MAX_AGENTS_PER_QUEUE, 2 * MAX_WAITING
 
 
 def big_producer(broker: EmbeddedBroker) -> KafkaProducer:
@@ -63,14 +67,10 @@ def test_oversized_poison_messages_are_dead_lettered_cut_to_fit(broker: Embedded
         assert (metrics[offered], metrics[answered]) == (2, 1)
         assert worker.process.poll() is None and worker.get("/healthz")[0] == 200
 
-        consumer = KafkaConsumer(worker.topics["deadletter"], bootstrap_servers=worker.bootstrap,
-                                 auto_offset_reset="earliest", consumer_timeout_ms=10_000,
-                                 fetch_max_bytes=8 * 1024 * 1024,
-                                 max_partition_fetch_bytes=8 * 1024 * 1024)  # fmt: skip
-        try:
-            letters = {m.key: m for m in consumer}
-        finally:
-            consumer.close()
+        dead = read_topic(worker.bootstrap, worker.topics["deadletter"],
+                          lambda read: {b"huge", b"long-type"} <= {m.key for m in read},
+                          fetch_max_bytes=8 * 1024 * 1024, max_partition_fetch_bytes=8 * 1024 * 1024)  # fmt: skip
+        letters = {m.key: m for m in dead}
         for key, original in ((b"huge", huge), (b"long-type", long_type)):
             headers = {name: value.decode() for name, value in letters[key].headers}
             assert original.startswith(letters[key].value) and len(letters[key].value) < 1_000_000
@@ -83,10 +83,11 @@ def test_oversized_poison_messages_are_dead_lettered_cut_to_fit(broker: Embedded
         assert long_lines == []
 
 
+@pytest.mark.machine("busy")  # a large input (tests/conftest.py)
 def test_a_flood_of_invented_ids_is_bounded_counted_and_forgotten(broker: EmbeddedBroker, tmp_path: Path) -> None:
     producer = big_producer(broker)
     settings = {"KPI_MAX_QUEUES": "60", "KPI_IDLE_QUEUE_SECONDS": "5", "KPI_ORPHAN_TICKET_TTL_SECONDS": "5",
-                "KPI_AGENT_TTL_SECONDS": "3600"}  # fmt: skip
+                "KPI_AGENT_TTL_SECONDS": "3600", **LOADED}  # fmt: skip
     with running_worker(broker, tmp_path, **settings) as worker:
         topics = worker.topics
         now = time.time()
@@ -98,11 +99,11 @@ def test_a_flood_of_invented_ids_is_bounded_counted_and_forgotten(broker: Embedd
             producer.send(topics[topic], key=key.encode() if key else None, value=json.dumps(event).encode())
             sent += 1
 
-        for n in range(50_000):  # invented agents, all in one queue (named in KPI_CONFIG: never idle)
+        for n in range(AGENTS):  # invented agents, all in one queue (named in KPI_CONFIG: never idle)
             send("agents", make_agent_state(f"{run}-agent-{n}", now - 30, "available", "it-support"),
                  f"{run}-agent-{n}")  # fmt: skip
             send("tickets", make_event("ticket.replied", f"{run}-orphan-{n}", now - 30, agent_id="a"), None)
-        for n in range(40_000):  # contacts all waiting in one queue (named in KPI_CONFIG: never idle)
+        for n in range(WAITING):  # contacts all waiting in one queue (named in KPI_CONFIG: never idle)
             send("calls", make_event("contact.queued", f"{run}-wait-{n}", now - 30, queue="it-sales"), None)
         for n in range(2_000):  # invented queues
             send("chats", make_event("contact.queued", f"{run}-q-{n}", now - 30, queue=f"it-invented-{n}"), None)
@@ -123,7 +124,7 @@ def test_a_flood_of_invented_ids_is_bounded_counted_and_forgotten(broker: Embedd
         wait_for(accounted, timeout=240, interval=2)
         # Beyond the bounds: contacts waiting in one queue, agents of one queue; the later stages
         # may still be working through them.
-        expected_drops = {"queues": 40_000 - MAX_WAITING, "presence": 50_000 - MAX_AGENTS_PER_QUEUE}
+        expected_drops = {"queues": WAITING - MAX_WAITING, "presence": AGENTS - MAX_AGENTS_PER_QUEUE}
         dropped: dict[str, float] = {}
 
         def all_dropped() -> bool:

@@ -21,7 +21,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from stream.config.connection import KafkaConnection
 from stream.tools.admin import create_topics
 from stream.tools.embedded_broker import EmbeddedBroker
-from tests.integration.conftest import Worker, new_topics, running_worker, wait_for
+from tests.integration.conftest import LOADED, Worker, new_topics, running_worker, wait_for
 from tests.integration.events import make_event
 from tests.integration.late_scenario import (
     Message,
@@ -216,6 +216,7 @@ def test_an_event_before_every_window_is_late_dead_lettered_and_changes_nothing(
         settle(worker, Truth(scenario), queues, "after the late events were dead-lettered", timeout=5)
 
 
+@pytest.mark.machine("busy")  # a large input (tests/conftest.py)
 def test_kill_9_while_reading_a_backlog_then_restart_counts_each_event_once(
     broker: EmbeddedBroker, producer: KafkaProducer, tmp_path: Path
 ) -> None:
@@ -228,11 +229,11 @@ def test_kill_9_while_reading_a_backlog_then_restart_counts_each_event_once(
     backlog = build_scenario(time.time(), queues, seed=5, contacts=1200)
     produce_all(producer, topics, in_time_order(backlog))
     app_id = f"it-late-crash-{uuid.uuid4().hex[:8]}"
-    with running_worker(broker, tmp_path, app_id=app_id, topics=topics) as crashing:
+    with running_worker(broker, tmp_path, app_id=app_id, topics=topics, **LOADED) as crashing:
         progress = wait_for(lambda: read_at_least(crashing, 0.2 * len(backlog)), timeout=60, interval=0.05)
         crashing.kill()
     assert progress < len(backlog), f"the backlog of {len(backlog)} was read before the kill: nothing tested"
-    with running_worker(broker, tmp_path, app_id=app_id, topics=topics) as restarted:
+    with running_worker(broker, tmp_path, app_id=app_id, topics=topics, **LOADED) as restarted:
         settle(restarted, Truth(backlog), queues, f"restarted after kill -9 at {progress:.0f} of {len(backlog)} events")
         assert_nothing_late(restarted)
         print(f"killed after {progress:.0f} of {len(backlog)} input messages; the restarted worker read "

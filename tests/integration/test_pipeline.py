@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
-from tests.integration.conftest import Worker, wait_for
+from tests.integration.conftest import Worker, read_topic, wait_for
 from tests.integration.events import make_event, produce
 from tests.integration.scrape import series
 
@@ -136,14 +136,8 @@ def test_invalid_message_goes_to_dead_letter_with_reason(worker: Worker, produce
     producer.flush()
     wait_for(lambda: worker.metrics().get(reason, 0.0) == before + 1)
 
-    consumer = KafkaConsumer(
-        worker.topics["deadletter"], bootstrap_servers=worker.bootstrap, auto_offset_reset="earliest",
-        consumer_timeout_ms=15000,
-    )  # fmt: skip
-    try:
-        letters = [m for m in consumer if m.value == bad]
-    finally:
-        consumer.close()
+    dead = read_topic(worker.bootstrap, worker.topics["deadletter"], lambda read: any(m.value == bad for m in read))
+    letters = [m for m in dead if m.value == bad]
     assert len(letters) == 1
     headers = {k: v.decode() for k, v in letters[0].headers}
     assert headers["source_topic"] == calls

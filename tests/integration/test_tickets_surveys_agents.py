@@ -25,7 +25,9 @@ def survey(kind: str, score: int, event_id: str, ts: float, **fields: Any) -> di
 
 def test_tickets_fcr_surveys_and_agents(worker: Worker, producer: KafkaProducer) -> None:
     topics = worker.topics
-    b = time.time() - 280  # every event in the past, inside the 15m window
+    # Every event 280 to 20 s old: over ten minutes inside the 15m window, and the session
+    # worker's day started hours ago (conftest), so no window's start is near any of them.
+    b = time.time() - 280
     surveys_duplicates = series("contact_centre_events_duplicate_total", topic=topics["surveys"])
     duplicates_before = worker.metrics().get(surveys_duplicates, 0.0)
 

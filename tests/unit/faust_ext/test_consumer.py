@@ -69,12 +69,14 @@ async def test_a_callback_blocked_on_a_full_buffer_finishes_once_there_is_room()
     drainer = Drainer()
     buffer: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
     buffer.put_nowait("m1")
+    blocked = asyncio.Event()
 
     async def on_message() -> None:
+        blocked.set()  # nothing yields to the loop between this and the put's wait
         await buffer.put("m2")
 
     async def agent() -> list[str]:
-        await asyncio.sleep(0.05)
+        await blocked.wait()
         return [await buffer.get(), await buffer.get()]
 
     consumed = asyncio.ensure_future(agent())
@@ -89,9 +91,11 @@ async def test_a_rebalance_interrupts_a_callback_blocked_on_a_full_buffer() -> N
     buffer: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
     buffer.put_nowait("m1")
     outcome = []
+    blocked = asyncio.Event()
 
     async def on_message() -> None:
         try:
+            blocked.set()  # nothing yields to the loop between this and the put's wait
             await buffer.put("m2")
             outcome.append("delivered")
         except asyncio.CancelledError:
@@ -99,7 +103,7 @@ async def test_a_rebalance_interrupts_a_callback_blocked_on_a_full_buffer() -> N
             raise
 
     async def rebalance() -> None:
-        await asyncio.sleep(0.05)
+        await blocked.wait()
         drainer.suspend_flow.set()
 
     asyncio.ensure_future(rebalance())
@@ -113,6 +117,7 @@ async def test_a_resumed_callback_gets_the_results_and_errors_of_what_it_awaits(
     drainer = Drainer()
 
     async def on_message() -> int:
+        # Awaits that really suspend it (a timer each), so the drainer resumes it twice.
         value = await asyncio.sleep(0.01, result=20)
         try:
             await asyncio.sleep(0.01)
@@ -139,11 +144,11 @@ async def test_while_the_flow_is_suspended_the_message_goes_through_fausts_race(
     ran = []
 
     async def on_message() -> None:
-        await asyncio.sleep(0.2)
+        await asyncio.Event().wait()  # never done: only the suspended flow can end the race
         ran.append(True)
 
     with counting_tasks() as tasks:
-        await drainer.hand_off(on_message())
+        await asyncio.wait_for(drainer.hand_off(on_message()), timeout=5)
     assert tasks and ran == []
 
 
