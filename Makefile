@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 # Two pytest-xdist processes; the tests that run several workers through large inputs run one at a
 # time in one of them (tests/conftest.py).
-test: system-packages $(STAMP)
+test: lint system-packages $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 check: lint $(STAMP)
@@ -30,6 +30,7 @@ check: lint $(STAMP)
 # Ruff, pinned in the lint extra so that a new release cannot start failing the check.
 lint: $(VENV)/.lint-installed
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 system-packages:
 	@for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \

@@ -35,8 +35,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     ungrouped = [item.nodeid for item in items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
     if ungrouped:
-        raise pytest.UsageError(f"--dist loadgroup did not group {ungrouped[0]} and {len(ungrouped) - 1} more: "
-                                "this pytest-xdist does not work with this pytest")  # fmt: skip
+        raise pytest.UsageError(
+            f"--dist loadgroup did not group {ungrouped[0]} and {len(ungrouped) - 1} more: "
+            "this pytest-xdist does not work with this pytest"
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -29,16 +29,48 @@ VALID: dict[str, list[dict[str, Any]]] = {
     ],
     "agent": [{"type": "agent.state", "agent_id": "a", "queues": ["fuzz", "fuzz-2"], "state": "busy"}],
 }
-ODD_VALUES: list[Any] = [None, True, False, 0, -1, 1e308, -1e308, "", "x" * 300, [], {}, [1, "a"], {"a": 1},
-                         "2026-13-45T99:99:99Z", "\u0000", "\ud7ff", 1.5, "NaN",
-                         # just past a bound: ids, queue names, dispositions, the queues of an agent
-                         "x" * 129, "q" * 65, "d" * 257, ["q"] * 201,
-                         # epoch forms: milliseconds as a number and as a string, the unit threshold, non-finite
-                         1795341540000, "1795341540000", 1e11, 99999999999, float("inf"), float("-inf"),
-                         float("nan")]  # fmt: skip
+ODD_VALUES: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1e308,
+    -1e308,
+    "",
+    "x" * 300,
+    [],
+    {},
+    [1, "a"],
+    {"a": 1},
+    "2026-13-45T99:99:99Z",
+    "\u0000",
+    "\ud7ff",
+    1.5,
+    "NaN",
+    # just past a bound: ids, queue names, dispositions, the queues of an agent
+    "x" * 129,
+    "q" * 65,
+    "d" * 257,
+    ["q"] * 201,
+    # epoch forms: milliseconds as a number and as a string, the unit threshold, non-finite
+    1795341540000,
+    "1795341540000",
+    1e11,
+    99999999999,
+    float("inf"),
+    float("-inf"),
+    float("nan"),
+]
 #: Longest valid value of each bounded string field (SPEC §3, schemas.events).
-STRING_BOUNDS: dict[str, int] = {"event_id": 128, "contact_id": 128, "customer_id": 128, "agent_id": 128,
-                                  "queue": 64, "disposition": 256}  # fmt: skip
+STRING_BOUNDS: dict[str, int] = {
+    "event_id": 128,
+    "contact_id": 128,
+    "customer_id": 128,
+    "agent_id": 128,
+    "queue": 64,
+    "disposition": 256,
+}
 
 
 def valid_event(rng: random.Random, source: str, ts: float) -> dict[str, Any]:

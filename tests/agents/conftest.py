@@ -44,8 +44,16 @@ class RecordingProducer:
     def key_partition(self, topic: str, key: bytes) -> TP:
         return TP(topic, partition_for(key.decode(), self.partitions))
 
-    async def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None,
-                   timestamp: float | None, headers: Any, **_: Any) -> asyncio.Future[RecordMetadata]:  # fmt: skip
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+        headers: Any,
+        **_: Any,
+    ) -> asyncio.Future[RecordMetadata]:
         self.sent.append(Sent(topic, key, value, partition, headers))
         done: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
         tp = TP(topic, partition or 0)
@@ -85,8 +93,13 @@ def pipeline(
 
     monkeypatch.setattr(built.app, "maybe_start_producer", started_producer)
     # Every partition is this worker's, as for a single worker in the group.
-    internal = (built.topics.contact_events, built.topics.customer_visits, built.topics.agent_events,
-                built.topics.queue_facts, built.topics.queue_presence)  # fmt: skip
+    internal = (
+        built.topics.contact_events,
+        built.topics.customer_visits,
+        built.topics.agent_events,
+        built.topics.queue_facts,
+        built.topics.queue_presence,
+    )
     actives = {TP(t.get_topic_name(), p) for t in internal for p in range(4)}
     monkeypatch.setattr(built.app.assignor, "assigned_actives", lambda: actives)
     yield built, recorder
@@ -97,8 +110,6 @@ def worker_exits(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, st
     """Exits a stage asks for (status, message), recorded instead of ending the test run; a test
     that expects one takes it out of the list, any other fails the test."""
     exits: list[tuple[int, str]] = []
-    monkeypatch.setattr(
-        "stream.pipeline.exits.exit_worker", lambda status, message: exits.append((status, message))
-    )
+    monkeypatch.setattr("stream.pipeline.exits.exit_worker", lambda status, message: exits.append((status, message)))
     yield exits
     assert not exits, f"the worker would have exited: {exits}"

@@ -82,12 +82,16 @@ async def test_a_survey_answer_before_every_window_is_late_and_dead_lettered_unc
 ) -> None:
     p, producer = pipeline
     surveys = p.settings.topic_surveys
-    old = json.dumps({"event_id": "s-old", "type": "survey.csat", "ts": BEFORE_EVERY_WINDOW, "queue": "sales",
-                      "score": 5}).encode()  # fmt: skip
+    old = json.dumps(
+        {"event_id": "s-old", "type": "survey.csat", "ts": BEFORE_EVERY_WINDOW, "queue": "sales", "score": 5}
+    ).encode()
     async with _ingesting(p, surveys) as agent:
         await agent.put(old, key=b"k-1")
-        await agent.put(json.dumps({"event_id": "s-new", "type": "survey.csat", "ts": NOW - 60, "queue": "sales",
-                                    "score": 4}).encode())  # fmt: skip
+        await agent.put(
+            json.dumps(
+                {"event_id": "s-new", "type": "survey.csat", "ts": NOW - 60, "queue": "sales", "score": 4}
+            ).encode()
+        )
     assert [f.contact_id for f in _facts_sent(p, producer)] == ["s-new"]
     [letter] = [s for s in producer.sent if s.topic == p.settings.topic_deadletter]
     headers = dict(letter.headers)
@@ -147,7 +151,11 @@ async def test_a_contact_event_before_every_window_counts_only_for_a_held_contac
     [letter] = [s for s in producer.sent if s.topic == p.settings.topic_deadletter]
     headers = dict(letter.headers)
     assert (letter.key, letter.value, headers["reason"], headers["source_topic"]) == (
-        b"unknown", answered_unknown, b"late", calls.encode())
+        b"unknown",
+        answered_unknown,
+        b"late",
+        calls.encode(),
+    )
     assert b"its contact or ticket is not held" in headers["detail"]
     assert p.metrics.registry.get_sample_value("contact_centre_events_late_total", {"topic": calls}) == 1
 
@@ -218,9 +226,11 @@ async def test_contacts_agent_sends_ticket_facts_and_visits_by_customer(
     assert p.tables.tickets["t1"].replies == (NOW - 300,)
     facts = _facts_sent(p, producer)
     assert sorted((f.kind, f.channel, f.value) for f in facts) == [
-        ("first_response", "ticket", 300.0), ("offered", "ticket", 0.0),
-        ("offered", "voice", 0.0), ("waiting", "voice", 0.0),
-    ]  # fmt: skip
+        ("first_response", "ticket", 300.0),
+        ("offered", "ticket", 0.0),
+        ("offered", "voice", 0.0),
+        ("waiting", "voice", 0.0),
+    ]
     visits = [s for s in producer.sent if s.topic == p.topics.customer_visits.get_topic_name()]
     assert {s.partition for s in visits} == {partition_for("k1", 4)}
     assert sorted(Visit.from_wire(row).contact_id for s in visits for row in json.loads(s.value)) == ["c1", "t1"]
@@ -258,8 +268,9 @@ async def test_agent_presence_through_both_stages(pipeline: tuple[Pipeline, Reco
         for rows in presence_rows:
             await agent.put(encode(rows))
     assert [(r.queue, r.agents["busy"], r.agents["available"]) for r in p.reporting.presence_reports()] == [
-        ("sales", 1, 0), ("support", 1, 0),
-    ]  # fmt: skip
+        ("sales", 1, 0),
+        ("support", 1, 0),
+    ]
 
 
 async def test_a_key_changed_by_several_batches_is_written_once_when_the_writes_are_flushed(
@@ -287,8 +298,9 @@ async def test_ingest_routes_surveys_to_queues_and_agent_states_to_agents(
 ) -> None:
     p, producer = pipeline
     survey = json.dumps({"event_id": "s1", "type": "survey.csat", "ts": NOW - 5, "queue": "sales", "score": 5}).encode()
-    state = json.dumps({"event_id": "g1", "type": "agent.state", "ts": NOW - 5, "agent_id": "a7", "queues": ["sales"],
-                        "state": "away"}).encode()  # fmt: skip
+    state = json.dumps(
+        {"event_id": "g1", "type": "agent.state", "ts": NOW - 5, "agent_id": "a7", "queues": ["sales"], "state": "away"}
+    ).encode()
     async with _ingesting(p, p.settings.topic_surveys) as agent:
         await agent.put(survey)
     async with _ingesting(p, p.settings.topic_agents) as agent:
@@ -310,10 +322,13 @@ async def test_queues_agent_counts_a_redelivered_origin_once(pipeline: tuple[Pip
     """The contact stage processed the same input message twice (a crash before its commit): the
     second copy of its facts carries the same origin and is skipped."""
     p, _ = pipeline
-    section = {"origin": ["contact-events/2", 7], "facts": [
-        Fact("offered", "sales", "voice", "c1", NOW - 100).to_wire(),
-        Fact("answered", "sales", "voice", "c1", NOW - 90, 10.0).to_wire(),
-    ]}  # fmt: skip
+    section = {
+        "origin": ["contact-events/2", 7],
+        "facts": [
+            Fact("offered", "sales", "voice", "c1", NOW - 100).to_wire(),
+            Fact("answered", "sales", "voice", "c1", NOW - 90, 10.0).to_wire(),
+        ],
+    }
     later = {"origin": ["contact-events/2", 8], "facts": [Fact("offered", "sales", "voice", "c2", NOW - 50).to_wire()]}
     async with _running(p, "queues") as agent:
         # A batch of the contact stage carries a section per input message; replayed, it may be cut differently.
@@ -393,10 +408,16 @@ async def test_a_backlog_batch_goes_out_in_messages_kafka_accepts(pipeline: tupl
     even when all the messages are delivered twice."""
     p, producer = pipeline
     calls = 20_000
-    rows = [row for n in range(calls) for row in (
-        Lifecycle("queued", NOW - 3000 + n * 0.1, f"contact-{n:05d}", "voice", queue=f"queue-{n % 40:02d}").to_wire(),
-        Lifecycle("answered", NOW - 2990 + n * 0.1, f"contact-{n:05d}", "voice").to_wire(),
-    )]  # fmt: skip
+    rows = [
+        row
+        for n in range(calls)
+        for row in (
+            Lifecycle(
+                "queued", NOW - 3000 + n * 0.1, f"contact-{n:05d}", "voice", queue=f"queue-{n % 40:02d}"
+            ).to_wire(),
+            Lifecycle("answered", NOW - 2990 + n * 0.1, f"contact-{n:05d}", "voice").to_wire(),
+        )
+    ]
     async with _running(p, "contacts") as agent:
         await agent.put(encode(rows))
     messages = [s for s in producer.sent if s.topic == p.topics.queue_facts.get_topic_name()]
@@ -455,8 +476,9 @@ async def test_expiry_holds_its_deletions_and_sees_held_states(healthy: tuple[Pi
     contacts = p.tables.contacts
     contacts["old"] = ENDED_LONG_AGO
     # two days old, but read only a minute ago: a duplicate must still find it
-    contacts["read-late"] = ContactState("voice", "sales", queued=NOW - 172800, abandoned=NOW - 172790,
-                                         changed_at=NOW - 60)  # fmt: skip
+    contacts["read-late"] = ContactState(
+        "voice", "sales", queued=NOW - 172800, abandoned=NOW - 172790, changed_at=NOW - 60
+    )
     p.writes.put(contacts, "held-old", ENDED_LONG_AGO)  # not written to the table yet
     producer.sent.clear()
 

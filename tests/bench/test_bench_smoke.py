@@ -17,14 +17,29 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = (
-    "pipeline_eps", "faust_bare_eps", "faust_naive_eps", "aiokafka_eps", "cpu_s_per_1000_events",
-    "ratio_pipeline_faust_bare", "ratio_pipeline_faust_naive", "faust_bare_kpi_consumer_eps",
-    "ratio_pipeline_faust_bare_kpi_consumer", "pipeline_2_workers_eps", "ratio_pipeline_2_workers_1_worker",
-    "latency_p50_ms_500", "latency_p99_ms_500", "latency_max_ms_500",
-    "latency_p50_ms_2000", "latency_p99_ms_2000", "latency_max_ms_2000",
-    "relay_latency_p99_ms_500", "ratio_latency_p99_relay_500", "relay_latency_p99_ms_2000",
-    "recovery_s", "recovery_healthz_s",
-)  # fmt: skip
+    "pipeline_eps",
+    "faust_bare_eps",
+    "faust_naive_eps",
+    "aiokafka_eps",
+    "cpu_s_per_1000_events",
+    "ratio_pipeline_faust_bare",
+    "ratio_pipeline_faust_naive",
+    "faust_bare_kpi_consumer_eps",
+    "ratio_pipeline_faust_bare_kpi_consumer",
+    "pipeline_2_workers_eps",
+    "ratio_pipeline_2_workers_1_worker",
+    "latency_p50_ms_500",
+    "latency_p99_ms_500",
+    "latency_max_ms_500",
+    "latency_p50_ms_2000",
+    "latency_p99_ms_2000",
+    "latency_max_ms_2000",
+    "relay_latency_p99_ms_500",
+    "ratio_latency_p99_relay_500",
+    "relay_latency_p99_ms_2000",
+    "recovery_s",
+    "recovery_healthz_s",
+)
 
 
 @pytest.mark.integration
@@ -33,10 +48,24 @@ KEYS = (
 def test_quick_benchmark_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "latest.json"
     completed = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--no-profile", "--memory-events", "2000",
-         "--recovery-contacts", "200", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=380,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--quick",
+            "--no-profile",
+            "--memory-events",
+            "2000",
+            "--recovery-contacts",
+            "200",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=380,
+    )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     result = json.loads(out.read_text())
     for key in KEYS:

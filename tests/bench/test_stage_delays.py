@@ -13,9 +13,11 @@ contact_centre_stage_delay_seconds_bucket{le="+Inf",stage="ingest"} 5.0
 contact_centre_stage_delay_seconds_count{stage="ingest"} 5.0
 contact_centre_stage_delay_seconds_sum{stage="ingest"} 1.0
 """
-AFTER = BEFORE.replace('le="60.0",stage="ingest"} 5.0', 'le="60.0",stage="ingest"} 15.0').replace(
-    'le="300.0",stage="ingest"} 5.0', 'le="300.0",stage="ingest"} 105.0').replace(
-    'le="+Inf",stage="ingest"} 5.0', 'le="+Inf",stage="ingest"} 106.0')  # fmt: skip
+AFTER = (
+    BEFORE.replace('le="60.0",stage="ingest"} 5.0', 'le="60.0",stage="ingest"} 15.0')
+    .replace('le="300.0",stage="ingest"} 5.0', 'le="300.0",stage="ingest"} 105.0')
+    .replace('le="+Inf",stage="ingest"} 5.0', 'le="+Inf",stage="ingest"} 106.0')
+)
 
 
 def test_quantiles_of_the_messages_between_two_scrapes_as_histogram_quantile_gives_them() -> None:

@@ -21,7 +21,7 @@ def uncommented_example(text: str) -> str:
     end = start + 1
     while end < len(lines) and lines[end].startswith(" " * indent + "#   "):
         end += 1
-    example = [line[:indent] + line[indent + 2:] for line in lines[start:end]]
+    example = [line[:indent] + line[indent + 2 :] for line in lines[start:end]]
     return "\n".join([*lines[:start], *example, *lines[end:]]) + "\n"
 
 

@@ -99,10 +99,29 @@ def test_dashboard_uses_the_provisioned_datasource() -> None:
         assert all(target["datasource"]["uid"] == datasource["uid"] for target in panel["targets"]), panel["title"]
     # Panels for every windowed KPI of SPEC §5.
     queries = " ".join(target["expr"] for panel in panels for target in panel["targets"])
-    for kpi in ("contacts_offered", "contacts_answered", "contacts_abandoned", "average_wait_seconds",
-                "max_wait_seconds", "service_level_ratio", "abandon_ratio", "average_handle_seconds", "fcr_ratio",
-                "average_first_response_seconds", "average_resolution_seconds", "csat_score", "csat_satisfied_ratio",
-                "nps_score", "ces_score", "contacts_waiting", "oldest_waiting_seconds", "agents",
-                "repeat_contact_ratio", "employee_nps_score", "wait_seconds_bucket", "handle_seconds_bucket",
-                "wait_threshold_seconds"):  # fmt: skip
+    for kpi in (
+        "contacts_offered",
+        "contacts_answered",
+        "contacts_abandoned",
+        "average_wait_seconds",
+        "max_wait_seconds",
+        "service_level_ratio",
+        "abandon_ratio",
+        "average_handle_seconds",
+        "fcr_ratio",
+        "average_first_response_seconds",
+        "average_resolution_seconds",
+        "csat_score",
+        "csat_satisfied_ratio",
+        "nps_score",
+        "ces_score",
+        "contacts_waiting",
+        "oldest_waiting_seconds",
+        "agents",
+        "repeat_contact_ratio",
+        "employee_nps_score",
+        "wait_seconds_bucket",
+        "handle_seconds_bucket",
+        "wait_threshold_seconds",
+    ):
         assert f"contact_centre_{kpi}" in queries, kpi

@@ -104,8 +104,13 @@ class Worker:
 
 
 @contextmanager
-def running_worker(broker: EmbeddedBroker, workdir: Path, app_id: str | None = None,
-                   topics: dict[str, str] | None = None, **settings: str) -> Iterator[Worker]:  # fmt: skip
+def running_worker(
+    broker: EmbeddedBroker,
+    workdir: Path,
+    app_id: str | None = None,
+    topics: dict[str, str] | None = None,
+    **settings: str,
+) -> Iterator[Worker]:
     """A worker process, healthy when this yields: with an app id and input topics of its own
     unless given (a restarted worker reuses both, and ``workdir``); ``settings`` are extra KPI_*
     variables."""
@@ -153,6 +158,8 @@ def _start_worker(broker: EmbeddedBroker, spec: WorkerSpec) -> Worker:
         "KPI_APP_ID": spec.app_id or f"it-{run}",
         "KPI_WEB_PORT": str(port),
         "KPI_WEB_HOST": "127.0.0.1",
+        # What the other workers of its group ask for its queues (/api/kpis).
+        "KPI_WEB_URL": f"http://127.0.0.1:{port}",
         "KPI_CONFIG": str(config),
         "KPI_DATA_DIR": str(spec.workdir / "data"),
         "KPI_PARTITIONS": "4",
@@ -163,8 +170,9 @@ def _start_worker(broker: EmbeddedBroker, spec: WorkerSpec) -> Worker:
     }
     log_path = spec.workdir / "worker.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "stream", "worker"], env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)  # fmt: skip
+        process = subprocess.Popen(
+            [sys.executable, "-m", "stream", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     return Worker(f"http://127.0.0.1:{port}", broker.bootstrap, topics, log_path, process, env)
 
 
@@ -214,8 +222,9 @@ def wait_for(condition, timeout: float = 60.0, interval: float = 0.5):  # type: 
         time.sleep(interval)
 
 
-def read_topic(bootstrap: str, topic: str, complete: Callable[[list[ConsumerRecord]], bool], timeout: float = 60.0,
-               **options: int) -> list[ConsumerRecord]:  # fmt: skip
+def read_topic(
+    bootstrap: str, topic: str, complete: Callable[[list[ConsumerRecord]], bool], timeout: float = 60.0, **options: int
+) -> list[ConsumerRecord]:
     """Every record of ``topic`` from its start: read until ``complete(records)``, then on to the
     ends its partitions had at that moment, so that whatever was written with those records (a
     second copy of one, say) is read too; fail after ``timeout``. ``options``: KafkaConsumer's."""
@@ -230,8 +239,10 @@ def read_topic(bootstrap: str, topic: str, complete: Callable[[list[ConsumerReco
         ends: dict[TopicPartition, int] | None = None
         while ends is None or any(consumer.position(tp) < end for tp, end in ends.items()):
             if time.monotonic() > deadline:
-                pytest.fail(f"{topic}: {len(records)} records read within {timeout:.0f} s, "
-                            + ("not yet complete" if ends is None else f"short of the ends {ends}"))  # fmt: skip
+                pytest.fail(
+                    f"{topic}: {len(records)} records read within {timeout:.0f} s, "
+                    + ("not yet complete" if ends is None else f"short of the ends {ends}")
+                )
             for batch in consumer.poll(timeout_ms=200).values():
                 records += batch
             if ends is None and complete(records):

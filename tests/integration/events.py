@@ -19,8 +19,14 @@ def make_event(kind: str, contact_id: str, ts: float, **fields: Any) -> dict[str
 
 
 def make_agent_state(agent_id: str, ts: float, state: str, *queues: str) -> dict[str, Any]:
-    return {"event_id": uuid.uuid4().hex, "type": "agent.state", "ts": iso(ts), "agent_id": agent_id,
-            "queues": list(queues), "state": state}  # fmt: skip
+    return {
+        "event_id": uuid.uuid4().hex,
+        "type": "agent.state",
+        "ts": iso(ts),
+        "agent_id": agent_id,
+        "queues": list(queues),
+        "state": state,
+    }
 
 
 def produce(producer: KafkaProducer, topic: str, message: dict[str, Any], key: bytes | None) -> None:

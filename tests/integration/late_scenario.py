@@ -29,11 +29,25 @@ AGENT_STATES = ("available", "busy", "wrapup", "away", "offline")
 UNKNOWN_CHANNEL = "unknown"
 #: The windowed KPIs of /api/kpis that are compared, by metric name without ``contact_centre_``.
 COMPARED = (
-    "contacts_offered", "contacts_answered", "contacts_abandoned", "contacts_completed", "average_wait_seconds",
-    "max_wait_seconds", "service_level_ratio", "abandon_ratio", "average_handle_seconds", "fcr_ratio",
-    "repeat_contact_ratio", "average_first_response_seconds", "average_resolution_seconds", "csat_score",
-    "csat_satisfied_ratio", "nps_score", "ces_score", "employee_nps_score",
-)  # fmt: skip
+    "contacts_offered",
+    "contacts_answered",
+    "contacts_abandoned",
+    "contacts_completed",
+    "average_wait_seconds",
+    "max_wait_seconds",
+    "service_level_ratio",
+    "abandon_ratio",
+    "average_handle_seconds",
+    "fcr_ratio",
+    "repeat_contact_ratio",
+    "average_first_response_seconds",
+    "average_resolution_seconds",
+    "csat_score",
+    "csat_satisfied_ratio",
+    "nps_score",
+    "ces_score",
+    "employee_nps_score",
+)
 #: Input topic (a key of conftest.new_topics) -> channel of its contacts.
 CONTACT_TOPICS = {"calls": "voice", "chats": "chat"}
 
@@ -51,8 +65,9 @@ class Message:
     group: str
 
 
-def build_scenario(now: float, queues: Sequence[str], seed: int = 21, contacts: int = 24,
-                   span: int = 720) -> list[Message]:  # fmt: skip
+def build_scenario(
+    now: float, queues: Sequence[str], seed: int = 21, contacts: int = 24, span: int = 720
+) -> list[Message]:
     """Calls, chats, tickets, surveys and agent states of ``queues`` whose timestamps lie in
     [now - span, now - 30] (whole seconds), with some messages sent twice; in no particular order.
 
@@ -113,8 +128,15 @@ class _Builder:
 
     def contact(self, topic: str, contact_id: str, queue: str, n: int) -> None:
         # The first contacts of each channel take the outcomes at the counting boundaries.
-        fixed = [("answered", 20), ("answered", 21), ("abandoned", 5), ("abandoned", 4), ("answered", 0),
-                 ("waiting", 0), ("talking", 3)]  # fmt: skip
+        fixed = [
+            ("answered", 20),
+            ("answered", 21),
+            ("abandoned", 5),
+            ("abandoned", 4),
+            ("answered", 0),
+            ("waiting", 0),
+            ("talking", 3),
+        ]
         if n < len(fixed):
             outcome, wait = fixed[n]
         else:
@@ -278,9 +300,11 @@ class Truth:
             view[key] = {
                 "contacts_waiting": len(waiting),
                 "oldest_waiting_seconds": max(0.0, now - min(waiting)) if waiting else 0.0,
-                **{window: _compared(kpis([m for m in self.measures if m.key == key and start <= m.ts <= now]))
-                   for window, start in starts.items()},
-            }  # fmt: skip
+                **{
+                    window: _compared(kpis([m for m in self.measures if m.key == key and start <= m.ts <= now]))
+                    for window, start in starts.items()
+                },
+            }
         for queue in sorted(queues & set(self.agents)):
             view[f"agents/{queue}"] = self.agents[queue]
         return view

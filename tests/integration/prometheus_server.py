@@ -68,10 +68,15 @@ def running_prometheus(target: str, workdir: Path, basic_auth: tuple[str, str] |
     log_path = workdir / "prometheus.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [binary, f"--config.file={config_path}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                binary,
+                f"--config.file={config_path}",
+                f"--storage.tsdb.path={workdir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     server = Prometheus(f"http://127.0.0.1:{port}")
     try:
         wait_until_ready(process, server.url + "/-/ready", log_path, "prometheus", timeout=60)

@@ -26,9 +26,11 @@ class AlertsTopic:
 
     def __init__(self, worker: Worker, queue: str) -> None:
         self._consumer = KafkaConsumer(
-            worker.topics["alerts"], bootstrap_servers=worker.bootstrap, auto_offset_reset="earliest",
+            worker.topics["alerts"],
+            bootstrap_servers=worker.bootstrap,
+            auto_offset_reset="earliest",
             consumer_timeout_ms=500,
-        )  # fmt: skip
+        )
         self._queue = queue
         self.events: list[dict[str, Any]] = []
 
@@ -50,8 +52,12 @@ def test_wait_breach_fires_and_resolves(worker: Worker, producer: KafkaProducer,
     alerts = AlertsTopic(worker, QUEUE)
     try:
         # Queued 70 s ago and still waiting: above the 60 s threshold from the first evaluation.
-        produce(producer, worker.topics["calls"],
-                make_event("contact.queued", "alarm-1", time.time() - 70, queue=QUEUE), b"alarm-1")  # fmt: skip
+        produce(
+            producer,
+            worker.topics["calls"],
+            make_event("contact.queued", "alarm-1", time.time() - 70, queue=QUEUE),
+            b"alarm-1",
+        )
         producer.flush()
 
         wait_for(lambda: any(e["state"] == "breach" for e in alerts.poll()), timeout=60)
@@ -70,8 +76,12 @@ def test_wait_breach_fires_and_resolves(worker: Worker, producer: KafkaProducer,
         assert alert["labels"]["severity"] == "page"
         assert "the queue's threshold is 1m 0s" in alert["annotations"]["description"]
 
-        produce(producer, worker.topics["calls"], make_event("contact.answered", "alarm-1", time.time(), agent_id="a9"),
-                b"alarm-1")  # fmt: skip
+        produce(
+            producer,
+            worker.topics["calls"],
+            make_event("contact.answered", "alarm-1", time.time(), agent_id="a9"),
+            b"alarm-1",
+        )
         producer.flush()
 
         wait_for(lambda: any(e["state"] == "recovery" for e in alerts.poll()), timeout=60)

@@ -21,8 +21,13 @@ def test_outage_is_reported_then_the_worker_exits_and_restarts(tmp_path_factory:
     broker = start_embedded_broker()  # a broker of its own: this test stops it
     topics = new_topics("outage")
     try:
-        with running_worker(broker, tmp_path_factory.mktemp("outage"), app_id="it-outage", topics=topics,
-                            KPI_BROKER_OUTAGE_EXIT_SECONDS="8") as worker:  # fmt: skip
+        with running_worker(
+            broker,
+            tmp_path_factory.mktemp("outage"),
+            app_id="it-outage",
+            topics=topics,
+            KPI_BROKER_OUTAGE_EXIT_SECONDS="8",
+        ) as worker:
             broker.stop()
             started = time.monotonic()
 
@@ -39,8 +44,12 @@ def test_outage_is_reported_then_the_worker_exits_and_restarts(tmp_path_factory:
         with running_worker(broker, tmp_path_factory.mktemp("restarted"), app_id="it-outage", topics=topics) as again:
             producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
             try:
-                produce(producer, topics["calls"], make_event("contact.queued", "o1", time.time() - 5, queue="it-back"),
-                        b"o1")  # fmt: skip
+                produce(
+                    producer,
+                    topics["calls"],
+                    make_event("contact.queued", "o1", time.time() - 5, queue="it-back"),
+                    b"o1",
+                )
                 producer.flush()
             finally:
                 producer.close()

@@ -68,8 +68,9 @@ def contact_events(queue: str, base: int) -> list[tuple[str, dict[str, Any]]]:
     return events
 
 
-def produce_compressed(bootstrap: str, codec: str, topics: dict[str, str], events: list[tuple[str, dict[str, Any]]]
-                       ) -> None:  # fmt: skip
+def produce_compressed(
+    bootstrap: str, codec: str, topics: dict[str, str], events: list[tuple[str, dict[str, Any]]]
+) -> None:
     """Produce ``events`` with librdkafka compressing every batch with ``codec``; fail on any
     delivery error, such as a broker refusing the batch."""
     # The linger lets each partition's events gather into one batch before it is compressed and sent.
@@ -81,8 +82,9 @@ def produce_compressed(bootstrap: str, codec: str, topics: dict[str, str], event
             errors.append(f"{message.topic()}[{message.partition()}]: {error}")
 
     for topic, event in events:
-        producer.produce(topics[topic], key=event["contact_id"].encode(), value=json.dumps(event).encode(),
-                         on_delivery=delivered)  # fmt: skip
+        producer.produce(
+            topics[topic], key=event["contact_id"].encode(), value=json.dumps(event).encode(), on_delivery=delivered
+        )
     assert producer.flush(30) == 0, f"{codec}: messages still undelivered"
     assert not errors, f"{codec}: the broker refused batches: {errors[:5]}"
 
@@ -135,8 +137,11 @@ def arrived(worker: Worker, expected: dict[str, Counter[str]], topics: dict[str,
                 series("contact_centre_handle_seconds_count", **labels): types["contact.wrapped"],
                 series("contact_centre_contacts_waiting", **labels): types["contact.queued"] - waits,
             }
-            missing += [f"{codec}/{channel}: {key[0]} {metrics.get(key)} != {count}"
-                        for key, count in counts.items() if metrics.get(key) != count]  # fmt: skip
+            missing += [
+                f"{codec}/{channel}: {key[0]} {metrics.get(key)} != {count}"
+                for key, count in counts.items()
+                if metrics.get(key) != count
+            ]
     return missing
 
 
@@ -178,8 +183,16 @@ def test_every_codec_gives_the_kpis_of_uncompressed_input(
         try:
             wait_for(complete, timeout=90)
         except pytest.fail.Exception:
-            pytest.fail("\n".join(["the worker did not take in every queue's events:", *missing[:20],
-                                   "worker's warnings:", *warnings_in_log(worker)[-20:]]))  # fmt: skip
+            pytest.fail(
+                "\n".join(
+                    [
+                        "the worker did not take in every queue's events:",
+                        *missing[:20],
+                        "worker's warnings:",
+                        *warnings_in_log(worker)[-20:],
+                    ]
+                )
+            )
         # A codec the worker's Kafka client cannot read stops its consumer, and the worker with it.
         assert worker.process.poll() is None, "\n".join(["the worker exited:", *warnings_in_log(worker)[:5]])
 
@@ -196,7 +209,11 @@ def test_every_codec_gives_the_kpis_of_uncompressed_input(
                 entry = entries[queue_of(codec), channel]
                 assert entry == reference, "\n".join([f"{codec}/{channel} != none:", *differences(entry, reference)])
 
-        invalid = {labels: value for (name, labels), value in worker.metrics().items()
-                   if name == "contact_centre_events_invalid_total" and value
-                   and dict(labels)["topic"] in (topics["calls"], topics["chats"])}  # fmt: skip
+        invalid = {
+            labels: value
+            for (name, labels), value in worker.metrics().items()
+            if name == "contact_centre_events_invalid_total"
+            and value
+            and dict(labels)["topic"] in (topics["calls"], topics["chats"])
+        }
         assert not invalid, f"compressed input counted invalid: {invalid}"

@@ -57,8 +57,19 @@ def produce_a_full_day(worker: Worker, producer: KafkaProducer) -> None:
         ("agents", make_agent_state("gf-a1", b, "busy", QUEUE)),
     ]
     for kind, score in (("csat", 4), ("nps", 9), ("ces", 6), ("esat", 8)):
-        events.append(("surveys", {"event_id": f"gf-{kind}", "type": f"survey.{kind}", "ts": b + 110, "queue": QUEUE,
-                                   "channel": "voice", "score": score}))  # fmt: skip
+        events.append(
+            (
+                "surveys",
+                {
+                    "event_id": f"gf-{kind}",
+                    "type": f"survey.{kind}",
+                    "ts": b + 110,
+                    "queue": QUEUE,
+                    "channel": "voice",
+                    "score": score,
+                },
+            )
+        )
     events.append(("surveys", events[-1][1]))  # a duplicate answer
     events.append(("calls", make_event("contact.queued", "gf-late", b - 2 * 86400, queue=QUEUE)))  # before every window
     for topic, event in events:
@@ -75,12 +86,24 @@ def test_every_dashboard_query_returns_data(worker: Worker, producer: KafkaProdu
     # the first ones, more of them.
     wait_for(lambda: prometheus.query(f'contact_centre_wait_seconds_count{{queue="{QUEUE}"}}'), timeout=60)
     for n in range(3):
-        produce(producer, worker.topics["calls"],
-                make_event("contact.queued", f"gf-r{n}", time.time() - 30, queue=QUEUE), None)  # fmt: skip
-        produce(producer, worker.topics["calls"],
-                make_event("contact.answered", f"gf-r{n}", time.time() - 5, agent_id="x"), None)  # fmt: skip
-        produce(producer, worker.topics["calls"], make_event("contact.wrapped", f"gf-r{n}", time.time(), resolved=True),
-                None)  # fmt: skip
+        produce(
+            producer,
+            worker.topics["calls"],
+            make_event("contact.queued", f"gf-r{n}", time.time() - 30, queue=QUEUE),
+            None,
+        )
+        produce(
+            producer,
+            worker.topics["calls"],
+            make_event("contact.answered", f"gf-r{n}", time.time() - 5, agent_id="x"),
+            None,
+        )
+        produce(
+            producer,
+            worker.topics["calls"],
+            make_event("contact.wrapped", f"gf-r{n}", time.time(), resolved=True),
+            None,
+        )
     producer.flush()
 
     def empty_queries() -> list[tuple[str, str]]:

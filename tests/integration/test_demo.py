@@ -37,9 +37,11 @@ def test_demo_serves_kpis_and_stops_on_sigint(tmp_path: Path) -> None:
     env.update(KPI_WEB_PORT=str(port), KPI_SESSION_TIMEOUT_SECONDS="10", KPI_DATA_DIR=str(tmp_path / "data"))
     log = (tmp_path / "demo.log").open("wb")
     demo = subprocess.Popen(
-        [sys.executable, "-m", "stream", "demo", "--rate", "4", "--seed", "7"], env=env, stdout=log,
+        [sys.executable, "-m", "stream", "demo", "--rate", "4", "--seed", "7"],
+        env=env,
+        stdout=log,
         stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    )
 
     def every_kpi_present() -> dict[Series, float] | None:
         try:

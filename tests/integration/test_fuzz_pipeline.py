@@ -75,8 +75,9 @@ def test_produced_equals_processed_plus_invalid(worker: Worker, producer: KafkaP
         return [m for m in records if dict(m.headers)["source_topic"].decode() in topics]
 
     # Up to the ends of the dead-letter topic once there are as many as counted: any more would be there too.
-    dead = read_topic(worker.bootstrap, worker.topics["deadletter"],
-                      lambda read: len(ours(read)) >= invalid_ever + late_ever)  # fmt: skip
+    dead = read_topic(
+        worker.bootstrap, worker.topics["deadletter"], lambda read: len(ours(read)) >= invalid_ever + late_ever
+    )
     letters = ours(dead)
     late = [letter for letter in letters if dict(letter.headers)["reason"] == b"late"]
     assert (len(letters) - len(late), len(late)) == (invalid_ever, late_ever)
@@ -86,8 +87,9 @@ def test_produced_equals_processed_plus_invalid(worker: Worker, producer: KafkaP
         assert headers["reason"] and headers["detail"] and int(headers["source_offset"]) >= 0
 
 
-def test_a_flood_of_queue_names_is_capped(broker: EmbeddedBroker, producer: KafkaProducer,
-                                          tmp_path_factory: pytest.TempPathFactory) -> None:  # fmt: skip
+def test_a_flood_of_queue_names_is_capped(
+    broker: EmbeddedBroker, producer: KafkaProducer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """KPI_MAX_QUEUES=5: 200 made-up queue names leave at most 5 queue keys (plus those named in
     KPI_CONFIG) on /metrics; the rest is counted as dropped."""
     with running_worker(broker, tmp_path_factory.mktemp("capped"), KPI_MAX_QUEUES="5") as capped:
@@ -98,6 +100,9 @@ def test_a_flood_of_queue_names_is_capped(broker: EmbeddedBroker, producer: Kafk
         producer.flush()
         dropped = ("contact_centre_queue_limit_dropped_total", frozenset({("table", "queues")}))
         wait_for(lambda: capped.metrics().get(dropped, 0.0) >= 195 * 2, timeout=60)  # offered and waiting facts
-        queues = {dict(labels)["queue"] for (name, labels), _ in capped.metrics().items()
-                  if name == "contact_centre_contacts_waiting"}  # fmt: skip
+        queues = {
+            dict(labels)["queue"]
+            for (name, labels), _ in capped.metrics().items()
+            if name == "contact_centre_contacts_waiting"
+        }
         assert len(queues) == 5 and all(q.startswith("flood-") for q in queues)

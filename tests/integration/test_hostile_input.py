@@ -46,10 +46,14 @@ def test_oversized_poison_messages_are_dead_lettered_cut_to_fit(broker: Embedded
         now = time.time()
         huge = b'{"event_id": "' + b"x" * 1_040_000 + b'"'  # 1.04 MB, not JSON
         long_type = json.dumps({"event_id": "e-long", "type": "t" * 600_000, "ts": now, "contact_id": "c"}).encode()
-        before = [make_event("contact.queued", "poison-1", now - 60, queue="it-poison"),
-                  make_event("contact.answered", "poison-1", now - 50, agent_id="a")]  # fmt: skip
-        after = [make_event("contact.queued", "poison-2", now - 40, queue="it-poison"),
-                 make_event("contact.abandoned", "poison-2", now - 10)]  # fmt: skip
+        before = [
+            make_event("contact.queued", "poison-1", now - 60, queue="it-poison"),
+            make_event("contact.answered", "poison-1", now - 50, agent_id="a"),
+        ]
+        after = [
+            make_event("contact.queued", "poison-2", now - 40, queue="it-poison"),
+            make_event("contact.abandoned", "poison-2", now - 10),
+        ]
         for event in before:
             producer.send(calls, key=b"poison-1", value=json.dumps(event).encode())
         producer.send(calls, key=b"huge", value=huge)
@@ -67,9 +71,13 @@ def test_oversized_poison_messages_are_dead_lettered_cut_to_fit(broker: Embedded
         assert (metrics[offered], metrics[answered]) == (2, 1)
         assert worker.process.poll() is None and worker.get("/healthz")[0] == 200
 
-        dead = read_topic(worker.bootstrap, worker.topics["deadletter"],
-                          lambda read: {b"huge", b"long-type"} <= {m.key for m in read},
-                          fetch_max_bytes=8 * 1024 * 1024, max_partition_fetch_bytes=8 * 1024 * 1024)  # fmt: skip
+        dead = read_topic(
+            worker.bootstrap,
+            worker.topics["deadletter"],
+            lambda read: {b"huge", b"long-type"} <= {m.key for m in read},
+            fetch_max_bytes=8 * 1024 * 1024,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
         letters = {m.key: m for m in dead}
         for key, original in ((b"huge", huge), (b"long-type", long_type)):
             headers = {name: value.decode() for name, value in letters[key].headers}
@@ -86,8 +94,13 @@ def test_oversized_poison_messages_are_dead_lettered_cut_to_fit(broker: Embedded
 @pytest.mark.machine("busy")  # a large input (tests/conftest.py)
 def test_a_flood_of_invented_ids_is_bounded_counted_and_forgotten(broker: EmbeddedBroker, tmp_path: Path) -> None:
     producer = big_producer(broker)
-    settings = {"KPI_MAX_QUEUES": "60", "KPI_IDLE_QUEUE_SECONDS": "5", "KPI_ORPHAN_TICKET_TTL_SECONDS": "5",
-                "KPI_AGENT_TTL_SECONDS": "3600", **LOADED}  # fmt: skip
+    settings = {
+        "KPI_MAX_QUEUES": "60",
+        "KPI_IDLE_QUEUE_SECONDS": "5",
+        "KPI_ORPHAN_TICKET_TTL_SECONDS": "5",
+        "KPI_AGENT_TTL_SECONDS": "3600",
+        **LOADED,
+    }
     with running_worker(broker, tmp_path, **settings) as worker:
         topics = worker.topics
         now = time.time()
@@ -100,25 +113,31 @@ def test_a_flood_of_invented_ids_is_bounded_counted_and_forgotten(broker: Embedd
             sent += 1
 
         for n in range(AGENTS):  # invented agents, all in one queue (named in KPI_CONFIG: never idle)
-            send("agents", make_agent_state(f"{run}-agent-{n}", now - 30, "available", "it-support"),
-                 f"{run}-agent-{n}")  # fmt: skip
+            send(
+                "agents", make_agent_state(f"{run}-agent-{n}", now - 30, "available", "it-support"), f"{run}-agent-{n}"
+            )
             send("tickets", make_event("ticket.replied", f"{run}-orphan-{n}", now - 30, agent_id="a"), None)
         for n in range(WAITING):  # contacts all waiting in one queue (named in KPI_CONFIG: never idle)
             send("calls", make_event("contact.queued", f"{run}-wait-{n}", now - 30, queue="it-sales"), None)
         for n in range(2_000):  # invented queues
             send("chats", make_event("contact.queued", f"{run}-q-{n}", now - 30, queue=f"it-invented-{n}"), None)
-        send("agents",
-             {**make_agent_state(f"{run}-many", now - 30, "busy"), "queues": [f"q{n}" for n in range(100_000)]},
-             None)  # fmt: skip
+        send(
+            "agents",
+            {**make_agent_state(f"{run}-many", now - 30, "busy"), "queues": [f"q{n}" for n in range(100_000)]},
+            None,
+        )
         producer.flush()
 
         processed_total = "contact_centre_events_processed_total"
 
         def accounted() -> bool:
             counts = worker.metrics()
-            done = sum(v for (name, labels), v in counts.items()
-                       if name in (processed_total, "contact_centre_events_invalid_total")
-                       and dict(labels)["topic"] in topics.values())  # fmt: skip
+            done = sum(
+                v
+                for (name, labels), v in counts.items()
+                if name in (processed_total, "contact_centre_events_invalid_total")
+                and dict(labels)["topic"] in topics.values()
+            )
             return done >= sent
 
         wait_for(accounted, timeout=240, interval=2)
@@ -128,8 +147,13 @@ def test_a_flood_of_invented_ids_is_bounded_counted_and_forgotten(broker: Embedd
         dropped: dict[str, float] = {}
 
         def all_dropped() -> bool:
-            dropped.update({dict(labels)["table"]: value for (name, labels), value in worker.metrics().items()
-                            if name == "contact_centre_state_limit_dropped_total"})  # fmt: skip
+            dropped.update(
+                {
+                    dict(labels)["table"]: value
+                    for (name, labels), value in worker.metrics().items()
+                    if name == "contact_centre_state_limit_dropped_total"
+                }
+            )
             return dropped == expected_drops
 
         try:
@@ -145,8 +169,10 @@ def test_a_flood_of_invented_ids_is_bounded_counted_and_forgotten(broker: Embedd
         assert over_queues > 0
 
         def invented_forgotten() -> bool:
-            return not any(dict(labels).get("queue", "").startswith("it-invented-")
-                           for (name, labels), _ in worker.metrics().items())  # fmt: skip
+            return not any(
+                dict(labels).get("queue", "").startswith("it-invented-")
+                for (name, labels), _ in worker.metrics().items()
+            )
 
         wait_for(invented_forgotten, timeout=90, interval=2)
         later = time.time()

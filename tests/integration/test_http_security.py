@@ -45,14 +45,27 @@ def get(url: str, credentials: tuple[str, str] | None = None) -> tuple[int, dict
 def test_faust_table_and_router_views_are_gone(worker: Worker, producer: KafkaProducer) -> None:
     """A contact the worker holds and one it never saw get the same 404: no existence oracle."""
     queue, contact = "it-sec-oracle", f"sec-{time.time_ns()}"
-    produce(producer, worker.topics["calls"], make_event("contact.queued", contact, time.time() - 5, queue=queue),
-            contact.encode())  # fmt: skip
+    produce(
+        producer,
+        worker.topics["calls"],
+        make_event("contact.queued", contact, time.time() - 5, queue=queue),
+        contact.encode(),
+    )
     producer.flush()
     wait_for(lambda: worker.metrics().get(series("contact_centre_contacts_waiting", queue=queue, channel="voice")) == 1)
     not_found = worker.get("/table/contacts/no-such-contact/")
     assert not_found[0] == 404
-    for path in (f"/table/contacts/{contact}/", "/table/", "/table/contacts/", "/router/", "/router/topics",
-                 f"/router/contacts/{contact}/", "/graph/", "/assignment/", "/performance/"):  # fmt: skip
+    for path in (
+        f"/table/contacts/{contact}/",
+        "/table/",
+        "/table/contacts/",
+        "/router/",
+        "/router/topics",
+        f"/router/contacts/{contact}/",
+        "/graph/",
+        "/assignment/",
+        "/performance/",
+    ):
         assert worker.get(path) == not_found, path
 
 
@@ -97,11 +110,17 @@ def test_kpis_are_a_snapshot_built_at_most_once_a_second(worker: Worker) -> None
 def test_basic_auth_on_every_page_but_healthz_and_prometheus_scrapes_with_it(
     broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    with running_worker(broker, tmp_path_factory.mktemp("auth-worker"), KPI_HTTP_USERNAME=USERNAME,
-                        KPI_HTTP_PASSWORD=PASSWORD) as own:  # fmt: skip
+    with running_worker(
+        broker, tmp_path_factory.mktemp("auth-worker"), KPI_HTTP_USERNAME=USERNAME, KPI_HTTP_PASSWORD=PASSWORD
+    ) as own:
         for path in PAGES:
-            for credentials in (None, (USERNAME, "wrong"), ("other", PASSWORD), (USERNAME, PASSWORD + "x"),
-                                (USERNAME.upper(), PASSWORD)):  # fmt: skip
+            for credentials in (
+                None,
+                (USERNAME, "wrong"),
+                ("other", PASSWORD),
+                (USERNAME, PASSWORD + "x"),
+                (USERNAME.upper(), PASSWORD),
+            ):
                 status, headers, body = get(own.base_url + path, credentials)
                 assert status == 401, (path, credentials)
                 assert headers["WWW-Authenticate"] == 'Basic realm="contact-centre-kpi"'
@@ -110,8 +129,11 @@ def test_basic_auth_on_every_page_but_healthz_and_prometheus_scrapes_with_it(
             assert status == 200, path
         assert get(own.base_url + "/healthz")[0] == 200  # probes need no credentials
 
-        with running_prometheus(own.base_url.removeprefix("http://"), tmp_path_factory.mktemp("auth-prometheus"),
-                                basic_auth=(USERNAME, PASSWORD)) as prometheus:  # fmt: skip
+        with running_prometheus(
+            own.base_url.removeprefix("http://"),
+            tmp_path_factory.mktemp("auth-prometheus"),
+            basic_auth=(USERNAME, PASSWORD),
+        ) as prometheus:
             wait_for(lambda: [r["value"][1] for r in prometheus.query(f'up{{job="{JOB}"}}')] == ["1"], timeout=30)
             # The body was read, not only the status: a worker metric is there.
             assert [r["value"][1] for r in prometheus.query("contact_centre_consuming")] == ["1"]

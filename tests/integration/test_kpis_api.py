@@ -63,8 +63,11 @@ def test_a_window_and_kpis_asked_for_are_all_that_is_sent(worker: Worker, queue:
     [entry] = json.loads(narrow)["queues"]
     assert entry["queue"] == queue
     assert entry["windows"] == {
-        "15m": {"kpis": {"contacts_answered": 1, "service_level_ratio": 1.0},
-                "targets_met": {"service_level_ratio": True}}}  # fmt: skip
+        "15m": {
+            "kpis": {"contacts_answered": 1, "service_level_ratio": 1.0},
+            "targets_met": {"service_level_ratio": True},
+        }
+    }
     assert json.loads(narrow)["centre"]["windows"]["15m"] == {"contacts_answered": 1}
     assert len(narrow) < len(whole) / 2
 

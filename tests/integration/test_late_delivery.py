@@ -107,17 +107,26 @@ def settle(worker: Worker, truth: Truth, queues: Collection[str], what: str, tim
     try:
         wait_for(equal, timeout=timeout, interval=1)
     except pytest.fail.Exception:
-        pytest.fail("\n".join([
-            f"{what}: /api/kpis differs from the KPIs of the events' own timestamps (path: worker != truth):",
-            *last[:40], f"... {len(last)} differences in all", "input not yet committed:", *unread(worker),
-            "worker's warnings:", *warnings_in_log(worker)[-20:],
-        ]))  # fmt: skip
+        pytest.fail(
+            "\n".join(
+                [
+                    f"{what}: /api/kpis differs from the KPIs of the events' own timestamps (path: worker != truth):",
+                    *last[:40],
+                    f"... {len(last)} differences in all",
+                    "input not yet committed:",
+                    *unread(worker),
+                    "worker's warnings:",
+                    *warnings_in_log(worker)[-20:],
+                ]
+            )
+        )
 
 
 def counted(worker: Worker, metric: str) -> dict[str, float]:
     """A per-topic counter's non-zero values, by topic."""
-    return {dict(labels)["topic"]: value for (name, labels), value in worker.metrics().items()
-            if name == metric and value}  # fmt: skip
+    return {
+        dict(labels)["topic"]: value for (name, labels), value in worker.metrics().items() if name == metric and value
+    }
 
 
 def assert_nothing_late(worker: Worker) -> None:
@@ -133,8 +142,9 @@ def read_at_least(worker: Worker, count: float) -> float | None:
 
 def read_dead_letters(worker: Worker, values: Collection[bytes], timeout: float = 30) -> list[ConsumerRecord]:
     """The dead-letter messages whose value is one of ``values``, once all are there (or ``timeout``)."""
-    consumer = KafkaConsumer(worker.topics["deadletter"], bootstrap_servers=worker.bootstrap,
-                             auto_offset_reset="earliest")  # fmt: skip
+    consumer = KafkaConsumer(
+        worker.topics["deadletter"], bootstrap_servers=worker.bootstrap, auto_offset_reset="earliest"
+    )
     found: list[ConsumerRecord] = []
     deadline = time.monotonic() + timeout
     try:
@@ -196,15 +206,18 @@ def test_an_event_before_every_window_is_late_dead_lettered_and_changes_nothing(
         stale = time.time() - 2 * 86400
         answered = make_event("contact.answered", "late-old-ghost", stale, agent_id="late-old-agent")
         csat = make_event("survey.csat", "late-old-ghost-survey", stale, queue=queues[0], channel="voice", score=1)
-        late = [Message("calls", b"late-old-ghost", json.dumps(answered).encode(), stale, "ghost"),
-                Message("surveys", None, json.dumps(csat).encode(), stale, "ghost-survey")]  # fmt: skip
+        late = [
+            Message("calls", b"late-old-ghost", json.dumps(answered).encode(), stale, "ghost"),
+            Message("surveys", None, json.dumps(csat).encode(), stale, "ghost-survey"),
+        ]
         produce_all(producer, topics, in_time_order([*late, *scenario]))
         settle(worker, Truth(scenario), queues, "events of the last 12 minutes among two from two days ago")
         late_counts = {topics["calls"]: 1, topics["surveys"]: 1}
         wait_for(lambda: counted(worker, "contact_centre_events_late_total") == late_counts, timeout=10)
         letters = read_dead_letters(worker, {message.value for message in late})
-        assert sorted(letter.value for letter in letters) == sorted(message.value for message in late), \
-            "each late message once in the dead-letter topic, unchanged"  # fmt: skip
+        assert sorted(letter.value for letter in letters) == sorted(message.value for message in late), (
+            "each late message once in the dead-letter topic, unchanged"
+        )
         for letter in letters:
             message = next(m for m in late if m.value == letter.value)
             headers = dict(letter.headers)
@@ -236,5 +249,7 @@ def test_kill_9_while_reading_a_backlog_then_restart_counts_each_event_once(
     with running_worker(broker, tmp_path, app_id=app_id, topics=topics, **LOADED) as restarted:
         settle(restarted, Truth(backlog), queues, f"restarted after kill -9 at {progress:.0f} of {len(backlog)} events")
         assert_nothing_late(restarted)
-        print(f"killed after {progress:.0f} of {len(backlog)} input messages; the restarted worker read "
-              f"{processed(restarted):.0f} again")  # fmt: skip
+        print(
+            f"killed after {progress:.0f} of {len(backlog)} input messages; the restarted worker read "
+            f"{processed(restarted):.0f} again"
+        )

@@ -149,8 +149,9 @@ def test_invalid_message_goes_to_dead_letter_with_reason(worker: Worker, produce
 def test_worker_refuses_a_partition_count_that_differs_from_its_topics(worker: Worker, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KPI_")}
     app_id = worker.topics["calls"].split(".")[0]  # the session worker's KPI_APP_ID, topics made with 4 partitions
-    env.update(KPI_BROKER="kafka://" + worker.bootstrap, KPI_APP_ID=app_id, KPI_PARTITIONS="6",
-               KPI_DATA_DIR=str(tmp_path))  # fmt: skip
+    env.update(
+        KPI_BROKER="kafka://" + worker.bootstrap, KPI_APP_ID=app_id, KPI_PARTITIONS="6", KPI_DATA_DIR=str(tmp_path)
+    )
     result = subprocess.run(
         [sys.executable, "-m", "stream", "worker"], env=env, capture_output=True, text=True, timeout=60
     )

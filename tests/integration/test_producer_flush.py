@@ -24,8 +24,9 @@ from stream.tools.embedded_broker import EmbeddedBroker
 pytestmark = pytest.mark.integration
 
 
-def _app_topic(broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch, drains: bool, partitions: int = 1,
-               **settings: Any) -> faust.TopicT:  # fmt: skip
+def _app_topic(
+    broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch, drains: bool, partitions: int = 1, **settings: Any
+) -> faust.TopicT:
     """A new topic of a new app (Faust ``settings``), whose producer is stream.faust_ext.producer's if ``drains``."""
     run = uuid.uuid4().hex[:8]
     create_topics(KafkaConnection(broker.bootstrap), [f"it-producer-{run}"], partitions)
@@ -99,8 +100,10 @@ async def test_streams_waiting_for_a_full_buffer_are_logged_once_a_minute(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == producer_logger]
     if drains:
         assert delivered  # its flush waits for every record (the test above)
-        assert warnings == ["waits of the streams for the producer's send buffer (over 100 records) to drain: 1 "
-                            "since the last such message"]  # fmt: skip
+        assert warnings == [
+            "waits of the streams for the producer's send buffer (over 100 records) to drain: 1 "
+            "since the last such message"
+        ]
     else:
         # Faust's own flush may return with records still buffered (the test above): only its
         # warnings are this case's to check.
@@ -144,10 +147,12 @@ async def test_records_sent_in_batches_are_on_the_broker_in_order_when_a_flush_r
     producer = app.producer
     await producer.start()
     try:
-        producer.send_batches_soon([
-            (TP(topic, 0), [(b"c1", b"queued"), (b"c2", None)], last_offsets[0].append),
-            (TP(topic, 1), [(b"q1", b"x" * 3000), (b"q2", b"small")], last_offsets[1].append),
-        ])  # fmt: skip
+        producer.send_batches_soon(
+            [
+                (TP(topic, 0), [(b"c1", b"queued"), (b"c2", None)], last_offsets[0].append),
+                (TP(topic, 1), [(b"q1", b"x" * 3000), (b"q2", b"small")], last_offsets[1].append),
+            ]
+        )
         producer.send_batches_soon([(TP(topic, 0), [(b"c1", b"answered")], last_offsets[0].append)])
         await asyncio.wait_for(handing_over.wait(), timeout=10)
         flush = asyncio.ensure_future(producer.flush())
@@ -158,8 +163,10 @@ async def test_records_sent_in_batches_are_on_the_broker_in_order_when_a_flush_r
     finally:
         await producer.stop()
     read = await _read_back(broker, topic, 5)
-    assert read == {0: [(b"c1", b"queued"), (b"c2", None), (b"c1", b"answered")],
-                    1: [(b"q1", b"x" * 3000), (b"q2", b"small")]}  # fmt: skip
+    assert read == {
+        0: [(b"c1", b"queued"), (b"c2", None), (b"c1", b"answered")],
+        1: [(b"q1", b"x" * 3000), (b"q2", b"small")],
+    }
 
 
 async def _refused(self: aiokafka.AIOKafkaProducer, *args: Any, **kwargs: Any) -> Any:

@@ -47,8 +47,9 @@ def tls_settings(certificates: Certificates, ca: Path | None = None) -> dict[str
 
 def run_command(*args: str, env: dict[str, str], timeout: float = 90) -> subprocess.CompletedProcess[str]:
     clean = {name: value for name, value in os.environ.items() if not name.startswith("KPI_")}
-    return subprocess.run([sys.executable, "-m", "stream", *args], env={**clean, **env}, capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "stream", *args], env={**clean, **env}, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_worker_simulate_and_replay_through_tls(
@@ -57,20 +58,32 @@ def test_worker_simulate_and_replay_through_tls(
     settings = tls_settings(certificates)
     with running_worker(tls_broker, tmp_path, **settings) as worker:
         env = {name: value for name, value in worker.env.items() if name.startswith("KPI_")}
-        simulated = run_command("simulate", "--rate", "20", "--duration", "4", "--queues", "tls-simulated", "--seed",
-                                "3", env=env)  # fmt: skip
+        simulated = run_command(
+            "simulate", "--rate", "20", "--duration", "4", "--queues", "tls-simulated", "--seed", "3", env=env
+        )
         assert simulated.returncode == 0, simulated.stderr
         now = time.time()
-        lines = [json.dumps({"event_id": f"r-{n}", "type": "contact.queued", "ts": iso(now - 60 + n),
-                             "contact_id": f"tls-r-{n}", "queue": "tls-replayed"}) for n in range(7)]  # fmt: skip
+        lines = [
+            json.dumps(
+                {
+                    "event_id": f"r-{n}",
+                    "type": "contact.queued",
+                    "ts": iso(now - 60 + n),
+                    "contact_id": f"tls-r-{n}",
+                    "queue": "tls-replayed",
+                }
+            )
+            for n in range(7)
+        ]
         replay_file = tmp_path / "calls.jsonl"
         replay_file.write_text("\n".join(lines) + "\n")
         replayed = run_command("replay", str(replay_file), env=env)
         assert replayed.returncode == 0, replayed.stderr
         offered = series("contact_centre_contacts_offered", queue="tls-replayed", channel="voice", window="15m")
         wait_for(lambda: worker.metrics().get(offered) == 7)
-        simulated_offered = series("contact_centre_contacts_offered", queue="tls-simulated", channel="voice",
-                                   window="15m")  # fmt: skip
+        simulated_offered = series(
+            "contact_centre_contacts_offered", queue="tls-simulated", channel="voice", window="15m"
+        )
         wait_for(lambda: worker.metrics().get(simulated_offered, 0) > 0)
 
 
@@ -88,20 +101,30 @@ def test_a_ca_that_did_not_sign_the_broker_stops_each_command_with_one_line(
     result = run_command(*(part.format(file=events) for part in command), env=env)
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.splitlines()
-    assert line == (f"python -m stream {command[0]}: error: TLS handshake with {tls_broker.bootstrap} failed: "
-                    "unable to get local issuer certificate (check KPI_SSL_CAFILE)")  # fmt: skip
+    assert line == (
+        f"python -m stream {command[0]}: error: TLS handshake with {tls_broker.bootstrap} failed: "
+        "unable to get local issuer certificate (check KPI_SSL_CAFILE)"
+    )
 
 
 @pytest.mark.parametrize(
     ("settings", "failure"),
     [
-        ({"KPI_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KPI_SASL_MECHANISM": "SCRAM-SHA-512", "KPI_SASL_USERNAME": "kpi",
-          "KPI_SASL_PASSWORD": "secret-password"},
-         "the broker at {address} does not offer SASL SCRAM-SHA-512 (check KPI_SASL_MECHANISM and "
-         "KPI_SECURITY_PROTOCOL)"),
+        (
+            {
+                "KPI_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "KPI_SASL_MECHANISM": "SCRAM-SHA-512",
+                "KPI_SASL_USERNAME": "kpi",
+                "KPI_SASL_PASSWORD": "secret-password",
+            },
+            "the broker at {address} does not offer SASL SCRAM-SHA-512 (check KPI_SASL_MECHANISM and "
+            "KPI_SECURITY_PROTOCOL)",
+        ),
         # A plaintext broker takes the TLS greeting for the start of a request and waits for the rest.
-        ({"KPI_SECURITY_PROTOCOL": "SSL"},
-         "no answer from {address} within 10 s (check KPI_BROKER and KPI_SECURITY_PROTOCOL)"),
+        (
+            {"KPI_SECURITY_PROTOCOL": "SSL"},
+            "no answer from {address} within 10 s (check KPI_BROKER and KPI_SECURITY_PROTOCOL)",
+        ),
     ],
 )
 def test_a_broker_that_speaks_neither_sasl_nor_tls_stops_the_worker_with_one_line(
@@ -118,8 +141,10 @@ def test_plaintext_to_a_tls_listener_says_which_setting_to_check(tls_broker: Emb
     result = run_command("worker", env={"KPI_BROKER": tls_broker.url, "KPI_DATA_DIR": str(tmp_path)})
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.splitlines()
-    assert line == (f"python -m stream worker: error: the broker at {tls_broker.bootstrap} closed the connection "
-                    "(check KPI_SECURITY_PROTOCOL: PLAINTEXT may not be what it expects)")  # fmt: skip
+    assert line == (
+        f"python -m stream worker: error: the broker at {tls_broker.bootstrap} closed the connection "
+        "(check KPI_SECURITY_PROTOCOL: PLAINTEXT may not be what it expects)"
+    )
 
 
 def test_no_broker_at_the_address_stops_the_worker_with_one_line(tmp_path: Path) -> None:
@@ -139,8 +164,10 @@ def test_every_topic_the_worker_creates_has_the_replication_factor(broker: Embed
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
         try:
             ours = [name for name in admin.list_topics() if name.startswith(app_id) or name in worker.topics.values()]
-            replicas = {topic["name"]: {len(p["replica_nodes"]) for p in topic["partitions"]}
-                        for topic in admin.describe_topics(ours)}  # fmt: skip
+            replicas = {
+                topic["name"]: {len(p["replica_nodes"]) for p in topic["partitions"]}
+                for topic in admin.describe_topics(ours)
+            }
         finally:
             admin.close()
     assert set(worker.topics.values()) <= set(replicas)

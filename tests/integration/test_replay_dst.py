@@ -38,8 +38,15 @@ def ts_of(event: dict[str, Any]) -> float:
 @pytest.fixture(scope="module")
 def day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, dict[str, Any]]]]:
     """A simulated day as a JSON-lines file (with two invalid lines), and its valid events."""
-    config = SimulationConfig(rate=0.02, queues=("dst-a", "dst-b"), agents=6, ticket_rate=0.004, survey_share=0.5,
-                              esat_share=0.2, customers=300)  # fmt: skip
+    config = SimulationConfig(
+        rate=0.02,
+        queues=("dst-a", "dst-b"),
+        agents=6,
+        ticket_rate=0.004,
+        survey_share=0.5,
+        esat_share=0.2,
+        customers=300,
+    )
     simulation = Simulation(config, start=DAY_START, seed=20261025)
     events = []
     now = DAY_START
@@ -178,8 +185,11 @@ def expected_kpis(events: list[tuple[str, dict[str, Any]]]) -> tuple[float, dict
                 "ces_responses": len(of["ces"]),
                 "esat_responses": len(of["esat"]),
             }
-        waiting = [c["queued"] for c in contacts.values() if (c["queue"], c["channel"]) == key
-                   and "answered" not in c and "abandoned" not in c]  # fmt: skip
+        waiting = [
+            c["queued"]
+            for c in contacts.values()
+            if (c["queue"], c["channel"]) == key and "answered" not in c and "abandoned" not in c
+        ]
         expected[key] = {
             "windows": per_window,
             "contacts_waiting": len(waiting),
@@ -224,8 +234,13 @@ def mismatches(document: dict[str, Any], expected: dict[tuple[str, str], dict[st
 def event_time_worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     # Topics are consumed side by side at full speed, so event time on one may run hours ahead of
     # another: the contact TTL, measured in event time, must cover the file's span.
-    with running_worker(broker, tmp_path_factory.mktemp("event-time-worker"), KPI_CLOCK="event",
-                        KPI_TIMEZONE="Europe/Warsaw", KPI_CONTACT_TTL_SECONDS="172800") as worker:  # fmt: skip
+    with running_worker(
+        broker,
+        tmp_path_factory.mktemp("event-time-worker"),
+        KPI_CLOCK="event",
+        KPI_TIMEZONE="Europe/Warsaw",
+        KPI_CONTACT_TTL_SECONDS="172800",
+    ) as worker:
         yield worker
 
 
@@ -233,8 +248,13 @@ def test_replayed_dst_day_matches_independent_computation(
     day: tuple[Path, list[tuple[str, dict[str, Any]]]], event_time_worker: Worker
 ) -> None:
     path, events = day
-    result = subprocess.run([sys.executable, "-m", "stream", "replay", str(path)], env=event_time_worker.env,
-                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "stream", "replay", str(path)],
+        env=event_time_worker.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 1, result.stderr  # two invalid lines: reported, not sent
     assert f"{path}:102: not JSON" in result.stderr
     assert f"{path}:5003: not JSON" in result.stderr

@@ -4,6 +4,7 @@ over with the numbers still right."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,8 +21,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("heavy")]  # seve
 
 
 def keyed(document: dict[str, Any]) -> tuple[dict[tuple[str, str], Any], dict[str, Any]]:
-    return ({(q["queue"], q["channel"]): q for q in document["queues"]},
-            {a["queue"]: a["states"] for a in document["agents"]})  # fmt: skip
+    return (
+        {(q["queue"], q["channel"]): q for q in document["queues"]},
+        {a["queue"]: a["states"] for a in document["agents"]},
+    )
 
 
 def combined(*workers: Worker) -> tuple[dict[tuple[str, str], Any], dict[str, Any]] | None:
@@ -51,10 +54,12 @@ def pair(broker: EmbeddedBroker, producer: KafkaProducer, tmp_path_factory: pyte
     """Shared by the two tests below; the second kills ``second``."""
     topics = new_topics(uuid.uuid4().hex[:8])
     app_id = f"it-scale-{uuid.uuid4().hex[:8]}"
-    with running_workers(broker, WorkerSpec(tmp_path_factory.mktemp("first"), app_id, topics, LOADED),
-                         WorkerSpec(tmp_path_factory.mktemp("second"), app_id, topics, LOADED),
-                         WorkerSpec(tmp_path_factory.mktemp("single"), topics=topics, settings=LOADED)
-                         ) as (first, second, single):  # fmt: skip
+    with running_workers(
+        broker,
+        WorkerSpec(tmp_path_factory.mktemp("first"), app_id, topics, LOADED),
+        WorkerSpec(tmp_path_factory.mktemp("second"), app_id, topics, LOADED),
+        WorkerSpec(tmp_path_factory.mktemp("single"), topics=topics, settings=LOADED),
+    ) as (first, second, single):
         produce_stream(producer, topics, rate=1.5)
         yield Pair(first, second, single)
 
@@ -67,7 +72,9 @@ def wait_until_split_equals_single(pair: Pair) -> None:
         truth[:] = [keyed(comparable(pair.single))]
         seen[:] = [combined(pair.first, pair.second)]
         both_own_some = all(keyed(comparable(w))[0] for w in (pair.first, pair.second))
-        return bool(truth[0][0]) and seen[0] == truth[0] and both_own_some
+        # Either worker's /api/kpis answers for the whole centre: its own queues and the other's.
+        each_shows_all = all(keyed(comparable(w, "")) == truth[0] for w in (pair.first, pair.second))
+        return bool(truth[0][0]) and seen[0] == truth[0] and both_own_some and each_shows_all
 
     try:
         wait_for(split_equals_single, timeout=300, interval=2)
@@ -82,6 +89,14 @@ def test_two_workers_split_the_queues_and_equal_one(pair: Pair) -> None:
 def test_the_survivor_of_a_kill_takes_over_with_the_same_numbers(pair: Pair) -> None:
     wait_until_split_equals_single(pair)  # at once if the test above ran
     pair.second.kill()
+
+    def second_missing() -> bool:
+        """Before the group notices (its session timeout), the survivor answers without the dead
+        worker's queues and says so."""
+        document = json.loads(pair.first.get("/api/kpis")[1])
+        return document["partial"] and [m["worker"] for m in document["missing"]] == [pair.second.base_url]
+
+    wait_for(second_missing, timeout=8, interval=0.25)
     # The group rebalances (session timeout 10 s); the survivor recovers the lost partitions'
     # tables and processes what the dead worker had not committed, each fact once.
     truth: list[Any] = []

@@ -32,11 +32,15 @@ def test_a_worker_joining_during_a_backlog_rebalances_without_losing_or_repeatin
     # Large enough that the first worker is still reading it when the second has joined (about
     # 10 s after it starts) on a machine where the pipeline reads 10,000 events/s.
     total = produce_stream(producer, topics, rate=24.0)
-    with running_workers(broker, WorkerSpec(tmp_path_factory.mktemp("single"), topics=topics, settings=LOADED),
-                         WorkerSpec(tmp_path_factory.mktemp("first"), app_id, topics, LOADED)) as (single, first):
+    with running_workers(
+        broker,
+        WorkerSpec(tmp_path_factory.mktemp("single"), topics=topics, settings=LOADED),
+        WorkerSpec(tmp_path_factory.mktemp("first"), app_id, topics, LOADED),
+    ) as (single, first):
         wait_for(lambda: processed(first) > total * 0.05, timeout=120, interval=0.2)
-        with running_worker(broker, tmp_path_factory.mktemp("second"), app_id=app_id, topics=topics,
-                            **LOADED) as second:
+        with running_worker(
+            broker, tmp_path_factory.mktemp("second"), app_id=app_id, topics=topics, **LOADED
+        ) as second:
             # The group has rebalanced (the second worker is healthy) before the backlog was read.
             read_at_join = processed(first)
             print(f"the first worker had read {read_at_join:.0f} of {total} events when the second joined")
@@ -48,8 +52,7 @@ def test_a_worker_joining_during_a_backlog_rebalances_without_losing_or_repeatin
                 truth[:] = [keyed(comparable(single))]
                 seen[:] = [combined(first, second)]
                 return (
-                    bool(truth[0][0]) and seen[0] == truth[0]
-                    and all(keyed(comparable(w))[0] for w in (first, second))
+                    bool(truth[0][0]) and seen[0] == truth[0] and all(keyed(comparable(w))[0] for w in (first, second))
                 )
 
             # Three workers through the backlog on two cores, beside the light tests of make test's

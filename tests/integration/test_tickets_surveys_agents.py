@@ -63,14 +63,17 @@ def test_tickets_fcr_surveys_and_agents(worker: Worker, producer: KafkaProducer)
         produce(producer, topics["tickets"], event, event["contact_id"].encode())
     csat = survey("csat", 5, "s-csat-1", b + 110, channel="voice")
     answers = [
-        csat, csat,  # the same answer twice: a duplicate
+        csat,
+        csat,  # the same answer twice: a duplicate
         survey("csat", 3, "s-csat-2", b + 150, channel="voice", contact_id="ts-c3"),
-        survey("nps", 10, "s-nps-1", b + 120), survey("nps", 6, "s-nps-2", b + 121),
+        survey("nps", 10, "s-nps-1", b + 120),
+        survey("nps", 6, "s-nps-2", b + 121),
         survey("nps", 8, "s-nps-3", b + 122),
         survey("ces", 6, "s-ces-1", b + 130, channel="chat"),
-        survey("esat", 9, "s-esat-1", b + 10, agent_id="a1"), survey("esat", 9, "s-esat-2", b + 11),
+        survey("esat", 9, "s-esat-1", b + 10, agent_id="a1"),
+        survey("esat", 9, "s-esat-2", b + 11),
         survey("esat", 3, "s-esat-3", b + 12, channel="voice"),  # eNPS has no channel
-    ]  # fmt: skip
+    ]
     for answer in answers:
         produce(producer, topics["surveys"], answer, None)
     states = [
@@ -152,8 +155,10 @@ def test_tickets_fcr_surveys_and_agents(worker: Worker, producer: KafkaProducer)
     assert tickets_entry["targets"]["average_first_response_seconds"] == 60
     kpis = tickets_entry["windows"]["15m"]["kpis"]
     assert (kpis["average_first_response_seconds"], kpis["average_resolution_seconds"], kpis["tickets_reopened"]) == (
-        75.0, 180.0, 1,
-    )  # fmt: skip
+        75.0,
+        180.0,
+        1,
+    )
 
     # ?queue= keeps that queue's channels and agents, the same values, and nothing else.
     status, body = worker.get(f"/api/kpis?queue={QUEUE}")

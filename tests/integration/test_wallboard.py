@@ -22,8 +22,15 @@ pytestmark = pytest.mark.integration
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps dialling out of a closed network.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +90,17 @@ def test_tiles_match_the_api_and_a_breach_turns_red(worker: Worker, producer: Ka
     for event in events:
         produce(producer, calls, event, event["contact_id"].encode())
     producer.flush()
-    wait_for(lambda: worker.metrics().get(("contact_centre_contacts_offered", frozenset(
-        {("queue", queue), ("channel", "voice"), ("window", "15m")}))) == 4)  # fmt: skip
+    wait_for(
+        lambda: (
+            worker.metrics().get(
+                (
+                    "contact_centre_contacts_offered",
+                    frozenset({("queue", queue), ("channel", "voice"), ("window", "15m")}),
+                )
+            )
+            == 4
+        )
+    )
 
     # Only this test's queues: with the session worker's many queues the board would go dense (four
     # figures a tile, test_wallboard_tv.py), and this test reads every figure of a detailed tile.
@@ -128,8 +144,9 @@ def test_tiles_match_the_api_and_a_breach_turns_red(worker: Worker, producer: Ka
     expect(page.locator("#stale")).to_be_hidden()
 
 
-def test_stale_warning_when_the_worker_stops(broker: EmbeddedBroker, page: Page,
-                                             tmp_path_factory: pytest.TempPathFactory) -> None:  # fmt: skip
+def test_stale_warning_when_the_worker_stops(
+    broker: EmbeddedBroker, page: Page, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """A worker of its own, so stopping it leaves the session's worker alone."""
     with running_worker(broker, tmp_path_factory.mktemp("wallboard-worker")) as own:
         page.goto(own.base_url + "/wallboard")
@@ -151,23 +168,37 @@ def test_an_unknown_window_falls_back_to_the_default_under_the_pages_own_policy(
     queue = "it-wall-window"
     calls = worker.topics["calls"]
     now = time.time()
-    for event in (make_event("contact.queued", "ww-1", now - 60, queue=queue),
-                  make_event("contact.answered", "ww-1", now - 48, agent_id="a1"),  # wait 12 s
-                  make_event("contact.queued", "ww-2", now - 10, queue=queue)):  # fmt: skip
+    for event in (
+        make_event("contact.queued", "ww-1", now - 60, queue=queue),
+        make_event("contact.answered", "ww-1", now - 48, agent_id="a1"),  # wait 12 s
+        make_event("contact.queued", "ww-2", now - 10, queue=queue),
+    ):
         produce(producer, calls, event, event["contact_id"].encode())
     producer.flush()
-    wait_for(lambda: worker.metrics().get(("contact_centre_contacts_waiting", frozenset(
-        {("queue", queue), ("channel", "voice")}))) == 1)  # fmt: skip
+    wait_for(
+        lambda: (
+            worker.metrics().get(
+                ("contact_centre_contacts_waiting", frozenset({("queue", queue), ("channel", "voice")}))
+            )
+            == 1
+        )
+    )
 
     problems: list[str] = []
     page.on("console", lambda message: problems.append(message.text) if message.type in ("error", "warning") else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
     # Every violation, reported or not on the console: the event the browser fires for each.
-    page.add_init_script("window.violations = []; document.addEventListener('securitypolicyviolation', event => "
-                         "window.violations.push(`${event.violatedDirective} ${event.blockedURI}`));")  # fmt: skip
+    page.add_init_script(
+        "window.violations = []; document.addEventListener('securitypolicyviolation', event => "
+        "window.violations.push(`${event.violatedDirective} ${event.blockedURI}`));"
+    )
     tile = page.locator(f'section[data-queue="{queue}"][data-channel="voice"]')
-    for asked, shown, button in (("__proto__", "15m", "15 min"), ("constructor", "15m", "15 min"),
-                                 ("no-such-window", "15m", "15 min"), ("today", "today", "Today")):  # fmt: skip
+    for asked, shown, button in (
+        ("__proto__", "15m", "15 min"),
+        ("constructor", "15m", "15 min"),
+        ("no-such-window", "15m", "15 min"),
+        ("today", "today", "Today"),
+    ):
         page.goto(f"{worker.base_url}/wallboard?queue={queue}&window={asked}")  # detailed tiles: see above
         expect(tile.locator('[data-kpi="average_wait_seconds"] dd')).to_have_text("0:12", timeout=10_000)
         expect(tile.locator('[data-kpi="contacts_waiting"] dd')).to_have_text("1")

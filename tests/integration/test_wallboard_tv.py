@@ -43,8 +43,18 @@ WINDOW_LABELS = ("15 min", "1 hour", "Today", "7 days")
 # from 6 m or so on a 55" TV.
 FLOOR_PX = 28.0
 
-DEPARTMENTS = ("billing", "claims", "collections", "onboarding", "orders", "renewals", "retention", "sales",
-               "support", "warranty")  # fmt: skip
+DEPARTMENTS = (
+    "billing",
+    "claims",
+    "collections",
+    "onboarding",
+    "orders",
+    "renewals",
+    "retention",
+    "sales",
+    "support",
+    "warranty",
+)
 FLOOR = [f"{d}-{r}" for d in DEPARTMENTS for r in ("central", "east", "north", "south", "west")]  # 50 voice queues
 BIG = [f"{d}-{c}" for d in DEPARTMENTS for c in ("amsterdam", "berlin", "dublin", "lisbon", "madrid")]  # ×3 channels
 NORTH = ["billing-north", "sales-north"]
@@ -141,8 +151,9 @@ def tv_worker(
     workdir = tmp_path_factory.mktemp("wallboard-tv")
     config = workdir / "tv.yaml"
     config.write_text(json.dumps(CONFIG))  # JSON is YAML
-    with running_worker(broker, workdir, KPI_WINDOWS=",".join(WINDOWS), KPI_TIMEZONE=CENTRE_ZONE,
-                        KPI_CONFIG=str(config)) as worker:  # fmt: skip
+    with running_worker(
+        broker, workdir, KPI_WINDOWS=",".join(WINDOWS), KPI_TIMEZONE=CENTRE_ZONE, KPI_CONFIG=str(config)
+    ) as worker:
         produce_floor(producer, worker)
         wait_for(lambda: scenario_ready(worker), timeout=90)
         yield worker
@@ -160,25 +171,37 @@ def board(tv_browser: Browser, tv_worker: Worker) -> Iterator[Board]:
     page.on("pageerror", lambda error: opened.problems.append(str(error)))
     page.on("request", lambda request: opened.api_urls.append(request.url) if "/api/kpis" in request.url else None)
     # Every violation of the page's Content-Security-Policy, reported on the console or not.
-    page.add_init_script("window.violations = []; document.addEventListener('securitypolicyviolation', event => "
-                         "window.violations.push(`${event.violatedDirective} ${event.blockedURI}`));")  # fmt: skip
+    page.add_init_script(
+        "window.violations = []; document.addEventListener('securitypolicyviolation', event => "
+        "window.violations.push(`${event.violatedDirective} ${event.blockedURI}`));"
+    )
     yield opened
     context.close()
 
 
-def calls(now: float, queue: str, prefix: str, answered_waits: Sequence[float], abandoned_waits: Sequence[float] = (),
-          waiting_ages: Sequence[float] = ()) -> list[dict[str, Any]]:  # fmt: skip
+def calls(
+    now: float,
+    queue: str,
+    prefix: str,
+    answered_waits: Sequence[float],
+    abandoned_waits: Sequence[float] = (),
+    waiting_ages: Sequence[float] = (),
+) -> list[dict[str, Any]]:
     """Calls of ``queue``: answered after each wait, abandoned after each wait, and still waiting for each age."""
     events = []
     for n, wait in enumerate(answered_waits):
         start = now - 800 + 30 * n
         contact = f"{prefix}-a{n}"
-        events += [make_event("contact.queued", contact, start, queue=queue),
-                   make_event("contact.answered", contact, start + wait, agent_id=f"{prefix}-agent")]  # fmt: skip
+        events += [
+            make_event("contact.queued", contact, start, queue=queue),
+            make_event("contact.answered", contact, start + wait, agent_id=f"{prefix}-agent"),
+        ]
     for n, wait in enumerate(abandoned_waits):
         start = now - 700 + 30 * n
-        events += [make_event("contact.queued", f"{prefix}-b{n}", start, queue=queue),
-                   make_event("contact.abandoned", f"{prefix}-b{n}", start + wait)]  # fmt: skip
+        events += [
+            make_event("contact.queued", f"{prefix}-b{n}", start, queue=queue),
+            make_event("contact.abandoned", f"{prefix}-b{n}", start + wait),
+        ]
     events += [
         make_event("contact.queued", f"{prefix}-w{n}", now - age, queue=queue) for n, age in enumerate(waiting_ages)
     ]
@@ -226,10 +249,15 @@ def scenario_ready(worker: Worker) -> bool:
     floor, big = api(worker, "?group=floor&window=15m"), api(worker, "?group=big&window=15m")
     history = api(worker, f"?queue={HISTORY}&window=7d")["queues"]
     breached = [q for q in floor["queues"] if q["queue"] == BREACHED]
-    return (len(floor["queues"]) == 50 and len(big["queues"]) == 150 and bool(history)
-            and bool(breached) and breached[0]["oldest_waiting_seconds"] > 600
-            and sum(q["windows"]["15m"]["kpis"].get("contacts_answered") or 0 for q in floor["queues"]) == ANSWERED
-            and any(q["channel"] == "ticket" for q in big["queues"]))  # fmt: skip
+    return (
+        len(floor["queues"]) == 50
+        and len(big["queues"]) == 150
+        and bool(history)
+        and bool(breached)
+        and breached[0]["oldest_waiting_seconds"] > 600
+        and sum(q["windows"]["15m"]["kpis"].get("contacts_answered") or 0 for q in floor["queues"]) == ANSWERED
+        and any(q["channel"] == "ticket" for q in big["queues"])
+    )
 
 
 def severity_order(tiles: list[dict[str, Any]]) -> list[int]:
@@ -276,8 +304,10 @@ def test_fifty_tiles_fit_one_screen_worst_first(board: Board, tv_worker: Worker,
     # Four figures a tile, the smallest measured on screen.
     assert len(layout["figures"]) == 200
     smallest = min(layout["figures"], key=lambda f: f["height"])
-    print(f"\n50 tiles at 1920x1080: {len(first_row)} columns, smallest figure {smallest['height']:.1f} px high "
-          f"(font-size {smallest['font']:.1f} px)")  # fmt: skip
+    print(
+        f"\n50 tiles at 1920x1080: {len(first_row)} columns, smallest figure {smallest['height']:.1f} px high "
+        f"(font-size {smallest['font']:.1f} px)"
+    )
     assert smallest["height"] >= FLOOR_PX
     # The centre strip on top: the group's totals for the window shown.
     totals = page.locator("#totals")
@@ -310,8 +340,10 @@ def test_a_group_that_does_not_fit_is_paged_and_red_tiles_off_screen_are_named(b
     assert layout["dense"] and layout["tiles"][0]["queue"] == BIG_BREACHED
     assert_fits_the_screen(layout)
     smallest = min(layout["figures"], key=lambda f: f["height"])
-    print(f"\n150 tiles at 1920x1080: {pages} pages of {len(layout['tiles'])}, smallest figure "
-          f"{smallest['height']:.1f} px high (font-size {smallest['font']:.1f} px)")  # fmt: skip
+    print(
+        f"\n150 tiles at 1920x1080: {pages} pages of {len(layout['tiles'])}, smallest figure "
+        f"{smallest['height']:.1f} px high (font-size {smallest['font']:.1f} px)"
+    )
     board.screenshot(tmp_path, "wallboard-paged-1.png")
     expect(page.locator("#page")).to_have_text(f"Page 2/{pages}", timeout=10_000)
     expect(board.tile(BIG_BREACHED)).to_be_hidden()
@@ -396,8 +428,9 @@ def test_groups_queues_windows_and_kiosk(board: Board, tmp_path: Path) -> None:
 
     # An unknown group is said on the board, not shown as an empty centre (the browser logs the 400).
     page = board.open("?group=south-pole")
-    expect(page.locator("#problem")).to_contain_text("unknown group 'south-pole'; groups: big, floor, north",
-                                                     timeout=15_000)  # fmt: skip
+    expect(page.locator("#problem")).to_contain_text(
+        "unknown group 'south-pole'; groups: big, floor, north", timeout=15_000
+    )
     expect(page.locator("main .tile")).to_have_count(0)
     expect(page.locator("#stale")).to_be_hidden()
     assert board.violations() == []

@@ -31,15 +31,45 @@ def make_certificates(directory: Path) -> Certificates:
         subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
 
     for name in ("ca", "other-ca"):
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN=test {name}",
-                "-keyout", f"{name}.key", "-out", f"{name}.pem")  # fmt: skip
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key",
-            "-out", "server.csr")  # fmt: skip
+        openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN=test {name}",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.pem",
+        )
+    openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"
+    )
     (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-days", "2", "-extfile", "san.ext", "-out", "server.pem")  # fmt: skip
-    return Certificates(directory / "ca.pem", directory / "server.pem", directory / "server.key",
-                        directory / "other-ca.pem")  # fmt: skip
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.pem",
+    )
+    return Certificates(
+        directory / "ca.pem", directory / "server.pem", directory / "server.key", directory / "other-ca.pem"
+    )
 
 
 class TlsProxy:
@@ -66,7 +96,8 @@ class TlsProxy:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         server = self._loop.run_until_complete(
-            asyncio.start_server(self._serve, "127.0.0.1", self.port, ssl=self._context))
+            asyncio.start_server(self._serve, "127.0.0.1", self.port, ssl=self._context)
+        )
         self._started.set()
         try:
             self._loop.run_forever()

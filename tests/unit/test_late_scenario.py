@@ -48,63 +48,132 @@ def agent(agent_id: str, ts: float, state: str, *queues: str) -> Message:
 
 TINY = [
     # waits 20 (within the 20 s service level) and 21; handle 100 and 179; the first answer sent twice
-    call("queued", "c1", T0 - 300, queue="q"), call("answered", "c1", T0 - 280, agent_id="a1"),
-    call("answered", "c1", T0 - 280, agent_id="a1"), call("ended", "c1", T0 - 200),
+    call("queued", "c1", T0 - 300, queue="q"),
+    call("answered", "c1", T0 - 280, agent_id="a1"),
+    call("answered", "c1", T0 - 280, agent_id="a1"),
+    call("ended", "c1", T0 - 200),
     call("wrapped", "c1", T0 - 180, resolved=True),
-    call("queued", "c2", T0 - 300, queue="q"), call("answered", "c2", T0 - 279, agent_id="a2"),
+    call("queued", "c2", T0 - 300, queue="q"),
+    call("answered", "c2", T0 - 279, agent_id="a2"),
     call("wrapped", "c2", T0 - 100, resolved=False),
     # abandoned after 5 s (not short) and after 4 s (short)
-    call("queued", "c3", T0 - 250, queue="q"), call("abandoned", "c3", T0 - 245),
-    call("queued", "c4", T0 - 250, queue="q"), call("abandoned", "c4", T0 - 246),
+    call("queued", "c3", T0 - 250, queue="q"),
+    call("abandoned", "c3", T0 - 245),
+    call("queued", "c4", T0 - 250, queue="q"),
+    call("abandoned", "c4", T0 - 246),
     call("queued", "c5", T0 - 60, queue="q"),  # still waiting
     call("answered", "c6", T0 - 50, agent_id="a1"),  # never queued: measures nothing
     # before the 15m window (from T0 - 900), in 1h: answered after 10 s
-    call("queued", "c7", T0 - 1200, queue="q"), call("answered", "c7", T0 - 1190, agent_id="a1"),
+    call("queued", "c7", T0 - 1200, queue="q"),
+    call("answered", "c7", T0 - 1190, agent_id="a1"),
     # before the 1h window (from T0 - 3600), today: abandoned after 50 s
-    call("queued", "c8", T0 - 3700, queue="q"), call("abandoned", "c8", T0 - 3650),
+    call("queued", "c8", T0 - 3700, queue="q"),
+    call("abandoned", "c8", T0 - 3650),
     # first public reply 100 s (the private note and the repeated reply do not count), solved after 300 s
-    ticket("created", T0 - 600, queue="q"), ticket("replied", T0 - 590, agent_id="a1", public=False),
-    ticket("replied", T0 - 500, agent_id="a1"), ticket("replied", T0 - 500, agent_id="a1"),
-    ticket("replied", T0 - 400, agent_id="a1"), ticket("solved", T0 - 300),
-    survey("csat", "s1", T0 - 100, 5, "voice"), survey("csat", "s1", T0 - 100, 5, "voice"),
+    ticket("created", T0 - 600, queue="q"),
+    ticket("replied", T0 - 590, agent_id="a1", public=False),
+    ticket("replied", T0 - 500, agent_id="a1"),
+    ticket("replied", T0 - 500, agent_id="a1"),
+    ticket("replied", T0 - 400, agent_id="a1"),
+    ticket("solved", T0 - 300),
+    survey("csat", "s1", T0 - 100, 5, "voice"),
+    survey("csat", "s1", T0 - 100, 5, "voice"),
     survey("csat", "s2", T0 - 100, 3),
-    survey("nps", "n1", T0 - 90, 10, "voice"), survey("nps", "n2", T0 - 90, 9, "voice"),
+    survey("nps", "n1", T0 - 90, 10, "voice"),
+    survey("nps", "n2", T0 - 90, 9, "voice"),
     survey("nps", "n3", T0 - 90, 3, "voice"),
     # a1 busy in q; a2 moved from q and r to r alone, away; newest first
-    agent("a1", T0 - 50, "busy", "q"), agent("a1", T0 - 100, "available", "q"),
-    agent("a2", T0 - 20, "away", "r"), agent("a2", T0 - 30, "available", "q", "r"),
-]  # fmt: skip
+    agent("a1", T0 - 50, "busy", "q"),
+    agent("a1", T0 - 100, "available", "q"),
+    agent("a2", T0 - 20, "away", "r"),
+    agent("a2", T0 - 30, "available", "q", "r"),
+]
 
-ABSENT_IN_CALLS = {"repeat_contact_ratio": None, "average_first_response_seconds": None,
-                   "average_resolution_seconds": None, "ces_score": None, "employee_nps_score": None}  # fmt: skip
+ABSENT_IN_CALLS = {
+    "repeat_contact_ratio": None,
+    "average_first_response_seconds": None,
+    "average_resolution_seconds": None,
+    "ces_score": None,
+    "employee_nps_score": None,
+}
 VOICE_15M = {
-    "contacts_offered": 5, "contacts_answered": 2, "contacts_abandoned": 2, "contacts_completed": 3,
-    "average_wait_seconds": 20.5, "max_wait_seconds": 21.0, "service_level_ratio": 1 / 3, "abandon_ratio": 1 / 3,
-    "average_handle_seconds": 139.5, "fcr_ratio": 0.5, "csat_score": 5.0, "csat_satisfied_ratio": 1.0,
-    "nps_score": 100 / 3, **ABSENT_IN_CALLS,
-}  # fmt: skip
-VOICE_1H = {**VOICE_15M, "contacts_offered": 6, "contacts_answered": 3, "contacts_completed": 4,
-            "average_wait_seconds": 17.0, "service_level_ratio": 0.5, "abandon_ratio": 0.25}  # fmt: skip
-VOICE_TODAY = {**VOICE_1H, "contacts_offered": 7, "contacts_abandoned": 3, "contacts_completed": 5,
-               "max_wait_seconds": 50.0, "service_level_ratio": 0.4, "abandon_ratio": 0.4}  # fmt: skip
-NOTHING = {"contacts_offered": 0, "contacts_answered": 0, "contacts_abandoned": 0, "contacts_completed": 0,
-           "average_wait_seconds": None, "max_wait_seconds": None, "service_level_ratio": None,
-           "abandon_ratio": None, "average_handle_seconds": None, "fcr_ratio": None, "csat_score": None,
-           "csat_satisfied_ratio": None, "nps_score": None, **ABSENT_IN_CALLS}  # fmt: skip
-TICKET = {**NOTHING, "contacts_offered": 1, "average_first_response_seconds": 100.0,
-          "average_resolution_seconds": 300.0}  # fmt: skip
+    "contacts_offered": 5,
+    "contacts_answered": 2,
+    "contacts_abandoned": 2,
+    "contacts_completed": 3,
+    "average_wait_seconds": 20.5,
+    "max_wait_seconds": 21.0,
+    "service_level_ratio": 1 / 3,
+    "abandon_ratio": 1 / 3,
+    "average_handle_seconds": 139.5,
+    "fcr_ratio": 0.5,
+    "csat_score": 5.0,
+    "csat_satisfied_ratio": 1.0,
+    "nps_score": 100 / 3,
+    **ABSENT_IN_CALLS,
+}
+VOICE_1H = {
+    **VOICE_15M,
+    "contacts_offered": 6,
+    "contacts_answered": 3,
+    "contacts_completed": 4,
+    "average_wait_seconds": 17.0,
+    "service_level_ratio": 0.5,
+    "abandon_ratio": 0.25,
+}
+VOICE_TODAY = {
+    **VOICE_1H,
+    "contacts_offered": 7,
+    "contacts_abandoned": 3,
+    "contacts_completed": 5,
+    "max_wait_seconds": 50.0,
+    "service_level_ratio": 0.4,
+    "abandon_ratio": 0.4,
+}
+NOTHING = {
+    "contacts_offered": 0,
+    "contacts_answered": 0,
+    "contacts_abandoned": 0,
+    "contacts_completed": 0,
+    "average_wait_seconds": None,
+    "max_wait_seconds": None,
+    "service_level_ratio": None,
+    "abandon_ratio": None,
+    "average_handle_seconds": None,
+    "fcr_ratio": None,
+    "csat_score": None,
+    "csat_satisfied_ratio": None,
+    "nps_score": None,
+    **ABSENT_IN_CALLS,
+}
+TICKET = {
+    **NOTHING,
+    "contacts_offered": 1,
+    "average_first_response_seconds": 100.0,
+    "average_resolution_seconds": 300.0,
+}
 UNKNOWN = {**NOTHING, "csat_score": 3.0, "csat_satisfied_ratio": 0.0}
 NO_AGENTS = dict.fromkeys(("available", "busy", "wrapup", "away", "offline"), 0)
 
 EXPECTED = {
-    "q/voice": {"contacts_waiting": 1, "oldest_waiting_seconds": 60.0, "15m": VOICE_15M, "1h": VOICE_1H,
-                "today": VOICE_TODAY},
+    "q/voice": {
+        "contacts_waiting": 1,
+        "oldest_waiting_seconds": 60.0,
+        "15m": VOICE_15M,
+        "1h": VOICE_1H,
+        "today": VOICE_TODAY,
+    },
     "q/ticket": {"contacts_waiting": 0, "oldest_waiting_seconds": 0.0, "15m": TICKET, "1h": TICKET, "today": TICKET},
-    "q/unknown": {"contacts_waiting": 0, "oldest_waiting_seconds": 0.0, "15m": UNKNOWN, "1h": UNKNOWN,
-                  "today": UNKNOWN},
+    "q/unknown": {
+        "contacts_waiting": 0,
+        "oldest_waiting_seconds": 0.0,
+        "15m": UNKNOWN,
+        "1h": UNKNOWN,
+        "today": UNKNOWN,
+    },
     "agents/q": {**NO_AGENTS, "busy": 1},
     "agents/r": {**NO_AGENTS, "away": 1},
-}  # fmt: skip
+}
 
 
 def test_the_truth_of_a_tiny_scenario_is_the_hand_computed_one() -> None:

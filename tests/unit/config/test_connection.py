@@ -28,13 +28,36 @@ def pem(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A self-signed CA and a client certificate with its key, made with openssl."""
     directory = tmp_path_factory.mktemp("pem")
     for name in ("ca", "client"):
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                        f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.pem"],
-                       cwd=directory, check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                f"/CN={name}",
+                "-keyout",
+                f"{name}.key",
+                "-out",
+                f"{name}.pem",
+            ],
+            cwd=directory,
+            check=True,
+            capture_output=True,
+        )
     (directory / "password").write_text("s3cret\n")
     (directory / "not-pem").write_text("hello\n")
-    return {"ca": directory / "ca.pem", "cert": directory / "client.pem", "key": directory / "client.key",
-            "password": directory / "password", "not-pem": directory / "not-pem"}  # fmt: skip
+    return {
+        "ca": directory / "ca.pem",
+        "cert": directory / "client.pem",
+        "key": directory / "client.key",
+        "password": directory / "password",
+        "not-pem": directory / "not-pem",
+    }
 
 
 def settings_with(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
@@ -53,17 +76,23 @@ SASL = {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512", "sas
         ({**SASL, "sasl_mechanism": "GSSAPI"}, "KPI_SASL_MECHANISM: Input should be 'PLAIN', 'SCRAM-SHA-256'"),
         ({"security_protocol": "SASL_SSL"}, "KPI_SASL_MECHANISM: required with KPI_SECURITY_PROTOCOL=SASL_SSL"),
         ({**SASL, "sasl_username": ""}, "KPI_SASL_USERNAME: String should have at least 1 character"),
-        ({**SASL, "sasl_username": ""} | {"sasl_username": "kpi"},
-         "KPI_SASL_PASSWORD: give it, or KPI_SASL_PASSWORD_FILE"),
+        (
+            {**SASL, "sasl_username": ""} | {"sasl_username": "kpi"},
+            "KPI_SASL_PASSWORD: give it, or KPI_SASL_PASSWORD_FILE",
+        ),
         ({**SASL, "sasl_password": "a", "sasl_password_file": "{password}"}, "KPI_SASL_PASSWORD: give it, or"),
         ({**SASL, "sasl_password_file": "/nonexistent"}, "KPI_SASL_PASSWORD_FILE: Path does not point to a file"),
-        ({"sasl_username": "kpi"}, "KPI_SASL_USERNAME: needs KPI_SECURITY_PROTOCOL=SASL_PLAINTEXT or SASL_SSL, not "
-         "PLAINTEXT"),
+        (
+            {"sasl_username": "kpi"},
+            "KPI_SASL_USERNAME: needs KPI_SECURITY_PROTOCOL=SASL_PLAINTEXT or SASL_SSL, not PLAINTEXT",
+        ),
         ({"ssl_cafile": "{ca}"}, "KPI_SSL_CAFILE: needs KPI_SECURITY_PROTOCOL=SSL or SASL_SSL, not PLAINTEXT"),
         ({"security_protocol": "SSL", "ssl_cafile": "/nonexistent"}, "KPI_SSL_CAFILE: Path does not point to a file"),
         ({"security_protocol": "SSL", "ssl_keyfile": "{key}"}, "KPI_SSL_KEYFILE: needs KPI_SSL_CERTFILE"),
-        ({"security_protocol": "SSL", "ssl_check_hostname": "maybe"}, "KPI_SSL_CHECK_HOSTNAME: Input should be a "
-         "valid boolean"),
+        (
+            {"security_protocol": "SSL", "ssl_check_hostname": "maybe"},
+            "KPI_SSL_CHECK_HOSTNAME: Input should be a valid boolean",
+        ),
         ({"replication_factor": "0"}, "KPI_REPLICATION_FACTOR: Input should be greater than or equal to 1"),
         ({"compression": "brotli"}, "KPI_COMPRESSION: Input should be 'none', 'gzip', 'snappy', 'lz4' or 'zstd'"),
     ],
@@ -80,8 +109,10 @@ def test_each_security_setting_is_checked_at_start_up_naming_it(
     ("variables", "message"),
     [
         ({"security_protocol": "SSL", "ssl_cafile": "{not-pem}"}, "KPI_SSL_CAFILE: {not-pem}: not a PEM CA bundle"),
-        ({"security_protocol": "SSL", "ssl_certfile": "{ca}", "ssl_keyfile": "{key}"},
-         "KPI_SSL_CERTFILE: {ca}: no certificate and key that belong together"),
+        (
+            {"security_protocol": "SSL", "ssl_certfile": "{ca}", "ssl_keyfile": "{key}"},
+            "KPI_SSL_CERTFILE: {ca}: no certificate and key that belong together",
+        ),
     ],
 )
 def test_unusable_tls_files_stop_start_up_naming_them(
@@ -93,8 +124,15 @@ def test_unusable_tls_files_stop_start_up_naming_them(
 
 
 def test_sasl_ssl_with_mutual_tls(monkeypatch: pytest.MonkeyPatch, pem: dict[str, Path]) -> None:
-    settings_with(monkeypatch, **SASL, sasl_password_file=str(pem["password"]), ssl_cafile=str(pem["ca"]),
-                  ssl_certfile=str(pem["cert"]), ssl_keyfile=str(pem["key"]), ssl_check_hostname="false")  # fmt: skip
+    settings_with(
+        monkeypatch,
+        **SASL,
+        sasl_password_file=str(pem["password"]),
+        ssl_cafile=str(pem["ca"]),
+        ssl_certfile=str(pem["cert"]),
+        ssl_keyfile=str(pem["key"]),
+        ssl_check_hostname="false",
+    )
     connection = connection_of(load_settings())
     assert (connection.bootstrap, connection.url) == ("kafka-1:9093,kafka-2:9093", "kafka://kafka-1:9093;kafka-2:9093")
     assert connection.password == "s3cret"  # the file's trailing newline is not part of it
@@ -109,8 +147,12 @@ def test_sasl_ssl_with_mutual_tls(monkeypatch: pytest.MonkeyPatch, pem: dict[str
     [
         {},
         {"security_protocol": "SSL"},
-        {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN", "sasl_username": "kpi",
-         "sasl_password": "pw"},
+        {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "PLAIN",
+            "sasl_username": "kpi",
+            "sasl_password": "pw",
+        },
         {**SASL, "sasl_password": "pw"},
         {**SASL, "sasl_mechanism": "SCRAM-SHA-256", "sasl_password": "pw"},
     ],

@@ -54,9 +54,12 @@ def test_no_file_gives_built_in_defaults() -> None:
     config = load_queue_config(None)
     assert config == QueueConfig()
     assert config.for_queue("anything") == QueueSettings(
-        service_level_seconds=20.0, service_level_target=0.8, wait_alert_seconds=60.0, short_abandon_seconds=5.0,
+        service_level_seconds=20.0,
+        service_level_target=0.8,
+        wait_alert_seconds=60.0,
+        short_abandon_seconds=5.0,
         targets={},
-    )  # fmt: skip
+    )
 
 
 def test_spec_example_merges_queue_over_defaults(tmp_path: Path) -> None:
@@ -385,8 +388,12 @@ def test_faust_own_variables_do_not_reach_the_app(monkeypatch: pytest.MonkeyPatc
     """Faust reads BROKER_URL, WEB_PORT, APP_DATADIR ... and lets them override what it is given."""
     monkeypatch.setenv("KPI_BROKER", "kafka://kafka-1:9092")
     monkeypatch.setenv("KPI_DATA_DIR", str(tmp_path))
-    for variable, value in (("BROKER_URL", "kafka://elsewhere:9092"), ("WEB_PORT", "7777"),
-                            ("APP_DATADIR", "/elsewhere"), ("BROKER_COMMIT_INTERVAL", "99")):  # fmt: skip
+    for variable, value in (
+        ("BROKER_URL", "kafka://elsewhere:9092"),
+        ("WEB_PORT", "7777"),
+        ("APP_DATADIR", "/elsewhere"),
+        ("BROKER_COMMIT_INTERVAL", "99"),
+    ):
         monkeypatch.setenv(variable, value)
     conf = create_pipeline(load_settings()).app.conf
     assert [str(url) for url in conf.broker] == ["kafka://kafka-1:9092"]

@@ -47,8 +47,9 @@ def test_another_faust_is_refused_in_one_line_naming_both_versions(monkeypatch: 
 
 
 @pytest.mark.parametrize(("distribution", "other"), [("aiokafka", "0.13.0"), ("mode-streaming", "0.8.0")])
-def test_another_aiokafka_or_mode_is_refused_too(monkeypatch: pytest.MonkeyPatch, distribution: str,
-                                                 other: str) -> None:  # fmt: skip
+def test_another_aiokafka_or_mode_is_refused_too(
+    monkeypatch: pytest.MonkeyPatch, distribution: str, other: str
+) -> None:
     installed(monkeypatch, **{distribution.replace("-", "_"): other})
     assert compat.check_versions() == (
         f"{distribution} {other} is installed; stream.faust_ext was verified against "
@@ -81,8 +82,9 @@ def worker_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.mark.usefixtures("worker_environment")
 @pytest.mark.parametrize("command", ["worker", "demo"])
-def test_the_worker_refuses_to_start_on_another_faust(monkeypatch: pytest.MonkeyPatch, command: str,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_the_worker_refuses_to_start_on_another_faust(
+    monkeypatch: pytest.MonkeyPatch, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """One line on stderr and status 2, as for any configuration error, before a broker is contacted or
     (for the demo) started."""
     installed(monkeypatch, faust_streaming="0.16.0")

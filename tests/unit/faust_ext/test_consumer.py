@@ -214,12 +214,16 @@ async def delivered(consumer: Checked) -> list[tuple[str, int]]:
 
 
 async def test_a_jump_in_a_partition_moves_it_back_and_leaves_out_the_rest_of_the_fetch() -> None:
-    consumer = Checked([
-        ([("calls", 5), ("calls", 6), ("calls", 7), ("calls", 8), ("chats", 1)],
-         [("calls", 5), ("calls", 6), ("chats", 1)]),  # 7 and 8 were taken from the client and dropped
-        [("calls", 9), ("chats", 2), ("calls", 10)],
-        [("calls", 7), ("calls", 8)],
-    ])  # fmt: skip
+    consumer = Checked(
+        [
+            (
+                [("calls", 5), ("calls", 6), ("calls", 7), ("calls", 8), ("chats", 1)],
+                [("calls", 5), ("calls", 6), ("chats", 1)],
+            ),  # 7 and 8 were taken from the client and dropped
+            [("calls", 9), ("chats", 2), ("calls", 10)],
+            [("calls", 7), ("calls", 8)],
+        ]
+    )
     assert await delivered(consumer) == [("calls", 5), ("calls", 6), ("chats", 1)]
     assert await delivered(consumer) == [("chats", 2)]
     assert consumer.seeks == [(TP("calls", 0), 7)]

@@ -61,9 +61,12 @@ def flat(text: str) -> str:
 
 def calls(function: Function, name: str) -> list[ast.Call]:
     """The calls of ``name`` or ``<anything>.name`` in ``function``."""
-    return [node for node in ast.walk(ast.parse(source(function)))
-            if isinstance(node, ast.Call) and (getattr(node.func, "attr", None) == name
-                                               or getattr(node.func, "id", None) == name)]  # fmt: skip
+    return [
+        node
+        for node in ast.walk(ast.parse(source(function)))
+        if isinstance(node, ast.Call)
+        and (getattr(node.func, "attr", None) == name or getattr(node.func, "id", None) == name)
+    ]
 
 
 def calls_everything(function: Function) -> set[str]:
@@ -96,63 +99,188 @@ def own_methods(cls: type) -> dict[str, Function]:
 
 #: (class or module, name, its parameters, "sync" | "async" | "asyncgen", what in stream.faust_ext depends on it).
 SIGNATURES: list[tuple[Any, str, list[str], str, str]] = [
-    (mode.Service, "wait_first", ["self", "coros", "timeout"], "async",
-     "consumer.InlineHandoff overrides it and calls it for the messages it does not run inline"),
-    (faust_consumer.Consumer, "_wait_next_records", ["self", "timeout"], "async",
-     "consumer.NoSkippedRecords overrides it to see what was taken from the client"),
-    (faust_consumer.Consumer, "getmany", ["self", "timeout"], "asyncgen",
-     "consumer.NoSkippedRecords overrides it to check that each partition's records follow each other"),
-    (faust_consumer.Consumer, "seek", ["self", "partition", "offset"], "async",
-     "consumer.NoSkippedRecords moves a partition back with it"),
-    (faust_consumer.Consumer, "perform_seek", ["self"], "async",
-     "consumer.NoSkippedRecords overrides it to learn where each partition starts again"),
-    (faust_consumer.Consumer, "_commit_tps", ["self", "tps", "start_new_transaction"], "async",
-     "consumer.FlushBeforeCommit overrides it to write held table states first"),
-    (faust_consumer.Consumer, "track_message", ["self", "message"], "sync",
-     "batching.take_ready tracks each event it takes, so a rebalance waits for its batch"),
-    (faust_aiokafka.Consumer, "_new_consumer_thread", ["self"], "sync",
-     "consumer.consumer_class overrides it to put its ConsumerThread in"),
-    (faust_aiokafka.AIOKafkaConsumerThread, "_create_worker_consumer", ["self", "transport"], "sync",
-     "consumer.consumer_class's ConsumerThread overrides it to set the fetch wait"),
-    (faust_aiokafka.AIOKafkaConsumerThread, "_highwaters", ["self", "partitions"], "async",
-     "consumer.consumer_class's ConsumerThread overrides it to give recovery the real ends (endoffsets)"),
-    (faust_aiokafka.AIOKafkaConsumerThread, "seek_to_committed", ["self"], "async",
-     "consumer.consumer_class's ConsumerThread overrides it to start never-committed partitions at the beginning"),
-    (faust_aiokafka.AIOKafkaConsumerThread, "seek_to_beginning", ["self", "partitions"], "async",
-     "consumer.consumer_class's ConsumerThread calls it for never-committed partitions"),
-    (faust_aiokafka, "credentials_to_aiokafka_auth", ["credentials", "ssl_context"], "sync",
-     "consumer.consumer_class's ConsumerThread builds endoffsets' client with Faust's TLS and SASL options"),
-    (faust_aiokafka, "server_list", ["urls", "default_port"], "sync",
-     "consumer.consumer_class's ConsumerThread gives endoffsets' client the brokers"),
-    (faust_producer.Producer, "send_soon", ["self", "fut"], "sync",
-     "producer.DrainingProducer overrides it to know the last record buffered"),
-    (faust_aiokafka.Producer, "flush", ["self"], "async",
-     "producer.DrainingProducer overrides it to wait for every record and record batch"),
-    (faust_aiokafka.Producer, "_ensure_producer", ["self"], "sync",
-     "producer.DrainingProducer hands record batches to the client it returns"),
-    (faust_producer.ProducerBuffer, "wait_until_ebb", ["self"], "async",
-     "producer.DrainingProducer replaces it on the buffer with a method without arguments"),
-    (faust_producer.ProducerBuffer, "flush_atmost", ["self", "max_messages"], "async",
-     "producer.DrainingProducer's wait_until_ebb drains the buffer with it"),
+    (
+        mode.Service,
+        "wait_first",
+        ["self", "coros", "timeout"],
+        "async",
+        "consumer.InlineHandoff overrides it and calls it for the messages it does not run inline",
+    ),
+    (
+        faust_consumer.Consumer,
+        "_wait_next_records",
+        ["self", "timeout"],
+        "async",
+        "consumer.NoSkippedRecords overrides it to see what was taken from the client",
+    ),
+    (
+        faust_consumer.Consumer,
+        "getmany",
+        ["self", "timeout"],
+        "asyncgen",
+        "consumer.NoSkippedRecords overrides it to check that each partition's records follow each other",
+    ),
+    (
+        faust_consumer.Consumer,
+        "seek",
+        ["self", "partition", "offset"],
+        "async",
+        "consumer.NoSkippedRecords moves a partition back with it",
+    ),
+    (
+        faust_consumer.Consumer,
+        "perform_seek",
+        ["self"],
+        "async",
+        "consumer.NoSkippedRecords overrides it to learn where each partition starts again",
+    ),
+    (
+        faust_consumer.Consumer,
+        "_commit_tps",
+        ["self", "tps", "start_new_transaction"],
+        "async",
+        "consumer.FlushBeforeCommit overrides it to write held table states first",
+    ),
+    (
+        faust_consumer.Consumer,
+        "track_message",
+        ["self", "message"],
+        "sync",
+        "batching.take_ready tracks each event it takes, so a rebalance waits for its batch",
+    ),
+    (
+        faust_aiokafka.Consumer,
+        "_new_consumer_thread",
+        ["self"],
+        "sync",
+        "consumer.consumer_class overrides it to put its ConsumerThread in",
+    ),
+    (
+        faust_aiokafka.AIOKafkaConsumerThread,
+        "_create_worker_consumer",
+        ["self", "transport"],
+        "sync",
+        "consumer.consumer_class's ConsumerThread overrides it to set the fetch wait",
+    ),
+    (
+        faust_aiokafka.AIOKafkaConsumerThread,
+        "_highwaters",
+        ["self", "partitions"],
+        "async",
+        "consumer.consumer_class's ConsumerThread overrides it to give recovery the real ends (endoffsets)",
+    ),
+    (
+        faust_aiokafka.AIOKafkaConsumerThread,
+        "seek_to_committed",
+        ["self"],
+        "async",
+        "consumer.consumer_class's ConsumerThread overrides it to start never-committed partitions at the beginning",
+    ),
+    (
+        faust_aiokafka.AIOKafkaConsumerThread,
+        "seek_to_beginning",
+        ["self", "partitions"],
+        "async",
+        "consumer.consumer_class's ConsumerThread calls it for never-committed partitions",
+    ),
+    (
+        faust_aiokafka,
+        "credentials_to_aiokafka_auth",
+        ["credentials", "ssl_context"],
+        "sync",
+        "consumer.consumer_class's ConsumerThread builds endoffsets' client with Faust's TLS and SASL options",
+    ),
+    (
+        faust_aiokafka,
+        "server_list",
+        ["urls", "default_port"],
+        "sync",
+        "consumer.consumer_class's ConsumerThread gives endoffsets' client the brokers",
+    ),
+    (
+        faust_producer.Producer,
+        "send_soon",
+        ["self", "fut"],
+        "sync",
+        "producer.DrainingProducer overrides it to know the last record buffered",
+    ),
+    (
+        faust_aiokafka.Producer,
+        "flush",
+        ["self"],
+        "async",
+        "producer.DrainingProducer overrides it to wait for every record and record batch",
+    ),
+    (
+        faust_aiokafka.Producer,
+        "_ensure_producer",
+        ["self"],
+        "sync",
+        "producer.DrainingProducer hands record batches to the client it returns",
+    ),
+    (
+        faust_producer.ProducerBuffer,
+        "wait_until_ebb",
+        ["self"],
+        "async",
+        "producer.DrainingProducer replaces it on the buffer with a method without arguments",
+    ),
+    (
+        faust_producer.ProducerBuffer,
+        "flush_atmost",
+        ["self", "max_messages"],
+        "async",
+        "producer.DrainingProducer's wait_until_ebb drains the buffer with it",
+    ),
     (AIOKafkaProducer, "create_batch", ["self"], "sync", "producer.DrainingProducer builds record batches with it"),
-    (AIOKafkaProducer, "send_batch", ["self", "batch", "topic", "partition"], "async",
-     "producer.DrainingProducer hands each record batch over with it"),
-    (BatchBuilder, "append", ["self", "timestamp", "key", "value", "headers"], "sync",
-     "producer._batches fills each record batch with it"),
+    (
+        AIOKafkaProducer,
+        "send_batch",
+        ["self", "batch", "topic", "partition"],
+        "async",
+        "producer.DrainingProducer hands each record batch over with it",
+    ),
+    (
+        BatchBuilder,
+        "append",
+        ["self", "timestamp", "key", "value", "headers"],
+        "sync",
+        "producer._batches fills each record batch with it",
+    ),
     (BatchBuilder, "record_count", ["self"], "sync", "producer.DrainingProducer reports a batch's last offset"),
     (RocksDBStore, "_set", ["self", "key", "value"], "sync", "stores.PartitionedRocksDB overrides it"),
     (RocksDBStore, "_del", ["self", "key"], "sync", "stores.PartitionedRocksDB overrides it"),
     (RocksDBStore, "_get", ["self", "key"], "sync", "stores.PartitionedRocksDB overrides it"),
     (RocksDBStore, "_contains", ["self", "key"], "sync", "stores.PartitionedRocksDB overrides it"),
-    (RocksDBStore, "_db_for_partition", ["self", "partition"], "sync",
-     "stores.PartitionedRocksDB writes each key into the database it returns"),
-    (RocksDBStore, "set_persisted_offset", ["self", "tp", "offset"], "sync",
-     "changelog.write_states records each partition's last change with it"),
-    (faust_memory.Store, "set_persisted_offset", ["self", "tp", "offset"], "sync",
-     "changelog.write_states calls it on every store"),
+    (
+        RocksDBStore,
+        "_db_for_partition",
+        ["self", "partition"],
+        "sync",
+        "stores.PartitionedRocksDB writes each key into the database it returns",
+    ),
+    (
+        RocksDBStore,
+        "set_persisted_offset",
+        ["self", "tp", "offset"],
+        "sync",
+        "changelog.write_states records each partition's last change with it",
+    ),
+    (
+        faust_memory.Store,
+        "set_persisted_offset",
+        ["self", "tp", "offset"],
+        "sync",
+        "changelog.write_states calls it on every store",
+    ),
     (Collection, "_new_store_by_url", ["self", "url"], "sync", "stores.KpiTable overrides it"),
-    (App, "_new_transport", ["self"], "sync",
-     "stream.faust_ext.transport.KpiApp overrides it to use transport.transport_class"),
+    (
+        App,
+        "_new_transport",
+        ["self"],
+        "sync",
+        "stream.faust_ext.transport.KpiApp overrides it to use transport.transport_class",
+    ),
     (Worker, "on_startup_finished", ["self"], "async", "gcpolicy.FreezingWorker overrides it"),
 ]
 
@@ -163,10 +291,14 @@ def _kind(function: Function) -> str:
     return "async" if inspect.iscoroutinefunction(function) else "sync"
 
 
-@pytest.mark.parametrize(("owner", "name", "parameters", "kind", "because"), SIGNATURES,
-                         ids=[f"{owner.__name__}.{name}" for owner, name, *_ in SIGNATURES])  # fmt: skip
-def test_what_is_called_or_overridden_has_the_signature_assumed(owner: Any, name: str, parameters: list[str],
-                                                                kind: str, because: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("owner", "name", "parameters", "kind", "because"),
+    SIGNATURES,
+    ids=[f"{owner.__name__}.{name}" for owner, name, *_ in SIGNATURES],
+)
+def test_what_is_called_or_overridden_has_the_signature_assumed(
+    owner: Any, name: str, parameters: list[str], kind: str, because: str
+) -> None:
     """Each of these is overridden or called by stream.faust_ext (``because`` says where). An override with other
     parameters would be called wrongly (a TypeError at best, arguments in the wrong place at worst); a coroutine
     that became a plain function, or the reverse, would not run or not be awaited."""
@@ -185,13 +317,17 @@ def test_the_drain_loop_hands_each_message_off_with_the_one_call_the_inline_hand
     whose results matter."""
     drain = faust_consumer.Consumer._drain_messages
     tree = ast.parse(source(drain))
-    (handoff,) = [node for node in ast.walk(tree)
-                  if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "wait_first"]  # fmt: skip
+    (handoff,) = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "wait_first"
+    ]
     assert ast.unparse(handoff.func) == "self.wait_first"
     assert [ast.unparse(arg) for arg in handoff.args] == ["callback(message)", "self.suspend_flow.wait()"]
     assert handoff.keywords == []
-    awaited_alone = [node.value.value for node in ast.walk(tree)
-                     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Await)]  # fmt: skip
+    awaited_alone = [
+        node.value.value for node in ast.walk(tree) if isinstance(node, ast.Expr) and isinstance(node.value, ast.Await)
+    ]
     assert any(call is handoff for call in awaited_alone), "the drain loop now uses what wait_first returns"
     assert "callback = self.callback" in source(drain)
 
@@ -221,12 +357,16 @@ def test_every_record_taken_from_the_client_passes_through_wait_next_records() -
     """NoSkippedRecords counts a record as taken when ``_wait_next_records`` returns it, and getmany must deliver
     records from that return value (records, active partitions). A fetch that bypassed it would let records be
     dropped unnoticed around a rebalance; one returning another shape would break the override outright."""
-    fetches = {f"{cls.__name__}.{name}" for cls in (faust_consumer.Consumer, faust_aiokafka.Consumer,
-                                                    faust_consumer.ThreadDelegateConsumer)
-               for name, method in own_methods(cls).items() if calls(method, "_getmany")}  # fmt: skip
+    fetches = {
+        f"{cls.__name__}.{name}"
+        for cls in (faust_consumer.Consumer, faust_aiokafka.Consumer, faust_consumer.ThreadDelegateConsumer)
+        for name, method in own_methods(cls).items()
+        if calls(method, "_getmany")
+    }
     assert fetches == {"Consumer._wait_next_records"}
     assert "records, active_partitions = await self._wait_next_records(timeout)" in source(
-        faust_consumer.Consumer.getmany)
+        faust_consumer.Consumer.getmany
+    )
     assert "return records, active_partitions" in source(faust_consumer.Consumer._wait_next_records)
 
 
@@ -235,8 +375,12 @@ def test_perform_seek_sets_read_offset_to_the_committed_offsets() -> None:
     (None: never committed). If the seek kept its offsets elsewhere, every partition would look like a jump, or
     none would."""
     assert "self._read_offset = defaultdict(lambda: None)" in source(faust_consumer.Consumer.__init__)
-    assert in_order(flat(source(faust_consumer.Consumer.perform_seek)), "read_offset = self._read_offset",
-                    "await self.seek_to_committed()", "read_offset.update(")  # fmt: skip
+    assert in_order(
+        flat(source(faust_consumer.Consumer.perform_seek)),
+        "read_offset = self._read_offset",
+        "await self.seek_to_committed()",
+        "read_offset.update(",
+    )
 
 
 def test_fausts_commit_chooses_the_offsets_before_it_first_waits_then_flushes_the_producer() -> None:
@@ -247,8 +391,12 @@ def test_fausts_commit_chooses_the_offsets_before_it_first_waits_then_flushes_th
     commit_tps = source(faust_consumer.Consumer._commit_tps)
     assert commit_tps.index("self._filter_committable_offsets(tps)") < commit_tps.index("await ")
     assert "await self._commit_tps(" in source(faust_consumer.Consumer.force_commit)
-    assert in_order(source(faust_consumer.Consumer._commit_offsets), "else:", "await self.app.producer.flush()",
-                    "await self._commit(committable_offsets)")  # fmt: skip
+    assert in_order(
+        source(faust_consumer.Consumer._commit_offsets),
+        "else:",
+        "await self.app.producer.flush()",
+        "await self._commit(committable_offsets)",
+    )
 
 
 def test_the_fetch_wait_set_on_the_worker_consumer_is_read_when_it_starts() -> None:
@@ -278,12 +426,14 @@ def test_seek_to_committed_returns_every_partitions_committed_offset() -> None:
     never committed) and the consumer's ``perform_seek`` goes through the thread's. aiokafka leaves a partition
     without a committed offset where it is: the reason those are sent back to the beginning."""
     assert "return await self._thread.seek_to_committed()" in source(
-        faust_consumer.ThreadDelegateConsumer.seek_to_committed)
+        faust_consumer.ThreadDelegateConsumer.seek_to_committed
+    )
     thread = faust_aiokafka.AIOKafkaConsumerThread
     assert "self._ensure_consumer().seek_to_committed" in source(thread.seek_to_committed)
     committed = flat(source(AIOKafkaConsumer.seek_to_committed))
-    assert in_order(committed, "committed_offsets[tp] = offset", "if offset and offset > 0:",
-                    "return committed_offsets")  # fmt: skip
+    assert in_order(
+        committed, "committed_offsets[tp] = offset", "if offset and offset > 0:", "return committed_offsets"
+    )
 
 
 def test_the_consumer_builds_its_thread_with_new_consumer_thread() -> None:
@@ -292,7 +442,8 @@ def test_the_consumer_builds_its_thread_with_new_consumer_thread() -> None:
     would all be lost without an error."""
     assert "self._thread = self._new_consumer_thread()" in source(faust_consumer.ThreadDelegateConsumer.__init__)
     assert "AIOKafkaConsumerThread(self, loop=self.loop, beacon=self.beacon)" in source(
-        faust_aiokafka.Consumer._new_consumer_thread)
+        faust_aiokafka.Consumer._new_consumer_thread
+    )
     assert isinstance(faust_aiokafka.Transport.default_port, int)
 
 
@@ -326,8 +477,11 @@ async def test_the_channel_queue_raises_thrown_errors_and_resumes_a_paused_parti
     resumed: list[bool] = []
     pressure: list[bool] = []
     for value in range(queue.pressure_high_size + 1):
-        pressure.append(queue.put_nowait_enhanced(value, on_pressure_high=lambda: None,
-                                                  on_pressure_drop=lambda: resumed.append(True)))  # fmt: skip
+        pressure.append(
+            queue.put_nowait_enhanced(
+                value, on_pressure_high=lambda: None, on_pressure_drop=lambda: resumed.append(True)
+            )
+        )
     assert any(pressure)
     while queue.qsize() > queue.pressure_drop_size:
         queue.get_nowait()
@@ -351,10 +505,14 @@ def test_take_ready_repeats_the_stream_loops_rules_for_each_event(loop: str) -> 
     which one raises Skip; and call ``on_message_out`` once the last stream acknowledged it. A new rule here would
     be missing from the stages' batches: offsets committed for unprocessed events, or rebalances not waiting."""
     text = flat(_stream_loops()[loop])
-    for rule in ("not self.app.flow_control.is_active() or message.generation_id != self.app.consumer_generation_id",
-                 r"if topic in (self\.)?acking_topics and not message\.tracked: message\.tracked = True",
-                 r"for processor in (self\.)?processors:", r"maybe_async\(processor\(value\)\)", "except Skip:",
-                 r"if last_stream_to_ack: (self\.)?on_message_out\(tp, offset, message\)"):  # fmt: skip
+    for rule in (
+        "not self.app.flow_control.is_active() or message.generation_id != self.app.consumer_generation_id",
+        r"if topic in (self\.)?acking_topics and not message\.tracked: message\.tracked = True",
+        r"for processor in (self\.)?processors:",
+        r"maybe_async\(processor\(value\)\)",
+        "except Skip:",
+        r"if last_stream_to_ack: (self\.)?on_message_out\(tp, offset, message\)",
+    ):
         assert re.search(rule if "\\" in rule else re.escape(rule), text), rule
 
 
@@ -370,8 +528,11 @@ def test_processors_are_the_streams_processors_list_and_tracking_is_track_messag
 
     stream.add_processor(processor)
     assert stream._processors == [processor]
-    assert in_order(flat(source(faust_consumer.Consumer.track_message)), "self._unacked_messages.add(message)",
-                    "self._on_message_in(message.tp, message.offset, message)")  # fmt: skip
+    assert in_order(
+        flat(source(faust_consumer.Consumer.track_message)),
+        "self._unacked_messages.add(message)",
+        "self._on_message_in(message.tp, message.offset, message)",
+    )
     assert "self._unacked_messages" in source(faust_consumer.Consumer.wait_empty)
     assert "return self.message.ack(self.app.consumer)" in source(faust.Event.ack)
     assert "return consumer.ack(self)" in source(faust.types.tuples.ConsumerMessage.on_final_ack)
@@ -388,8 +549,9 @@ def test_the_conductor_waits_on_the_buffers_wait_until_ebb_looked_up_when_it_bui
     Otherwise the streams would not wait for a full buffer (a commit's flush could grow without bound) or Faust's
     warning would be logged for each wait again."""
     build = flat(source(faust_conductor.ConductorCompiler.build))
-    assert in_order(build, "wait_until_producer_ebb = app.producer.buffer.wait_until_ebb",
-                    "await wait_until_producer_ebb()")  # fmt: skip
+    assert in_order(
+        build, "wait_until_producer_ebb = app.producer.buffer.wait_until_ebb", "await wait_until_producer_ebb()"
+    )
     assert "self.buffer = ProducerBuffer(" in source(faust_producer.Producer.__init__)
     ebb = flat(source(faust_producer.ProducerBuffer.wait_until_ebb))
     assert in_order(ebb, "if self.size > self.max_messages:", "await self.flush_atmost(self.max_messages)")
@@ -403,8 +565,12 @@ def test_records_sent_soon_are_handed_over_one_at_a_time_in_order() -> None:
     assert "self.buffer.put(fut)" in source(faust_producer.Producer.send_soon)
     assert "self.pending.put_nowait(fut)" in source(faust_producer.ProducerBuffer.put)
     assert "self.pending = asyncio.Queue()" in source(faust_producer.ProducerBuffer.__post_init__)
-    assert in_order(flat(source(faust_producer.ProducerBuffer._handle_pending.fun)), "while not self.should_stop:",
-                    "msg = await get_pending()", "await send_pending(msg)")  # fmt: skip
+    assert in_order(
+        flat(source(faust_producer.ProducerBuffer._handle_pending.fun)),
+        "while not self.should_stop:",
+        "msg = await get_pending()",
+        "await send_pending(msg)",
+    )
     app = faust.App("test-internals-producer", broker="kafka://127.0.0.1:9", store="memory://")
     assert app.conf.producer_threaded is False
 
@@ -413,10 +579,10 @@ def test_the_producers_flush_flushes_its_buffer_then_the_client_which_waits_for_
     """DrainingProducer's flush calls Faust's, relying on it to flush the buffer and then the aiokafka client,
     whose flush waits for every batch added with ``send_batch``; and it hands batches to the client that
     ``_ensure_producer`` returns. Otherwise table changes could still be on their way when offsets are committed."""
-    assert in_order(source(faust_aiokafka.Producer.flush), "await self.buffer.flush()",
-                    "await self._producer.flush()")  # fmt: skip
-    assert in_order(source(faust_aiokafka.Producer._ensure_producer), "if self._producer is None:",
-                    "return self._producer")  # fmt: skip
+    assert in_order(source(faust_aiokafka.Producer.flush), "await self.buffer.flush()", "await self._producer.flush()")
+    assert in_order(
+        source(faust_aiokafka.Producer._ensure_producer), "if self._producer is None:", "return self._producer"
+    )
     assert "self._message_accumulator.add_batch(" in source(AIOKafkaProducer.send_batch)
     assert "self._message_accumulator.flush()" in source(AIOKafkaProducer.flush)
     assert "self._append_batch(builder, tp)" in source(MessageAccumulator.add_batch)
@@ -429,12 +595,18 @@ def test_a_rebalance_waits_for_the_events_taken_then_commits_and_flushes_the_pro
     (committing, so FlushBeforeCommit writes the held states), then flushes the producer, DrainingProducer's
     flush. take_ready's tracking and DrainingProducer's flush rely on this order; without it the new owner could
     restore its tables before the old owner's last table writes reached the changelogs."""
-    assert in_order(flat(source(App._on_partitions_revoked)), "T(self.flow_control.suspend)()",
-                    "await T(self._consumer_wait_empty)(consumer, on_timeout)",
-                    "await T(self._producer_flush)(on_timeout)")  # fmt: skip
+    assert in_order(
+        flat(source(App._on_partitions_revoked)),
+        "T(self.flow_control.suspend)()",
+        "await T(self._consumer_wait_empty)(consumer, on_timeout)",
+        "await T(self._producer_flush)(on_timeout)",
+    )
     assert "await self._producer.flush()" in source(App._producer_flush)
-    assert in_order(flat(source(faust_consumer.Consumer.wait_empty)), "while not self.should_stop and "
-                    "self._unacked_messages:", "await T(self.commit)()")  # fmt: skip
+    assert in_order(
+        flat(source(faust_consumer.Consumer.wait_empty)),
+        "while not self.should_stop and self._unacked_messages:",
+        "await T(self.commit)()",
+    )
 
 
 # --- stream.faust_ext.changelog ---------------------------------------------------------------------------------
@@ -468,10 +640,18 @@ def test_a_table_write_is_on_key_set_then_a_write_into_the_store() -> None:
 def test_on_key_set_sends_a_changelog_record_and_does_nothing_else_for_a_table_that_is_not_windowed() -> None:
     """write_states does what ``on_key_set``/``on_key_del`` do, except sensors: send the changelog record. If they
     did more (expiry bookkeeping beyond windowed tables, say), the worker's tables would miss it."""
-    assert calls_everything(Table.on_key_set) == {"send_changelog", "partition_for_key", "_maybe_set_key_ttl",
-                                                  "_sensor_on_set"}  # fmt: skip
-    assert calls_everything(Table.on_key_del) == {"send_changelog", "partition_for_key", "_maybe_del_key_ttl",
-                                                  "_sensor_on_del"}  # fmt: skip
+    assert calls_everything(Table.on_key_set) == {
+        "send_changelog",
+        "partition_for_key",
+        "_maybe_set_key_ttl",
+        "_sensor_on_set",
+    }
+    assert calls_everything(Table.on_key_del) == {
+        "send_changelog",
+        "partition_for_key",
+        "_maybe_del_key_ttl",
+        "_sensor_on_del",
+    }
     assert not _table("plain")._should_expire_keys()
 
 
@@ -528,8 +708,9 @@ def test_only_the_overridden_methods_choose_a_database_by_the_current_event() ->
     outside any message."""
     methods = own_methods(RocksDBStore)
     by_event = {name for name, method in methods.items() if "current_event" in calls_everything(method)}
-    by_index = {name for name, method in methods.items()
-                if calls_everything(method) & {"_dbs_for_key", "_get_bucket_for_key"}}  # fmt: skip
+    by_index = {
+        name for name, method in methods.items() if calls_everything(method) & {"_dbs_for_key", "_get_bucket_for_key"}
+    }
     assert by_event | by_index <= set(vars(stores.PartitionedRocksDB))
     assert "self._dbs = {}" in source(RocksDBStore.__init__)
     assert "self.table = table" in source(faust_stores.Store.__init__)
@@ -538,14 +719,20 @@ def test_only_the_overridden_methods_choose_a_database_by_the_current_event() ->
 def test_recovery_writes_each_changelog_record_into_its_messages_partition() -> None:
     """Recovery writes a record into the database of its changelog partition, which PartitionedRocksDB makes the
     key's own partition; were it filed some other way, recovered keys would not be found."""
-    assert in_order(flat(source(RocksDBStore.apply_changelog_batch)), "batches[msg.partition].put(msg.key, msg.value)",
-                    "self._db_for_partition(partition).write(batch)")  # fmt: skip
+    assert in_order(
+        flat(source(RocksDBStore.apply_changelog_batch)),
+        "batches[msg.partition].put(msg.key, msg.value)",
+        "self._db_for_partition(partition).write(batch)",
+    )
 
 
 def _store_call(function: Function) -> str:
     """The arguments ``function`` builds a store with (the call passing ``table_name``)."""
-    (call,) = [node for node in ast.walk(ast.parse(source(function))) if isinstance(node, ast.Call)
-               and any(keyword.arg == "table_name" for keyword in node.keywords)]  # fmt: skip
+    (call,) = [
+        node
+        for node in ast.walk(ast.parse(source(function)))
+        if isinstance(node, ast.Call) and any(keyword.arg == "table_name" for keyword in node.keywords)
+    ]
     return ", ".join([ast.unparse(arg) for arg in call.args] + [ast.unparse(kw) for kw in call.keywords])
 
 
@@ -580,8 +767,9 @@ def test_the_worker_is_told_it_started_once_tables_are_recovered() -> None:
     """FreezingWorker freezes what is alive in ``on_startup_finished``, expecting the app to call it once its
     tables are recovered: called earlier, the recovered tables would stay in every full collection."""
     assert "self.app.on_startup_finished = self.on_startup_finished" in source(Worker.on_init_dependencies)
-    assert in_order(source(App.on_started), "await self._wait_for_table_recovery_completed()",
-                    "await self.on_startup_finished()")  # fmt: skip
+    assert in_order(
+        source(App.on_started), "await self._wait_for_table_recovery_completed()", "await self.on_startup_finished()"
+    )
     assert gcpolicy.FreezingWorker.on_startup_finished is not Worker.on_startup_finished
 
 
@@ -623,6 +811,9 @@ def test_no_module_but_compat_looks_at_library_versions() -> None:
     """The gate in stream.faust_ext.compat is the one check of versions: a module that looked at them itself
     (a fallback to Faust's own path, say) would be a second policy for the same upgrade, and untested."""
     package = Path(inspect.getfile(consumer)).parent
-    reading = sorted(path.name for path in package.glob("*.py")
-                     if path.name != "compat.py" and re.search(r"__version__|importlib\.metadata", path.read_text()))
+    reading = sorted(
+        path.name
+        for path in package.glob("*.py")
+        if path.name != "compat.py" and re.search(r"__version__|importlib\.metadata", path.read_text())
+    )
     assert reading == []

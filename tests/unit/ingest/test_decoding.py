@@ -236,14 +236,26 @@ def test_repeated_text_without_a_repeated_key_is_accepted(message: bytes) -> Non
         ("queue", 64, "voice", lambda v: queued(queue=v)),
         ("agent_id", 128, "voice", lambda v: contact("answered", agent_id=v)),
         ("disposition", 256, "chat", lambda v: contact("wrapped", resolved=True, disposition=v)),
-        ("agent_id", 128, "ticket", lambda v: raw(event_id="e", type="ticket.replied", ts=NOW, contact_id="t",
-                                                  agent_id=v)),
-        ("agent_id", 128, "survey", lambda v: raw(event_id="e", type="survey.csat", ts=NOW, queue="q", score=5,
-                                                  agent_id=v)),
-        ("agent_id", 128, "agent", lambda v: raw(event_id="e", type="agent.state", ts=NOW, agent_id=v, queues=[],
-                                                 state="busy")),
+        (
+            "agent_id",
+            128,
+            "ticket",
+            lambda v: raw(event_id="e", type="ticket.replied", ts=NOW, contact_id="t", agent_id=v),
+        ),
+        (
+            "agent_id",
+            128,
+            "survey",
+            lambda v: raw(event_id="e", type="survey.csat", ts=NOW, queue="q", score=5, agent_id=v),
+        ),
+        (
+            "agent_id",
+            128,
+            "agent",
+            lambda v: raw(event_id="e", type="agent.state", ts=NOW, agent_id=v, queues=[], state="busy"),
+        ),
     ],
-)  # fmt: skip
+)
 def test_string_bounds(field: str, bound: int, channel: str, build: Any) -> None:
     """Exactly at the bound is accepted, one character more is invalid_field, and the detail names the field."""
     assert not isinstance(decode_source(build("x" * bound), channel, NOW), Rejected)  # type: ignore[arg-type]
@@ -253,8 +265,9 @@ def test_string_bounds(field: str, bound: int, channel: str, build: Any) -> None
 
 @pytest.mark.parametrize(("count", "valid"), [(0, True), (200, True), (201, False), (100_000, False)])
 def test_agent_queue_list_bound(count: int, valid: bool) -> None:
-    message = raw(event_id="e", type="agent.state", ts=NOW, agent_id="a", queues=[f"q{n}" for n in range(count)],
-                  state="busy")  # fmt: skip
+    message = raw(
+        event_id="e", type="agent.state", ts=NOW, agent_id="a", queues=[f"q{n}" for n in range(count)], state="busy"
+    )
     result = decode_source(message, "agent", NOW)
     if valid:
         assert not isinstance(result, Rejected) and len(result.queues) == count  # type: ignore[union-attr]

@@ -47,9 +47,31 @@ def test_random_bytes(raw: bytes, source: Source) -> None:
 
 
 @settings(max_examples=800, deadline=None)
-@given(st.sampled_from(SOURCES), st.dictionaries(st.sampled_from(
-    ["event_id", "type", "ts", "contact_id", "queue", "score", "channel", "agent_id", "queues", "state", "resolved",
-     "public", "customer_id", "hold_seconds"]), json_values, max_size=8))  # fmt: skip
+@given(
+    st.sampled_from(SOURCES),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "event_id",
+                "type",
+                "ts",
+                "contact_id",
+                "queue",
+                "score",
+                "channel",
+                "agent_id",
+                "queues",
+                "state",
+                "resolved",
+                "public",
+                "customer_id",
+                "hold_seconds",
+            ]
+        ),
+        json_values,
+        max_size=8,
+    ),
+)
 def test_random_json_objects(source: Source, fields: dict[str, object]) -> None:
     check(json.dumps(fields).encode(), source)
 
@@ -141,10 +163,14 @@ def test_epoch_number_and_numeric_string_are_the_same_instant(value: float) -> N
     st.sampled_from(["hold_seconds", "score", "ts"]),
     st.one_of(
         st.sampled_from([b"Infinity", b"-Infinity", b"NaN", b'"Infinity"', b'"NaN"', b'"inf"']),
-        st.builds(lambda sign, mantissa, exponent: f"{sign}{mantissa}e{exponent}".encode(),
-                  st.sampled_from(["", "-"]), st.integers(1, 9), st.integers(309, 5000)),
+        st.builds(
+            lambda sign, mantissa, exponent: f"{sign}{mantissa}e{exponent}".encode(),
+            st.sampled_from(["", "-"]),
+            st.integers(1, 9),
+            st.integers(309, 5000),
+        ),
     ),
-)  # fmt: skip
+)
 def test_non_finite_numbers_are_invalid_field(field: str, literal: bytes) -> None:
     origin = "survey" if field == "score" else "voice"
     event = {"event_id": "e", "ts": NOW, **(VALID["survey"][0] if field == "score" else VALID["voice"][3])}

@@ -34,8 +34,9 @@ def test_matches_default_partitioner_for_random_keys(seed: int) -> None:
 
 @pytest.mark.parametrize("partitions", [1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 50, 64, 128, 1000, 1024])
 def test_matches_default_partitioner_for_realistic_keys(partitions: int) -> None:
-    keys = [f"v-{n:016x}" for n in range(0, 10**6, 7919)] + [queue_key(q, c) for q in ("sales", "support", "billing",
-            "vip.eu-1") for c in ("voice", "chat", "ticket")]  # fmt: skip
+    keys = [f"v-{n:016x}" for n in range(0, 10**6, 7919)] + [
+        queue_key(q, c) for q in ("sales", "support", "billing", "vip.eu-1") for c in ("voice", "chat", "ticket")
+    ]
     for key in keys:
         assert partition_for(key, partitions) == kafka_partition(key, partitions), key
 

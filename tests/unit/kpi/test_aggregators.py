@@ -14,15 +14,52 @@ RULES = WaitRules(service_level_seconds=20, short_abandon_seconds=5)
 #: The columns of a totals row as changelogs written by every earlier version hold them: a row is
 #: read by position, so this order can only be appended to.
 WIRE_LAYOUT = [
-    "offered", "answered", "abandoned", "short_abandoned", "answered_in_service_level", "answered_wait_sum",
-    "wait_max", "handled", "handle_sum", "fcr_count", "fcr_sum", "repeat_count", "repeat_sum",
-    "first_response_count", "first_response_sum", "resolution_count", "resolution_sum", "reopened",
-    "csat_count", "csat_sum", "csat_satisfied", "nps_count", "nps_promoters", "nps_detractors",
-    "ces_count", "ces_sum", "esat_count", "esat_promoters", "esat_detractors",
-]  # fmt: skip
+    "offered",
+    "answered",
+    "abandoned",
+    "short_abandoned",
+    "answered_in_service_level",
+    "answered_wait_sum",
+    "wait_max",
+    "handled",
+    "handle_sum",
+    "fcr_count",
+    "fcr_sum",
+    "repeat_count",
+    "repeat_sum",
+    "first_response_count",
+    "first_response_sum",
+    "resolution_count",
+    "resolution_sum",
+    "reopened",
+    "csat_count",
+    "csat_sum",
+    "csat_satisfied",
+    "nps_count",
+    "nps_promoters",
+    "nps_detractors",
+    "ces_count",
+    "ces_sum",
+    "esat_count",
+    "esat_promoters",
+    "esat_detractors",
+]
 #: Every fact kind that counts in a window ("waiting" is kept per contact, not summed).
-COUNTED: list[FactKind] = ["offered", "answered", "abandoned", "handled", "fcr", "repeat", "first_response",
-                           "resolution", "reopened", "csat", "nps", "ces", "esat"]  # fmt: skip
+COUNTED: list[FactKind] = [
+    "offered",
+    "answered",
+    "abandoned",
+    "handled",
+    "fcr",
+    "repeat",
+    "first_response",
+    "resolution",
+    "reopened",
+    "csat",
+    "nps",
+    "ces",
+    "esat",
+]
 
 
 def fact(kind: FactKind, value: float = 1.0, retraction: bool = False) -> Fact:
@@ -62,8 +99,17 @@ def test_every_kpi_with_a_target_is_a_result() -> None:
 
 def test_results_use_the_formulas() -> None:
     totals = Totals()
-    for kind, value in [("answered", 10.0), ("answered", 30.0), ("abandoned", 3.0), ("abandoned", 60.0),
-                        ("nps", 10.0), ("nps", 3.0), ("nps", 8.0), ("csat", 4.0), ("csat", 2.0)]:  # fmt: skip
+    for kind, value in [
+        ("answered", 10.0),
+        ("answered", 30.0),
+        ("abandoned", 3.0),
+        ("abandoned", 60.0),
+        ("nps", 10.0),
+        ("nps", 3.0),
+        ("nps", 8.0),
+        ("csat", 4.0),
+        ("csat", 2.0),
+    ]:
         totals.add(fact(kind, value), RULES)  # type: ignore[arg-type]
     kpis = totals.kpis()
     completed = formulas.completed(2, 2, 1)

@@ -20,8 +20,9 @@ TARGETS = QueueTargets(wait_alert_seconds=60, service_level_target=0.8)
 WAIT, SL = "oldest_waiting_seconds", "service_level_ratio"
 
 
-def report(oldest: float = 0.0, service_level: float | None = None, completed: int = 20,
-           targets: QueueTargets = TARGETS) -> QueueReport:  # fmt: skip
+def report(
+    oldest: float = 0.0, service_level: float | None = None, completed: int = 20, targets: QueueTargets = TARGETS
+) -> QueueReport:
     kpis: dict[str, float | None] = {"contacts_completed": completed, "service_level_ratio": service_level}
     waiting = WaitingNow(1 if oldest else 0, oldest)
     return QueueReport("sales", "voice", targets, waiting, {"15m": kpis, "1h": {"service_level_ratio": 0.1}})

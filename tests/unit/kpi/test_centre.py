@@ -10,18 +10,47 @@ from stream.kpi.centre import centre_totals
 
 
 def entry(waiting: int, oldest: float, **windows: dict[str, Any]) -> dict[str, Any]:
-    return {"contacts_waiting": waiting, "oldest_waiting_seconds": oldest,
-            "windows": {name: {"kpis": kpis, "targets_met": {}} for name, kpis in windows.items()}}  # fmt: skip
+    return {
+        "contacts_waiting": waiting,
+        "oldest_waiting_seconds": oldest,
+        "windows": {name: {"kpis": kpis, "targets_met": {}} for name, kpis in windows.items()},
+    }
 
 
 def test_ratios_are_over_the_summed_denominators_not_averaged() -> None:
     """Sales: 9 of 10 within the service level; support: 0 of 2. Averaged ratios would say 45 %."""
-    sales = entry(3, 40.0, **{"15m": {"contacts_offered": 12, "contacts_answered": 9, "contacts_abandoned": 1,
-                                      "contacts_completed": 10, "service_level_ratio": 0.9, "abandon_ratio": 0.1,
-                                      "average_wait_seconds": 10.0, "max_wait_seconds": 50.0}})  # fmt: skip
-    support = entry(1, 90.0, **{"15m": {"contacts_offered": 2, "contacts_answered": 1, "contacts_abandoned": 1,
-                                        "contacts_completed": 2, "service_level_ratio": 0.0, "abandon_ratio": 0.5,
-                                        "average_wait_seconds": 40.0, "max_wait_seconds": 120.0}})  # fmt: skip
+    sales = entry(
+        3,
+        40.0,
+        **{
+            "15m": {
+                "contacts_offered": 12,
+                "contacts_answered": 9,
+                "contacts_abandoned": 1,
+                "contacts_completed": 10,
+                "service_level_ratio": 0.9,
+                "abandon_ratio": 0.1,
+                "average_wait_seconds": 10.0,
+                "max_wait_seconds": 50.0,
+            }
+        },
+    )
+    support = entry(
+        1,
+        90.0,
+        **{
+            "15m": {
+                "contacts_offered": 2,
+                "contacts_answered": 1,
+                "contacts_abandoned": 1,
+                "contacts_completed": 2,
+                "service_level_ratio": 0.0,
+                "abandon_ratio": 0.5,
+                "average_wait_seconds": 40.0,
+                "max_wait_seconds": 120.0,
+            }
+        },
+    )
     totals = centre_totals([sales, support])
     assert totals["contacts_waiting"] == 4 and totals["oldest_waiting_seconds"] == 90.0
     window = totals["windows"]["15m"]
@@ -41,6 +70,5 @@ def test_queues_without_data_leave_a_ratio_absent_and_counts_at_zero() -> None:
 def test_only_what_was_asked_is_totalled() -> None:
     """A query for some KPIs only (?fields=): a total needing a KPI that was not sent is left out."""
     shown = entry(0, 0.0, **{"15m": {"service_level_ratio": 0.8}})
-    assert centre_totals([shown]) == {"contacts_waiting": 0, "oldest_waiting_seconds": 0.0,
-                                      "windows": {"15m": {}}}  # fmt: skip
+    assert centre_totals([shown]) == {"contacts_waiting": 0, "oldest_waiting_seconds": 0.0, "windows": {"15m": {}}}
     assert centre_totals([]) == {"contacts_waiting": 0, "oldest_waiting_seconds": 0.0, "windows": {}}

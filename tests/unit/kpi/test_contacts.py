@@ -50,8 +50,9 @@ def run(events: Iterable[Lifecycle]) -> tuple[ContactState | None, list[Fact], i
     return state, facts, ignored
 
 
-def fact(kind: str, ts: float, seconds: float = 0.0, contact_id: str = "v-1", queue: str = "sales",
-         channel: str = "voice") -> Fact:  # fmt: skip
+def fact(
+    kind: str, ts: float, seconds: float = 0.0, contact_id: str = "v-1", queue: str = "sales", channel: str = "voice"
+) -> Fact:
     return Fact(kind, queue, channel, contact_id, ts, seconds)  # type: ignore[arg-type]
 
 
@@ -73,9 +74,16 @@ def test_answered_contact_in_order_emits_each_fact_once() -> None:
         state, facts = result
         assert facts == expected
     assert state == ContactState(
-        channel="voice", queue="sales", customer_id="cust-1", queued=QUEUED, answered=ANSWERED, ended=ENDED,
-        wrapped=WRAPPED, resolved=True, changed_at=PROCESSED,
-    )  # fmt: skip
+        channel="voice",
+        queue="sales",
+        customer_id="cust-1",
+        queued=QUEUED,
+        answered=ANSWERED,
+        ended=ENDED,
+        wrapped=WRAPPED,
+        resolved=True,
+        changed_at=PROCESSED,
+    )
     assert state.is_complete
 
 
@@ -119,14 +127,19 @@ ANSWERED_MEASUREMENTS = Counter(
     [fact("offered", QUEUED), fact("answered", ANSWERED, 12.0), fact("handled", WRAPPED, 210.0)]
 )
 FINAL_ANSWERED_STATE = ContactState(
-    channel="voice", queue="sales", customer_id="cust-1", queued=QUEUED, answered=ANSWERED, ended=ENDED,
-    wrapped=WRAPPED, resolved=True, changed_at=PROCESSED,
-)  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    "order", list(itertools.permutations(range(4))), ids=lambda o: "-".join("QAEW"[i] for i in o)
+    channel="voice",
+    queue="sales",
+    customer_id="cust-1",
+    queued=QUEUED,
+    answered=ANSWERED,
+    ended=ENDED,
+    wrapped=WRAPPED,
+    resolved=True,
+    changed_at=PROCESSED,
 )
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(4))), ids=lambda o: "-".join("QAEW"[i] for i in o))
 def test_every_arrival_order_gives_the_same_measurements(order: tuple[int, ...]) -> None:
     """All 24 orders of queued/answered/ended/wrapped give the same measurement facts and final state.
 
@@ -144,17 +157,16 @@ def test_every_arrival_order_gives_the_same_measurements(order: tuple[int, ...])
     assert len(facts) == 3 + queued_before_answer
 
 
-@pytest.mark.parametrize(
-    "order", list(itertools.permutations(range(2))), ids=["queued-abandoned", "abandoned-queued"]
-)
+@pytest.mark.parametrize("order", list(itertools.permutations(range(2))), ids=["queued-abandoned", "abandoned-queued"])
 def test_abandon_in_either_order(order: tuple[int, ...]) -> None:
     events = [ev("queued", QUEUED), ev("abandoned", ABANDONED)]
     state, facts, _ = run([events[i] for i in order])
     assert Counter(f for f in facts if f.kind != "waiting") == Counter(
         [fact("offered", QUEUED), fact("abandoned", ABANDONED, 45.0)]
     )
-    assert state == ContactState(channel="voice", queue="sales", customer_id="cust-1", queued=QUEUED,
-                                 abandoned=ABANDONED, changed_at=PROCESSED)  # fmt: skip
+    assert state == ContactState(
+        channel="voice", queue="sales", customer_id="cust-1", queued=QUEUED, abandoned=ABANDONED, changed_at=PROCESSED
+    )
 
 
 def test_nothing_is_measured_before_queued_arrives() -> None:
@@ -284,8 +296,7 @@ def test_negative_handle_time_is_zero() -> None:
         ),
         (
             # a known customer: the customer stage decides FCR, so no fcr fact here
-            ContactState("voice", "sales", "cust-1", queued=QUEUED, answered=ANSWERED, wrapped=WRAPPED,
-                         resolved=True),  # fmt: skip
+            ContactState("voice", "sales", "cust-1", queued=QUEUED, answered=ANSWERED, wrapped=WRAPPED, resolved=True),
             {
                 "offered": fact("offered", QUEUED),
                 "wait": fact("answered", ANSWERED, 12.0),

@@ -15,8 +15,14 @@ DAY = 86400.0
 LOOKBACK = 7 * DAY
 
 
-def call(contact: str, started: float, wrapped: float | None = None, resolved: bool | None = None,
-         queue: str = "sales", channel: str = "voice") -> Visit:  # fmt: skip
+def call(
+    contact: str,
+    started: float,
+    wrapped: float | None = None,
+    resolved: bool | None = None,
+    queue: str = "sales",
+    channel: str = "voice",
+) -> Visit:
     return Visit("k-1", contact, queue, channel, started, wrapped, resolved)
 
 

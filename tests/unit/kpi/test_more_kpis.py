@@ -109,8 +109,12 @@ def test_ticket_kpis() -> None:
         Fact("reopened", "billing", "ticket", "t2", T0 - 10),
     ]
     kpis = kpis_of(facts)
-    assert (kpis["contacts_offered"], kpis["average_first_response_seconds"], kpis["average_resolution_seconds"],
-            kpis["tickets_reopened"]) == (2, 1200.0, 5400.0, 2)  # fmt: skip
+    assert (
+        kpis["contacts_offered"],
+        kpis["average_first_response_seconds"],
+        kpis["average_resolution_seconds"],
+        kpis["tickets_reopened"],
+    ) == (2, 1200.0, 5400.0, 2)
 
 
 def test_a_retraction_takes_back_what_was_counted() -> None:
@@ -135,9 +139,15 @@ def test_wire_rows_of_older_versions_still_load() -> None:
     """A changelog row written before the survey fields existed (nine values) loads with zeros."""
     old_row = [3, 2, 1, 0, 2, 30.0, 20.0, 1, 200.0]
     assert Totals.from_wire(json.loads(json.dumps(old_row))) == Totals.of(
-        offered=3, answered=2, abandoned=1, answered_in_service_level=2, answered_wait_sum=30.0, wait_max=20.0,
-        handled=1, handle_sum=200.0,
-    )  # fmt: skip
+        offered=3,
+        answered=2,
+        abandoned=1,
+        answered_in_service_level=2,
+        answered_wait_sum=30.0,
+        wait_max=20.0,
+        handled=1,
+        handle_sum=200.0,
+    )
 
 
 # --------------------------------------------------------------------------- decoding of the other topics
@@ -150,17 +160,25 @@ def raw(**fields: object) -> bytes:
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({"type": "survey.csat", "queue": "sales", "channel": "chat", "score": 5},
-         Fact("csat", "sales", "chat", "e-1", T0 - 10, 5.0)),
-        ({"type": "survey.nps", "queue": "sales", "score": 0},
-         Fact("nps", "sales", UNKNOWN_CHANNEL, "e-1", T0 - 10, 0.0)),
-        ({"type": "survey.ces", "queue": "sales", "channel": "ticket", "score": 7},
-         Fact("ces", "sales", "ticket", "e-1", T0 - 10, 7.0)),
+        (
+            {"type": "survey.csat", "queue": "sales", "channel": "chat", "score": 5},
+            Fact("csat", "sales", "chat", "e-1", T0 - 10, 5.0),
+        ),
+        (
+            {"type": "survey.nps", "queue": "sales", "score": 0},
+            Fact("nps", "sales", UNKNOWN_CHANNEL, "e-1", T0 - 10, 0.0),
+        ),
+        (
+            {"type": "survey.ces", "queue": "sales", "channel": "ticket", "score": 7},
+            Fact("ces", "sales", "ticket", "e-1", T0 - 10, 7.0),
+        ),
         # eNPS has no channel: every employee answer counts under 'unknown'.
-        ({"type": "survey.esat", "queue": "sales", "channel": "voice", "score": 9},
-         Fact("esat", "sales", UNKNOWN_CHANNEL, "e-1", T0 - 10, 9.0)),
+        (
+            {"type": "survey.esat", "queue": "sales", "channel": "voice", "score": 9},
+            Fact("esat", "sales", UNKNOWN_CHANNEL, "e-1", T0 - 10, 9.0),
+        ),
     ],
-)  # fmt: skip
+)
 def test_survey_answers_become_facts(fields: dict[str, object], expected: Fact) -> None:
     assert decode(raw(**fields), "survey", T0) == expected
 
@@ -168,17 +186,23 @@ def test_survey_answers_become_facts(fields: dict[str, object], expected: Fact) 
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({"type": "ticket.created", "contact_id": "t-1", "queue": "billing", "customer_id": "k-1"},
-         Lifecycle("created", T0 - 10, "t-1", "ticket", "billing", "k-1")),
-        ({"type": "ticket.replied", "contact_id": "t-1", "agent_id": "a-1"},
-         Lifecycle("replied", T0 - 10, "t-1", "ticket")),
-        ({"type": "ticket.replied", "contact_id": "t-1", "agent_id": "a-1", "public": True},
-         Lifecycle("replied", T0 - 10, "t-1", "ticket")),
+        (
+            {"type": "ticket.created", "contact_id": "t-1", "queue": "billing", "customer_id": "k-1"},
+            Lifecycle("created", T0 - 10, "t-1", "ticket", "billing", "k-1"),
+        ),
+        (
+            {"type": "ticket.replied", "contact_id": "t-1", "agent_id": "a-1"},
+            Lifecycle("replied", T0 - 10, "t-1", "ticket"),
+        ),
+        (
+            {"type": "ticket.replied", "contact_id": "t-1", "agent_id": "a-1", "public": True},
+            Lifecycle("replied", T0 - 10, "t-1", "ticket"),
+        ),
         ({"type": "ticket.replied", "contact_id": "t-1", "agent_id": "a-1", "public": False}, Ignored("private reply")),
         ({"type": "ticket.solved", "contact_id": "t-1"}, Lifecycle("solved", T0 - 10, "t-1", "ticket")),
         ({"type": "ticket.reopened", "contact_id": "t-1"}, Lifecycle("reopened", T0 - 10, "t-1", "ticket")),
     ],
-)  # fmt: skip
+)
 def test_ticket_events(fields: dict[str, object], expected: object) -> None:
     assert decode(raw(**fields), "ticket", T0) == expected
 

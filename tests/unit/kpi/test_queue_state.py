@@ -156,9 +156,16 @@ def test_kpis_of_a_mixed_window() -> None:
         fact("handled", 200),
     )
     assert totals == Totals.of(
-        offered=8, answered=6, abandoned=3, short_abandoned=1, answered_in_service_level=3,
-        answered_wait_sum=120.0, wait_max=95.0, handled=2, handle_sum=300.0,
-    )  # fmt: skip
+        offered=8,
+        answered=6,
+        abandoned=3,
+        short_abandoned=1,
+        answered_in_service_level=3,
+        answered_wait_sum=120.0,
+        wait_max=95.0,
+        handled=2,
+        handle_sum=300.0,
+    )
     # no fcr, repeat, ticket or survey facts: those KPIs stay absent, their counts 0 (as in EMPTY_KPIS)
     assert totals.kpis() == {
         **EMPTY_KPIS,
@@ -232,13 +239,39 @@ def test_zero_waits_are_a_value_not_absence() -> None:
 
 
 def test_total_sums_counts_and_keeps_the_longest_wait() -> None:
-    a = Totals.of(offered=2, answered=1, abandoned=1, short_abandoned=1, answered_in_service_level=1,
-                      answered_wait_sum=10.0, wait_max=10.0, handled=1, handle_sum=100.0)  # fmt: skip
-    b = Totals.of(offered=3, answered=2, abandoned=1, short_abandoned=0, answered_in_service_level=0,
-                      answered_wait_sum=70.0, wait_max=45.0, handled=2, handle_sum=50.0)  # fmt: skip
-    assert Totals.total([a, b]) == Totals.of(offered=5, answered=3, abandoned=2, short_abandoned=1,
-                                                        answered_in_service_level=1, answered_wait_sum=80.0,
-                                                        wait_max=45.0, handled=3, handle_sum=150.0)  # fmt: skip
+    a = Totals.of(
+        offered=2,
+        answered=1,
+        abandoned=1,
+        short_abandoned=1,
+        answered_in_service_level=1,
+        answered_wait_sum=10.0,
+        wait_max=10.0,
+        handled=1,
+        handle_sum=100.0,
+    )
+    b = Totals.of(
+        offered=3,
+        answered=2,
+        abandoned=1,
+        short_abandoned=0,
+        answered_in_service_level=0,
+        answered_wait_sum=70.0,
+        wait_max=45.0,
+        handled=2,
+        handle_sum=50.0,
+    )
+    assert Totals.total([a, b]) == Totals.of(
+        offered=5,
+        answered=3,
+        abandoned=2,
+        short_abandoned=1,
+        answered_in_service_level=1,
+        answered_wait_sum=80.0,
+        wait_max=45.0,
+        handled=3,
+        handle_sum=150.0,
+    )
 
 
 def test_total_keeps_own_max_when_larger() -> None:
@@ -263,9 +296,17 @@ def test_total_equals_adding_everything_to_one_bucket() -> None:
     """Splitting the same facts across buckets and merging gives the totals of a single bucket."""
     facts = [fact("offered"), fact("answered", 12), fact("abandoned", 3), fact("abandoned", 61), fact("handled", 30)]
     merged = Totals.total([totals_of(f) for f in facts])
-    assert merged == Totals.of(offered=1, answered=1, abandoned=2, short_abandoned=1,
-                                   answered_in_service_level=1, answered_wait_sum=12.0, wait_max=61.0,
-                                   handled=1, handle_sum=30.0)  # fmt: skip
+    assert merged == Totals.of(
+        offered=1,
+        answered=1,
+        abandoned=2,
+        short_abandoned=1,
+        answered_in_service_level=1,
+        answered_wait_sum=12.0,
+        wait_max=61.0,
+        handled=1,
+        handle_sum=30.0,
+    )
 
 
 #: The 20 fields appended after handle_sum, at their defaults: fcr_count, fcr_sum, repeat_count, repeat_sum,
@@ -288,9 +329,37 @@ def test_contact_totals_wire_keeps_every_field_in_declaration_order() -> None:
     # Line 1: the call/chat fields as above; line 2: fcr, repeat, first response, resolution (count, sum each)
     # and reopened; line 3: csat (count, sum, satisfied), nps (count, promoters, detractors), ces (count, sum),
     # esat (count, promoters, detractors).
-    row = [8, 6, 3, 1, 3, 120.0, 95.0, 2, 300.0,
-           4, 3.0, 5, 2.0, 6, 1800.0, 7, 86400.0, 1,
-           10, 42.0, 8, 11, 6, 2, 12, 48.0, 13, 5, 4]  # fmt: skip
+    row = [
+        8,
+        6,
+        3,
+        1,
+        3,
+        120.0,
+        95.0,
+        2,
+        300.0,
+        4,
+        3.0,
+        5,
+        2.0,
+        6,
+        1800.0,
+        7,
+        86400.0,
+        1,
+        10,
+        42.0,
+        8,
+        11,
+        6,
+        2,
+        12,
+        48.0,
+        13,
+        5,
+        4,
+    ]
     totals = Totals.from_wire(row)
     assert (totals["fcr_count"], totals["fcr_sum"], totals["reopened"]) == (4, 3.0, 1)
     assert (totals["csat_count"], totals["csat_sum"], totals["csat_satisfied"]) == (10, 42.0, 8)
@@ -374,12 +443,26 @@ def test_facts_land_in_their_buckets() -> None:
             T0 - 60: Totals.of(handled=1, handle_sum=200.0),
         },
         "1h": {
-            T0 - 240: Totals.of(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=12.0,
-                                    wait_max=12.0, handled=1, handle_sum=200.0),  # fmt: skip
+            T0 - 240: Totals.of(
+                offered=1,
+                answered=1,
+                answered_in_service_level=1,
+                answered_wait_sum=12.0,
+                wait_max=12.0,
+                handled=1,
+                handle_sum=200.0,
+            ),
         },
         "today": {
-            MIDNIGHT: Totals.of(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=12.0,
-                                    wait_max=12.0, handled=1, handle_sum=200.0),  # fmt: skip
+            MIDNIGHT: Totals.of(
+                offered=1,
+                answered=1,
+                answered_in_service_level=1,
+                answered_wait_sum=12.0,
+                wait_max=12.0,
+                handled=1,
+                handle_sum=200.0,
+            ),
         },
     }
     assert state.waiting == {}
@@ -391,8 +474,9 @@ def test_today_window_in_warsaw() -> None:
     warsaw = ZoneInfo("Europe/Warsaw")
     window_set = WindowSet(parse_windows("today"), warsaw)
     state = QueueState()
-    apply_facts(state, [fact("offered", 0.0, T0 - 37800), fact("offered", 0.0, T0 - 39601)], DEFAULT_RULES,
-                window_set, now=T0)  # fmt: skip
+    apply_facts(
+        state, [fact("offered", 0.0, T0 - 37800), fact("offered", 0.0, T0 - 39601)], DEFAULT_RULES, window_set, now=T0
+    )
     assert state.buckets == {"today": {T0 - 39600: Totals.of(offered=1)}}
 
 
@@ -401,15 +485,26 @@ def test_today_window_in_warsaw() -> None:
 
 def test_waiting_set_follows_facts() -> None:
     state = QueueState()
-    apply_facts(state, [fact("offered", 0, T0 - 50, "a"), fact("waiting", 0, T0 - 50, "a"),
-                        fact("offered", 0, T0 - 20, "b"), fact("waiting", 0, T0 - 20, "b"),
-                        fact("offered", 0, T0 - 10, "c"), fact("waiting", 0, T0 - 10, "c")],
-                DEFAULT_RULES, WINDOWS, now=T0)  # fmt: skip
+    apply_facts(
+        state,
+        [
+            fact("offered", 0, T0 - 50, "a"),
+            fact("waiting", 0, T0 - 50, "a"),
+            fact("offered", 0, T0 - 20, "b"),
+            fact("waiting", 0, T0 - 20, "b"),
+            fact("offered", 0, T0 - 10, "c"),
+            fact("waiting", 0, T0 - 10, "c"),
+        ],
+        DEFAULT_RULES,
+        WINDOWS,
+        now=T0,
+    )
     assert state.waiting == keyed({"a": T0 - 50, "b": T0 - 20, "c": T0 - 10})
     assert waiting_now(state, T0) == WaitingNow(3, 50.0)
     # 'a' is answered and 'c' abandons: only 'b' (queued 20 s before T0) still waits
-    apply_facts(state, [fact("answered", 49, T0 - 1, "a"), fact("abandoned", 9, T0 - 1, "c")], DEFAULT_RULES,
-                WINDOWS, now=T0)  # fmt: skip
+    apply_facts(
+        state, [fact("answered", 49, T0 - 1, "a"), fact("abandoned", 9, T0 - 1, "c")], DEFAULT_RULES, WINDOWS, now=T0
+    )
     assert state.waiting == keyed({"b": T0 - 20})
     assert waiting_now(state, T0 + 10) == WaitingNow(1, 30.0)
 
@@ -473,8 +568,9 @@ def bucketed_state() -> QueueState:
         buckets={
             "15m": {
                 B0 - 960: Totals.of(offered=100, answered=1, answered_wait_sum=500.0, wait_max=500.0),
-                B0 - 900: Totals.of(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=4.0,
-                                        wait_max=4.0),  # fmt: skip
+                B0 - 900: Totals.of(
+                    offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=4.0, wait_max=4.0
+                ),
                 B0 - 60: Totals.of(offered=2, abandoned=1, wait_max=30.0),
                 B0: Totals.of(handled=1, handle_sum=90.0),
             },
@@ -486,8 +582,16 @@ def bucketed_state() -> QueueState:
 def test_window_totals_skips_stale_buckets_even_before_pruning() -> None:
     """Live at T0: T0-900, T0-60 and T0 -> offered 1+2, one answer (4 s), one abandon (30 s), one handle."""
     totals = window_totals(bucketed_state(), parse_window("15m"), UTC, T0)
-    assert totals == Totals.of(offered=3, answered=1, abandoned=1, answered_in_service_level=1,
-                                   answered_wait_sum=4.0, wait_max=30.0, handled=1, handle_sum=90.0)  # fmt: skip
+    assert totals == Totals.of(
+        offered=3,
+        answered=1,
+        abandoned=1,
+        answered_in_service_level=1,
+        answered_wait_sum=4.0,
+        wait_max=30.0,
+        handled=1,
+        handle_sum=90.0,
+    )
 
 
 def test_window_totals_as_time_passes() -> None:
@@ -574,7 +678,8 @@ def test_queue_state_wire_round_trip() -> None:
     assert restored == state
     # written with full ids, before they were kept as digests: read into the same keys
     assert QueueState.from_wire({"waiting": {"old": T0}, "answers": {"s-1": T0}}) == QueueState(
-        waiting=keyed({"old": T0}), answers=keyed({"s-1": T0}))
+        waiting=keyed({"old": T0}), answers=keyed({"s-1": T0})
+    )
     assert all(isinstance(start, int) for start in restored.buckets["15m"])
 
 
@@ -661,9 +766,7 @@ def test_end_to_end_from_lifecycle_events() -> None:
     assert waiting_now(queue, T0) == WaitingNow(1, 100.0)
 
 
-@pytest.mark.parametrize(
-    "order", list(itertools.permutations(range(4))), ids=lambda o: "-".join("QAEW"[i] for i in o)
-)
+@pytest.mark.parametrize("order", list(itertools.permutations(range(4))), ids=lambda o: "-".join("QAEW"[i] for i in o))
 def test_arrival_order_does_not_change_the_queue_state(order: tuple[int, ...]) -> None:
     """SPEC §3: out-of-order events give the same result as in order. Whatever the order of
     queued (T0-100), answered (T0-88, wait 12), ended (T0-30) and wrapped (T0-10, handle 78),
@@ -686,20 +789,37 @@ def test_arrival_order_does_not_change_the_queue_state(order: tuple[int, ...]) -
     assert queue == QueueState(
         buckets={
             "15m": {
-                B0 - 120: Totals.of(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=12.0,
-                                        wait_max=12.0),  # fmt: skip
+                B0 - 120: Totals.of(
+                    offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=12.0, wait_max=12.0
+                ),
                 B0 - 60: Totals.of(handled=1, handle_sum=78.0, fcr_count=1, fcr_sum=1.0),
             },
             "1h": {
-                B0 - 240: Totals.of(offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=12.0,
-                                        wait_max=12.0, handled=1, handle_sum=78.0, fcr_count=1,
-                                        fcr_sum=1.0),  # fmt: skip
+                B0 - 240: Totals.of(
+                    offered=1,
+                    answered=1,
+                    answered_in_service_level=1,
+                    answered_wait_sum=12.0,
+                    wait_max=12.0,
+                    handled=1,
+                    handle_sum=78.0,
+                    fcr_count=1,
+                    fcr_sum=1.0,
+                ),
             },
             "today": {
-                int(MIDNIGHT): Totals.of(offered=1, answered=1, answered_in_service_level=1,
-                                             answered_wait_sum=12.0, wait_max=12.0, handled=1, handle_sum=78.0,
-                                             fcr_count=1, fcr_sum=1.0),
-            },  # fmt: skip
+                int(MIDNIGHT): Totals.of(
+                    offered=1,
+                    answered=1,
+                    answered_in_service_level=1,
+                    answered_wait_sum=12.0,
+                    wait_max=12.0,
+                    handled=1,
+                    handle_sum=78.0,
+                    fcr_count=1,
+                    fcr_sum=1.0,
+                ),
+            },
         },
         waiting={},
         active_at=T0,

@@ -44,13 +44,40 @@ def sales_voice() -> QueueState:
     split over two live 15m buckets, plus one stale 15m bucket (T-960) that must not count.
     The 'today' window holds the same totals in one bucket; nothing is in '1h' (an empty window).
     """
-    first = Totals.of(offered=3, answered=2, abandoned=1, short_abandoned=1, answered_in_service_level=2,
-                          answered_wait_sum=35.0, wait_max=25.0, handled=1, handle_sum=200.0)  # fmt: skip
-    second = Totals.of(offered=2, answered=1, abandoned=1, short_abandoned=0, answered_in_service_level=1,
-                           answered_wait_sum=40.0, wait_max=70.0, handled=1, handle_sum=300.0)  # fmt: skip
+    first = Totals.of(
+        offered=3,
+        answered=2,
+        abandoned=1,
+        short_abandoned=1,
+        answered_in_service_level=2,
+        answered_wait_sum=35.0,
+        wait_max=25.0,
+        handled=1,
+        handle_sum=200.0,
+    )
+    second = Totals.of(
+        offered=2,
+        answered=1,
+        abandoned=1,
+        short_abandoned=0,
+        answered_in_service_level=1,
+        answered_wait_sum=40.0,
+        wait_max=70.0,
+        handled=1,
+        handle_sum=300.0,
+    )
     stale = Totals.of(offered=50, answered=50, answered_wait_sum=5000.0, wait_max=999.0)
-    whole = Totals.of(offered=5, answered=3, abandoned=2, short_abandoned=1, answered_in_service_level=3,
-                          answered_wait_sum=75.0, wait_max=70.0, handled=2, handle_sum=500.0)  # fmt: skip
+    whole = Totals.of(
+        offered=5,
+        answered=3,
+        abandoned=2,
+        short_abandoned=1,
+        answered_in_service_level=3,
+        answered_wait_sum=75.0,
+        wait_max=70.0,
+        handled=2,
+        handle_sum=500.0,
+    )
     return QueueState(
         buckets={"15m": {B0 - 960: stale, B0 - 600: first, B0 - 60: second}, "today": {MIDNIGHT: whole}},
         waiting={"v-9": NOW - 45, "v-8": NOW - 15},
@@ -76,8 +103,13 @@ SALES_KPIS = {
 def support_chat() -> QueueState:
     """support/chat (default settings): two answered chats, waits 5 and 15 s, both within 20 s, in 1h only."""
     return QueueState(
-        buckets={"1h": {B0 - 240: Totals.of(offered=2, answered=2, answered_in_service_level=2,
-                                                answered_wait_sum=20.0, wait_max=15.0)}},  # fmt: skip
+        buckets={
+            "1h": {
+                B0 - 240: Totals.of(
+                    offered=2, answered=2, answered_in_service_level=2, answered_wait_sum=20.0, wait_max=15.0
+                )
+            }
+        },
     )
 
 

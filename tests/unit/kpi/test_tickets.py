@@ -54,15 +54,17 @@ def net(facts: list[Fact]) -> dict[tuple[str, float, float], int]:
 
 def test_created_replied_solved_in_order() -> None:
     """First response = 2 h - 0 = 7200 s; resolution = 5 h = 18000 s."""
-    state, facts, _ = run([ev("created", T0), ev("replied", T0 + 2 * HOUR), ev("replied", T0 + 3 * HOUR),
-                           ev("solved", T0 + 5 * HOUR)])  # fmt: skip
+    state, facts, _ = run(
+        [ev("created", T0), ev("replied", T0 + 2 * HOUR), ev("replied", T0 + 3 * HOUR), ev("solved", T0 + 5 * HOUR)]
+    )
     assert facts == [
         fact("offered", T0),
         fact("first_response", T0 + 2 * HOUR, 7200.0),
         fact("resolution", T0 + 5 * HOUR, 18000.0),
     ]
-    assert state == TicketState("billing", "k-1", T0, replies=(T0 + 7200, T0 + 10800), solves=(T0 + 18000,),
-                               changed_at=PROCESSED)
+    assert state == TicketState(
+        "billing", "k-1", T0, replies=(T0 + 7200, T0 + 10800), solves=(T0 + 18000,), changed_at=PROCESSED
+    )
 
 
 def test_only_the_first_reply_is_measured_whatever_the_arrival_order() -> None:
@@ -79,8 +81,9 @@ def test_only_the_first_reply_is_measured_whatever_the_arrival_order() -> None:
 
 def test_reopened_ticket_is_measured_to_the_new_solve_and_the_reopen_counts() -> None:
     """Solved at 1 h, reopened at 2 h, solved again at 4 h: resolution 4 h = 14400 s, one reopen."""
-    _, facts, _ = run([ev("created", T0), ev("solved", T0 + HOUR), ev("reopened", T0 + 2 * HOUR),
-                       ev("solved", T0 + 4 * HOUR)])  # fmt: skip
+    _, facts, _ = run(
+        [ev("created", T0), ev("solved", T0 + HOUR), ev("reopened", T0 + 2 * HOUR), ev("solved", T0 + 4 * HOUR)]
+    )
     assert facts == [
         fact("offered", T0),
         fact("resolution", T0 + HOUR, 3600.0),
@@ -98,9 +101,16 @@ def test_reopened_and_not_solved_again_has_no_resolution() -> None:
 
 
 def test_two_reopens_count_twice() -> None:
-    _, facts, _ = run([ev("created", T0), ev("solved", T0 + HOUR),
-                       ev("reopened", T0 + 2 * HOUR), ev("solved", T0 + 3 * HOUR),
-                       ev("reopened", T0 + 4 * HOUR), ev("solved", T0 + 6 * HOUR)])  # fmt: skip
+    _, facts, _ = run(
+        [
+            ev("created", T0),
+            ev("solved", T0 + HOUR),
+            ev("reopened", T0 + 2 * HOUR),
+            ev("solved", T0 + 3 * HOUR),
+            ev("reopened", T0 + 4 * HOUR),
+            ev("solved", T0 + 6 * HOUR),
+        ]
+    )
     assert net(facts) == {
         ("offered", T0, 0.0): 1,
         ("reopened", T0 + 2 * HOUR, 0.0): 1,
@@ -111,8 +121,13 @@ def test_two_reopens_count_twice() -> None:
 
 @pytest.mark.parametrize("order", list(itertools.permutations(range(5))))
 def test_arrival_order_does_not_change_the_net_facts(order: tuple[int, ...]) -> None:
-    events = [ev("created", T0), ev("replied", T0 + 600), ev("solved", T0 + HOUR), ev("reopened", T0 + 2 * HOUR),
-              ev("solved", T0 + 4 * HOUR)]  # fmt: skip
+    events = [
+        ev("created", T0),
+        ev("replied", T0 + 600),
+        ev("solved", T0 + HOUR),
+        ev("reopened", T0 + 2 * HOUR),
+        ev("solved", T0 + 4 * HOUR),
+    ]
     _, facts, _ = run([events[i] for i in order])
     assert net(facts) == {
         ("offered", T0, 0.0): 1,
@@ -123,8 +138,9 @@ def test_arrival_order_does_not_change_the_net_facts(order: tuple[int, ...]) -> 
 
 
 def test_a_repeated_event_is_a_duplicate() -> None:
-    state, facts, duplicates = run([ev("created", T0), ev("solved", T0 + HOUR), ev("solved", T0 + HOUR),
-                                    ev("created", T0)])  # fmt: skip
+    state, facts, duplicates = run(
+        [ev("created", T0), ev("solved", T0 + HOUR), ev("solved", T0 + HOUR), ev("created", T0)]
+    )
     assert duplicates == 2
     assert facts == [fact("offered", T0), fact("resolution", T0 + HOUR, 3600.0)]
 
@@ -150,8 +166,9 @@ def test_visit_needs_a_customer() -> None:
 
 
 def test_wire_round_trip() -> None:
-    state = TicketState("billing", "k-1", T0, replies=(T0 + 1,), solves=(T0 + 2, T0 + 5), reopens=(T0 + 3,),
-                        changed_at=T0 + 9)  # fmt: skip
+    state = TicketState(
+        "billing", "k-1", T0, replies=(T0 + 1,), solves=(T0 + 2, T0 + 5), reopens=(T0 + 3,), changed_at=T0 + 9
+    )
     assert TicketState.from_wire(state.to_wire()) == state
     assert TicketState.from_wire(TicketState().to_wire()) == TicketState()
 

@@ -83,8 +83,14 @@ def encode(**fields: Any) -> bytes:
         ({"type": "ticket.solved", "contact_id": "t-1"}, TicketSolved, {"contact_id": "t-1"}),
         ({"type": "ticket.reopened", "contact_id": "t-1"}, TicketReopened, {"contact_id": "t-1"}),
         (
-            {"type": "survey.csat", "score": 4, "queue": "sales", "channel": "voice", "contact_id": "v-1",
-             "agent_id": "agent-7"},  # fmt: skip
+            {
+                "type": "survey.csat",
+                "score": 4,
+                "queue": "sales",
+                "channel": "voice",
+                "contact_id": "v-1",
+                "agent_id": "agent-7",
+            },
             SurveyCsat,
             {"score": 4, "queue": "sales", "channel": "voice", "contact_id": "v-1", "agent_id": "agent-7"},
         ),
@@ -251,9 +257,29 @@ def test_timestamp_without_offset_is_rejected(ts: str) -> None:
 
 @pytest.mark.parametrize(
     "ts",
-    [True, False, "soon", None, {"epoch": 1}, [1795342503], " 1795342503", "1795342503 ", "1_795_342_503", "0x6B02C9A7",
-     "1795342503s", "1e3.5", "--1", "", "inf", "nan", "Infinity", "1e400", "-1e400", "1" * 65],
-)  # fmt: skip
+    [
+        True,
+        False,
+        "soon",
+        None,
+        {"epoch": 1},
+        [1795342503],
+        " 1795342503",
+        "1795342503 ",
+        "1_795_342_503",
+        "0x6B02C9A7",
+        "1795342503s",
+        "1e3.5",
+        "--1",
+        "",
+        "inf",
+        "nan",
+        "Infinity",
+        "1e400",
+        "-1e400",
+        "1" * 65,
+    ],
+)
 def test_timestamp_of_wrong_type_is_rejected(ts: Any) -> None:
     with pytest.raises(ValidationError):
         decode_event(encode(type="contact.abandoned", contact_id="v-1", ts=ts))

@@ -28,15 +28,25 @@ WINDOWS = ("15m", "1h", "today", "7d")
 
 
 def entry(queue: str, channel: str = "voice", **kpis: Any) -> dict[str, Any]:
-    windows = {w: {"kpis": {"contacts_offered": 1, **kpis}, "targets_met": {"service_level_ratio": True}} for w in
-               ("15m", "1h")}  # fmt: skip
-    return {"queue": queue, "channel": channel, "contacts_waiting": 1, "oldest_waiting_seconds": 5.0,
-            "windows": windows}  # fmt: skip
+    windows = {
+        w: {"kpis": {"contacts_offered": 1, **kpis}, "targets_met": {"service_level_ratio": True}}
+        for w in ("15m", "1h")
+    }
+    return {
+        "queue": queue,
+        "channel": channel,
+        "contacts_waiting": 1,
+        "oldest_waiting_seconds": 5.0,
+        "windows": windows,
+    }
 
 
 def document(*entries: dict[str, Any], agents: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"generated_at": "2026-11-22T10:00:00+00:00", "queues": list(entries),
-            "agents": [{"queue": q, "states": {"available": 1}} for q in agents]}  # fmt: skip
+    return {
+        "generated_at": "2026-11-22T10:00:00+00:00",
+        "queues": list(entries),
+        "agents": [{"queue": q, "states": {"available": 1}} for q in agents],
+    }
 
 
 @pytest.mark.parametrize(
@@ -48,12 +58,14 @@ def document(*entries: dict[str, Any], agents: tuple[str, ...] = ()) -> dict[str
         ({"group": "north"}, KpiQuery(queues=frozenset({"sales", "billing"}))),
         ({"group": "south", "queue": "vip"}, KpiQuery(queues=frozenset({"support", "vip"}))),
         ({"window": "7d"}, KpiQuery(window="7d")),
-        ({"fields": "service_level_ratio,abandon_ratio"},
-         KpiQuery(fields=frozenset({"service_level_ratio", "abandon_ratio"}))),
+        (
+            {"fields": "service_level_ratio,abandon_ratio"},
+            KpiQuery(fields=frozenset({"service_level_ratio", "abandon_ratio"})),
+        ),
         ({"local": "1"}, KpiQuery(local=True)),
         ({"local": "0"}, KpiQuery(local=False)),
     ],
-)  # fmt: skip
+)
 def test_a_query_is_read_from_the_address(query: dict[str, str], expected: KpiQuery) -> None:
     assert parse_query(query, GROUPS, WINDOWS, KPI_NAMES) == expected
 
@@ -84,8 +96,10 @@ def test_another_worker_is_asked_the_same_filters_for_its_own_queues() -> None:
 
 
 def test_narrowing_keeps_only_the_window_and_kpis_asked_for() -> None:
-    doc = narrowed(document(entry("sales", service_level_ratio=0.5)), KpiQuery(window="1h",
-                   fields=frozenset({"service_level_ratio"})))  # fmt: skip
+    doc = narrowed(
+        document(entry("sales", service_level_ratio=0.5)),
+        KpiQuery(window="1h", fields=frozenset({"service_level_ratio"})),
+    )
     assert doc["queues"][0]["windows"] == {
         "1h": {"kpis": {"service_level_ratio": 0.5}, "targets_met": {"service_level_ratio": True}}
     }
@@ -99,7 +113,10 @@ def test_workers_answers_merge_sorted_with_a_queue_held_twice_taken_once() -> No
     other = document(entry("billing"), entry("sales", contacts_offered=99), agents=("billing",))
     whole = merged(own, [other])
     assert [(q["queue"], q["channel"]) for q in whole["queues"]] == [
-        ("billing", "voice"), ("sales", "voice"), ("support", "chat")]  # fmt: skip
+        ("billing", "voice"),
+        ("sales", "voice"),
+        ("support", "chat"),
+    ]
     sales = next(q for q in whole["queues"] if q["queue"] == "sales")
     assert sales["windows"]["15m"]["kpis"]["contacts_offered"] == 1  # the asking worker's copy
     assert [a["queue"] for a in whole["agents"]] == ["billing", "sales"]

@@ -38,9 +38,12 @@ def test_exposition_holds_the_counters_and_the_kpis_of_the_reports_given() -> No
 def test_a_gauge_family_is_written_as_prometheus_client_writes_it() -> None:
     labels = ("queue", "channel", "window")
     samples = [
-        (("sales", "voice", "15m"), 0.75), (('odd "q"\\x', "chat", "1h\n"), float("inf")),
-        (("q", "ticket", "today"), 1e21), (("q", "voice", "1h"), float("nan")), (("q", "chat", "15m"), 3),
-    ]  # fmt: skip
+        (("sales", "voice", "15m"), 0.75),
+        (('odd "q"\\x', "chat", "1h\n"), float("inf")),
+        (("q", "ticket", "today"), 1e21),
+        (("q", "voice", "1h"), float("nan")),
+        (("q", "chat", "15m"), 3),
+    ]
     ours = GaugeFamily("contact_centre_abandon_ratio", "A ratio \\ with a\nnewline.", labels)
     theirs = GaugeMetricFamily("contact_centre_abandon_ratio", "A ratio \\ with a\nnewline.", labels=list(labels))
     for values, value in samples:
@@ -54,9 +57,15 @@ def test_a_gauge_family_is_written_as_prometheus_client_writes_it() -> None:
 def test_a_histogram_family_is_written_as_prometheus_client_writes_it() -> None:
     labels, buckets = ("queue", "channel"), (5.0, 20.0, 1e7, 30.0e6)
     observations = [
-        (("sales", "voice"), 5.0), (("sales", "voice"), 4.99), (("sales", "voice"), 19.0), (("sales", "voice"), 1e9),
-        (('odd "q"\\x', "chat\n"), 20.0), (("q", "chat"), -1.5), (("q", "chat"), 25e6), (("sales", "voice"), 0.0),
-    ]  # fmt: skip
+        (("sales", "voice"), 5.0),
+        (("sales", "voice"), 4.99),
+        (("sales", "voice"), 19.0),
+        (("sales", "voice"), 1e9),
+        (('odd "q"\\x', "chat\n"), 20.0),
+        (("q", "chat"), -1.5),
+        (("q", "chat"), 25e6),
+        (("sales", "voice"), 0.0),
+    ]
     ours = HistogramFamily("contact_centre_wait_seconds", "Completed waits \\ all.", labels, buckets)
     registry = CollectorRegistry()
     theirs = Histogram(

@@ -65,8 +65,10 @@ def test_without_a_broker_only_demo_starts_one(command: str, tmp_path: Path) -> 
     args = [command, str(tmp_path / "events.jsonl")] if command == "replay" else [command]
     result = _run(*args)
     assert result.returncode == 2
-    assert result.stderr == (f"python -m stream {command}: error: KPI_BROKER is not set: kafka://host:9092 for a Kafka "
-                             "cluster, or 'embedded' for a broker of its own\n")  # fmt: skip
+    assert result.stderr == (
+        f"python -m stream {command}: error: KPI_BROKER is not set: kafka://host:9092 for a Kafka "
+        "cluster, or 'embedded' for a broker of its own\n"
+    )
 
 
 @pytest.mark.parametrize("command", ["simulate", "replay"])
@@ -81,5 +83,6 @@ def test_producers_need_the_address_of_the_workers_broker(command: str, tmp_path
 def test_a_misspelt_variable_stops_start_up_naming_the_right_one() -> None:
     result = _run("worker", env={"KPI_BROKR": "kafka://kafka-1:9092"})
     assert result.returncode == 2
-    assert result.stderr == ("python -m stream worker: error: environment: KPI_BROKR is not a setting; did you mean "
-                             "KPI_BROKER?\n")  # fmt: skip
+    assert result.stderr == (
+        "python -m stream worker: error: environment: KPI_BROKR is not a setting; did you mean KPI_BROKER?\n"
+    )

@@ -19,15 +19,26 @@ def test_jsonl_routes_each_event_to_its_topic_with_its_key() -> None:
         {"event_id": "e2", "type": "contact.queued", "ts": T, "contact_id": "h1", "queue": "sales", "channel": "chat"},
         {"event_id": "e3", "type": "ticket.created", "ts": T, "contact_id": "t1", "queue": "billing"},
         {"event_id": "e4", "type": "survey.nps", "ts": T, "queue": "sales", "score": 9},
-        {"event_id": "e5", "type": "survey.csat", "ts": T, "queue": "sales", "channel": "chat", "contact_id": "h1",
-         "score": 4},
+        {
+            "event_id": "e5",
+            "type": "survey.csat",
+            "ts": T,
+            "queue": "sales",
+            "channel": "chat",
+            "contact_id": "h1",
+            "score": 4,
+        },
         {"event_id": "e6", "type": "agent.state", "ts": T, "agent_id": "a1", "queues": ["sales"], "state": "busy"},
     )
     records = list(read(lines, "jsonl"))
     assert [(r.line, r.source, r.key) for r in records] == [  # type: ignore[union-attr]
-        (1, "voice", b"c1"), (2, "chat", b"h1"), (3, "ticket", b"t1"), (4, "survey", None), (5, "survey", b"h1"),
+        (1, "voice", b"c1"),
+        (2, "chat", b"h1"),
+        (3, "ticket", b"t1"),
+        (4, "survey", None),
+        (5, "survey", b"h1"),
         (6, "agent", b"a1"),
-    ]  # fmt: skip
+    ]
     # 'channel' only chooses the topic of a contact event; a survey keeps its own channel field.
     assert "channel" not in json.loads(records[1].value)  # type: ignore[union-attr]
     assert json.loads(records[4].value)["channel"] == "chat"  # type: ignore[union-attr]
@@ -71,14 +82,30 @@ def test_csv_column_mapping() -> None:
     records = [r for r in results if isinstance(r, Record)]
     values = [json.loads(r.value) for r in records]
     assert [(r.line, r.source) for r in records] == [
-        (2, "chat"), (3, "chat"), (4, "ticket"), (5, "survey"), (6, "agent")
+        (2, "chat"),
+        (3, "chat"),
+        (4, "ticket"),
+        (5, "survey"),
+        (6, "agent"),
     ]
-    assert values[0] == {"event_id": "e1", "type": "contact.queued", "ts": "2026-11-22T10:00:00Z", "contact_id": "c1",
-                         "queue": "sales", "customer_id": "k1"}  # fmt: skip
+    assert values[0] == {
+        "event_id": "e1",
+        "type": "contact.queued",
+        "ts": "2026-11-22T10:00:00Z",
+        "contact_id": "c1",
+        "queue": "sales",
+        "customer_id": "k1",
+    }
     assert values[1]["resolved"] is True and values[1]["ts"] == 1795341700.0
     assert values[2]["public"] is False
-    assert values[3] == {"event_id": "e4", "type": "survey.ces", "ts": 1795341800.5, "channel": "voice",
-                         "queue": "sales", "score": 6}  # fmt: skip
+    assert values[3] == {
+        "event_id": "e4",
+        "type": "survey.ces",
+        "ts": 1795341800.5,
+        "channel": "voice",
+        "queue": "sales",
+        "score": 6,
+    }
     assert values[4]["queues"] == ["sales", "support"]
     assert records[2].ts == T - 3300  # 10:05+01:00 is 09:05Z
     bad = {r.line: r.reason for r in results if isinstance(r, BadLine)}

@@ -70,9 +70,16 @@ def test_stream_is_not_trivial(run: tuple[SimulationConfig, list[Emitted]]) -> N
     _, emitted = run
     types = {event["type"] for _, event in emitted}
     assert types == set(ANSWERED_PATH) | set(ABANDONED_PATH) | {
-        "ticket.created", "ticket.replied", "ticket.solved", "ticket.reopened",
-        "survey.csat", "survey.nps", "survey.ces", "survey.esat", "agent.state",
-    }  # fmt: skip
+        "ticket.created",
+        "ticket.replied",
+        "ticket.solved",
+        "ticket.reopened",
+        "survey.csat",
+        "survey.nps",
+        "survey.ces",
+        "survey.esat",
+        "agent.state",
+    }
     assert {source for source, _ in emitted} == {"voice", "chat", "ticket", "survey", "agent"}
     assert len(by_contact(emitted)) > 1000
 
@@ -154,8 +161,15 @@ def test_stream_feeds_the_lifecycle_without_conflicts(run: tuple[SimulationConfi
     _, emitted = run
     states: dict[str, ContactState] = {}
     for channel, event in calls_and_chats(emitted):
-        lifecycle = Lifecycle(event["type"].removeprefix("contact."), ts_of(event), event["contact_id"], channel,
-                              event.get("queue"), event.get("customer_id"), event.get("resolved"))  # fmt: skip
+        lifecycle = Lifecycle(
+            event["type"].removeprefix("contact."),
+            ts_of(event),
+            event["contact_id"],
+            channel,
+            event.get("queue"),
+            event.get("customer_id"),
+            event.get("resolved"),
+        )
         result = apply_event(states.get(lifecycle.contact_id), lifecycle, lifecycle.ts)
         assert result is not None, event
         states[lifecycle.contact_id] = result[0]
@@ -187,8 +201,16 @@ def test_nothing_before_start_and_next_due() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"rate": 0}, {"rate": -1.0}, {"queues": ()}, {"agents": 0}, {"chat_share": -0.1}, {"chat_share": 1.5},
-     {"survey_share": 2.0}, {"ticket_rate": -0.1}],
+    [
+        {"rate": 0},
+        {"rate": -1.0},
+        {"queues": ()},
+        {"agents": 0},
+        {"chat_share": -0.1},
+        {"chat_share": 1.5},
+        {"survey_share": 2.0},
+        {"ticket_rate": -0.1},
+    ],
 )
 def test_config_validation(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
@@ -225,10 +247,18 @@ def test_tickets_feed_the_ticket_lifecycle(run: tuple[SimulationConfig, list[Emi
         if event.get("public") is False:
             private += 1
             continue  # private notes do not reach the lifecycle
-        result = apply_ticket_event(states.get(event["contact_id"]),
-                                    Lifecycle(event["type"].removeprefix("ticket."), ts_of(event), event["contact_id"],
-                                              "ticket", event.get("queue"), event.get("customer_id")),
-                                    ts_of(event))  # fmt: skip
+        result = apply_ticket_event(
+            states.get(event["contact_id"]),
+            Lifecycle(
+                event["type"].removeprefix("ticket."),
+                ts_of(event),
+                event["contact_id"],
+                "ticket",
+                event.get("queue"),
+                event.get("customer_id"),
+            ),
+            ts_of(event),
+        )
         assert result is not None, event
         states[event["contact_id"]] = result[0]
     for state in states.values():
