@@ -194,8 +194,8 @@ def measure_pipeline(
             time.sleep(0.25)
             while pending:
                 s0 = time.monotonic()
-                try:  # each worker exports the queues it owns
-                    offered = sum(offered_in(member.kpis(f"?queue={pending[0]}")) for member in group)
+                try:  # each worker's own queues (?local=1): summed, they are the whole centre's
+                    offered = sum(offered_in(member.kpis(f"?local=1&queue={pending[0]}")) for member in group)
                 except (OSError, WorkerFailed, ValueError):
                     offered = -1
                 scrape_seconds += time.monotonic() - s0
@@ -539,9 +539,10 @@ def measure_memory(
 
 
 def normalised_kpis(document: dict[str, Any]) -> dict[str, Any]:
-    """/api/kpis without its generation time and live ages."""
+    """/api/kpis without its generation time and live ages (the centre's oldest wait among them)."""
     document = dict(document)
     document.pop("generated_at", None)
+    document.pop("centre", None)
     document["queues"] = [{k: v for k, v in q.items() if k != "oldest_waiting_seconds"} for q in document["queues"]]
     return document
 
