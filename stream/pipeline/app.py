@@ -24,6 +24,7 @@ from stream.pipeline.expiry import Expiry, Retention
 from stream.pipeline.faust_app import create_app
 from stream.pipeline.health import Health
 from stream.pipeline.held_writes import HeldWrites
+from stream.pipeline.loop_stalls import LoopStalls
 from stream.pipeline.ownership import Ownership, Owns
 from stream.pipeline.queue_limit import QueueLimit
 from stream.pipeline.ratelimit import RateLimitedLog
@@ -246,6 +247,13 @@ def register_timers(p: Pipeline, broker_guard: BrokerGuard) -> None:
     alerts = AlertPublisher(
         p.reporting, p.tables.queues, p.writes, p.topics.alerts, p.settings.alert_policy, p.health.problem
     )
+
+    stalls = LoopStalls(p.metrics.loop_stall.observe)
+    p.metrics.add_longest_stall(stalls.longest)
+
+    @app.task
+    async def watch_loop() -> None:
+        await stalls.watch()
 
     @app.timer(interval=EXPIRY_TICK_SECONDS)
     async def expire() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
 from stream.config.queue_config import QueueConfig
 from stream.kpi.report import PresenceReport, QueueReport
@@ -50,6 +50,8 @@ DELAY_BUCKETS = (
     900,
     3600,
 )
+#: Event-loop stalls: under 100 ms nothing a user sees is late; seconds mean late heartbeats.
+STALL_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 def wait_buckets(config: QueueConfig) -> tuple[float, ...]:
@@ -104,6 +106,13 @@ class Metrics:
             ["topic"],
             registry=r,
         )
+        self.loop_stall = Histogram(
+            PREFIX + "event_loop_stall_seconds",
+            "How long the event loop ran nothing else (stalls of 10 ms or more): every stage, "
+            "timer and HTTP answer waits that long.",
+            buckets=STALL_BUCKETS,
+            registry=r,
+        )
         qc = ("queue", "channel")
         self.wait = HistogramFamily(
             PREFIX + "wait_seconds", "Completed waits (answered or abandoned).", qc, wait_buckets(config)
@@ -145,6 +154,15 @@ class Metrics:
             registry=self.registry,
         )
         gauge.set_function(lambda: 1.0 if health_problem() is None else 0.0)
+
+    def add_longest_stall(self, longest: Callable[[], float]) -> None:
+        """``contact_centre_event_loop_stall_longest_seconds``: the longest stall of the last minute."""
+        gauge = Gauge(
+            PREFIX + "event_loop_stall_longest_seconds",
+            "The longest event-loop stall of the last 60 seconds (0 when none).",
+            registry=self.registry,
+        )
+        gauge.set_function(longest)
 
 
 #: Windowed KPIs with labels queue, channel, window: metric name (without prefix) -> help.
