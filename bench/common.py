@@ -35,6 +35,10 @@ INPUTS = ("calls", "chats", "tickets", "surveys", "agents")
 TOPIC_OF_SOURCE = {"voice": "calls", "chat": "chats", "ticket": "tickets", "survey": "surveys", "agent": "agents"}
 
 
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
 def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -404,3 +408,28 @@ def offered_in(document: dict[str, Any], queue: str | None = None, window: str =
         for q in document.get("queues", [])
         if queue is None or q["queue"] == queue
     )
+
+
+def normalised_kpis(document: dict[str, Any]) -> dict[str, Any]:
+    """/api/kpis without its generation time and live ages (the centre's oldest wait among them)."""
+    document = dict(document)
+    document.pop("generated_at", None)
+    document.pop("centre", None)
+    document["queues"] = [{k: v for k, v in q.items() if k != "oldest_waiting_seconds"} for q in document["queues"]]
+    return document
+
+
+def differences(a: Any, b: Any, path: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b), key=str):
+            out += differences(a.get(key), b.get(key), f"{path}.{key}")
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        out = []
+        for n, (x, y) in enumerate(zip(a, b, strict=True)):
+            label = x.get("queue", n) if isinstance(x, dict) else n
+            label = f"{label}/{x.get('channel')}" if isinstance(x, dict) and "channel" in x else label
+            out += differences(x, y, f"{path}[{label}]")
+        return out
+    return [] if a == b else [f"{path}: {a!r} -> {b!r}"]

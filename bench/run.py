@@ -42,10 +42,13 @@ from bench.common import (
     build_dataset,
     counter_sum,
     day_start_before,
+    differences,
     gauge_sum,
     iso,
     live_events,
+    log,
     new_topics,
+    normalised_kpis,
     offered_in,
     proc_cpu_seconds,
     proc_rss_mb,
@@ -54,6 +57,8 @@ from bench.common import (
     stage_delay_buckets,
     stage_delays_ms,
 )
+from bench.month import MonthPlan, measure_month
+from bench.month_plot import plot_month
 from bench.refs import run_aiokafka, run_faust, run_relay
 from stream.config.connection import KafkaConnection
 from stream.config.settings import Settings
@@ -68,10 +73,6 @@ OFFERED = "contact_centre_contacts_offered"
 PROBE_QUEUE = "bench-probe"
 #: Topics a probe crosses to reach the KPIs: its input, then the contacts and the queues stages' inputs.
 PROBE_HOPS = 3
-
-
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -538,31 +539,6 @@ def measure_memory(
 # 4. Recovery
 
 
-def normalised_kpis(document: dict[str, Any]) -> dict[str, Any]:
-    """/api/kpis without its generation time and live ages (the centre's oldest wait among them)."""
-    document = dict(document)
-    document.pop("generated_at", None)
-    document.pop("centre", None)
-    document["queues"] = [{k: v for k, v in q.items() if k != "oldest_waiting_seconds"} for q in document["queues"]]
-    return document
-
-
-def differences(a: Any, b: Any, path: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for key in sorted(set(a) | set(b), key=str):
-            out += differences(a.get(key), b.get(key), f"{path}.{key}")
-        return out
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        out = []
-        for n, (x, y) in enumerate(zip(a, b, strict=True)):
-            label = x.get("queue", n) if isinstance(x, dict) else n
-            label = f"{label}/{x.get('channel')}" if isinstance(x, dict) and "channel" in x else label
-            out += differences(x, y, f"{path}[{label}]")
-        return out
-    return [] if a == b else [f"{path}: {a!r} -> {b!r}"]
-
-
 def measure_recovery(
     broker: EmbeddedBroker,
     workdir: Path,
@@ -747,7 +723,14 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         default="",
         help="comma-separated phases to run (throughput, latency, memory, "
-        "recovery), merged into an existing --out file",
+        "recovery, month), merged into an existing --out file; month runs only when named",
+    )
+    parser.add_argument("--month-days", type=int, default=None, help="simulated days of the month phase (default 30)")
+    parser.add_argument(
+        "--month-scale",
+        type=float,
+        default=None,
+        help="share of a full day (100,000 calls and chats, 20,000 tickets) each simulated day has (default 0.1)",
     )
     parser.add_argument("--no-profile", action="store_true", help="do not run py-spy on the pipeline worker")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
@@ -913,6 +896,17 @@ def main(argv: list[str] | None = None) -> int:
                     f"recovery ({store} store): healthz {recovery['healthz_s']} s, KPIs equal after "
                     f"{recovery['kpis_equal_s']} s, {recovery['differences_count']} differences"
                 )
+
+        # 5. A month at default retention (opt-in: it takes about an hour).
+        if "month" in only:
+            plan = MonthPlan(
+                days=args.month_days or (3 if quick else 30),
+                scale=args.month_scale or (0.002 if quick else 0.1),
+                agents=200 if quick else 5000,
+                queues=20 if quick else 200,
+            )
+            result["month"] = measure_month(broker, workdir, plan)
+            plot_month(result["month"], args.out.parent / "month.png")
     finally:
         broker.stop()
         result["duration_s"] = round((datetime.now(UTC) - started).total_seconds(), 1)
