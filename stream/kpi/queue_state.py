@@ -55,6 +55,10 @@ class QueueState:
     origins: dict[str, int] = field(default_factory=dict)
     #: The worker's clock when facts last came: a queue idle long enough is forgotten.
     active_at: float | None = None
+    #: Counts the calls of apply_facts (not written to the changelog), so reports can reuse the
+    #: window KPIs of a state no fact has reached since (stream.kpi.window_cache). Expiry drops
+    #: only buckets already outside their window, which no window's KPIs include.
+    revision: int = field(default=0, compare=False)
 
     def accept_origin(self, origin: str, offset: int) -> bool:
         """Record that facts from ``origin`` up to ``offset`` are counted; False if they already were.
@@ -110,6 +114,7 @@ def apply_facts(
     oldest = {w.name: w.oldest_live_bucket(now, window_set.tz) for w in window_set.windows}
     applied = Applied()
     state.active_at = now
+    state.revision += 1
     for fact in facts:
         if fact.kind == "waiting":
             key = id_key(fact.contact_id)

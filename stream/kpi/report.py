@@ -11,6 +11,7 @@ from stream.kpi.presence import QueuePresence, agents_by_state
 from stream.kpi.queue_keys import split_queue_key
 from stream.kpi.queue_state import QueueState, WaitingNow, waiting_now, window_totals
 from stream.kpi.targets import QueueTargets
+from stream.kpi.window_cache import WindowKpis, WindowKpisCache
 from stream.kpi.windows import WindowSet
 
 #: A queue's name -> its targets.
@@ -23,8 +24,7 @@ class QueueReport:
     channel: str
     targets: QueueTargets
     waiting: WaitingNow
-    #: window name -> KPI metric name (without prefix) -> value, ``None`` when absent.
-    windows: dict[str, dict[str, float | None]]
+    windows: WindowKpis
 
     def targets_met(self, window: str) -> dict[str, bool]:
         """Target met per KPI that has a target and a value in ``window``."""
@@ -37,13 +37,19 @@ def build_reports(
     window_set: WindowSet,
     now: float,
     only: Collection[str] | None = None,
+    cache: WindowKpisCache | None = None,
 ) -> list[QueueReport]:
-    """Reports of ``states`` over every window (or the windows named in ``only``)."""
+    """Reports of ``states`` over every window (or the windows named in ``only``); ``cache``: the
+    window KPIs of earlier reports, reused where nothing they depend on changed."""
     chosen = [window for window in window_set.windows if only is None or window.name in only]
+    tz = window_set.tz
     reports = []
     for key, state in states:
         queue, channel = split_queue_key(key)
-        windows = {window.name: window_totals(state, window, window_set.tz, now).kpis() for window in chosen}
+        if cache is not None:
+            windows = cache.kpis(key, state, chosen, tz, now)
+        else:
+            windows = {window.name: window_totals(state, window, tz, now).kpis() for window in chosen}
         reports.append(QueueReport(queue, channel, targets_of(queue), waiting_now(state, now), windows))
     reports.sort(key=lambda r: (r.queue, r.channel))
     return reports

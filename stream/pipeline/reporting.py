@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import faust
 
 from stream.kpi.queue_keys import split_queue_key
 from stream.kpi.report import PresenceReport, QueueReport, TargetsOf, build_presence_reports, build_reports
+from stream.kpi.window_cache import WindowKpisCache
 from stream.kpi.windows import WindowSet
 from stream.pipeline.held_writes import HeldWrites
 from stream.pipeline.ownership import Owns
@@ -23,6 +24,8 @@ class Reporting:
     targets_of: TargetsOf
     window_set: WindowSet
     clock: Callable[[], float]
+    #: Window KPIs of the full reports (every owned queue, every window) last built.
+    _cache: WindowKpisCache = field(default_factory=WindowKpisCache, init=False)
 
     def reports(
         self, now: float | None = None, queues: Collection[str] | None = None, windows: Collection[str] | None = None
@@ -33,7 +36,10 @@ class Reporting:
             self.queues, lambda key: owns(key) and (queues is None or split_queue_key(key)[0] in queues)
         )
         now = self.clock() if now is None else now
-        return build_reports(owned, self.targets_of, self.window_set, now, windows)
+        if queues is not None or windows is not None:
+            return build_reports(owned, self.targets_of, self.window_set, now, windows)
+        self._cache.keep_only({key for key, _ in owned})
+        return build_reports(owned, self.targets_of, self.window_set, now, cache=self._cache)
 
     def presence_reports(self, queues: Collection[str] | None = None) -> list[PresenceReport]:
         owns = self.owner_of(self.presence)

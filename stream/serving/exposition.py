@@ -14,25 +14,32 @@ from collections.abc import Sequence
 
 from prometheus_client.utils import floatToGoString
 
+PREFIX = "contact_centre_"
+
 
 class GaugeFamily:
     """One gauge family's samples, added for a scrape and written out once."""
 
-    __slots__ = ("name", "help", "_order", "_line", "lines")
+    __slots__ = ("name", "help", "header", "_order", "_line", "lines")
 
     def __init__(self, name: str, help_text: str, labels: Sequence[str]) -> None:
         self.name = name
         self.help = help_text
+        self.header = header(name, help_text, "gauge")
         self._order = sorted(range(len(labels)), key=labels.__getitem__)
         pairs = ",".join(f'{labels[i]}="%s"' for i in self._order)
         self._line = f"{self.name}{{{pairs}}} %s\n"
         self.lines: list[str] = []
 
+    def line(self, values: Sequence[str], value: float) -> str:
+        """The sample line of ``value`` with label ``values`` (in the order the labels were given)."""
+        return self._line % (*(escape_label_value(values[i]) for i in self._order), floatToGoString(value))
+
     def add(self, values: Sequence[str], value: float) -> None:
-        self.lines.append(self._line % (*(escape_label_value(values[i]) for i in self._order), floatToGoString(value)))
+        self.lines.append(self.line(values, value))
 
     def text(self) -> str:
-        return header(self.name, self.help, "gauge") + "".join(self.lines)
+        return self.header + "".join(self.lines)
 
 
 class HistogramFamily:

@@ -8,15 +8,14 @@ few lines, go through prometheus_client's registry.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
 from stream.config.queue_config import QueueConfig
 from stream.kpi.report import PresenceReport, QueueReport
-from stream.serving.exposition import GaugeFamily, HistogramFamily
-
-PREFIX = "contact_centre_"
+from stream.serving.exposition import PREFIX, HistogramFamily
+from stream.serving.kpi_gauges import KpiGauges
 
 # `_created` series double the exposition size and no dashboard or rule here uses them.
 disable_created_metrics()
@@ -66,6 +65,7 @@ class Metrics:
 
     def __init__(self, config: QueueConfig, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._kpi_gauges = KpiGauges()
         r = self.registry
         self.processed = Counter(
             PREFIX + "events_processed_total", "Valid input events consumed.", ["topic"], registry=r
@@ -144,7 +144,7 @@ class Metrics:
         """What /metrics serves: this registry's counters and health, the histograms, then the KPI
         gauges of ``reports`` and ``presence`` (computed at scrape time, see the module's doc)."""
         histograms = self.wait.text() + self.handle.text() + self.stage_delay.text()
-        return generate_latest(self.registry) + (histograms + kpi_exposition(reports, presence)).encode()
+        return generate_latest(self.registry) + (histograms + self._kpi_gauges.text(reports, presence)).encode()
 
     def add_health(self, health_problem: Callable[[], str | None]) -> None:
         """``contact_centre_consuming``: what /healthz says, for alert rules."""
@@ -163,92 +163,3 @@ class Metrics:
             registry=self.registry,
         )
         gauge.set_function(longest)
-
-
-#: Windowed KPIs with labels queue, channel, window: metric name (without prefix) -> help.
-_WINDOWED = {
-    "contacts_offered": "Contacts offered in the window (calls and chats queued, tickets created).",
-    "contacts_answered": "Waits ended by an answer in the window.",
-    "contacts_abandoned": "Waits ended by an abandon in the window (short abandons included).",
-    "contacts_completed": "Answered + abandoned - short abandons: the waits service level and abandon rate are over.",
-    "average_wait_seconds": "Mean wait of answered contacts (ASA).",
-    "max_wait_seconds": "Longest completed wait, answered or abandoned.",
-    "service_level_ratio": "Answered within the service-level time / (answered + abandoned - short abandons).",
-    "abandon_ratio": "(Abandoned - short abandons) / (answered + abandoned - short abandons).",
-    "average_handle_seconds": "Mean of wrapped - answered (talk, hold and after-contact work).",
-    "fcr_ratio": "Contacts wrapped resolved with no earlier contact of the customer within the lookback / wrapped.",
-    "repeat_contact_ratio": (
-        "Contacts whose customer had an earlier contact within the lookback / contacts with a customer."
-    ),
-    "average_first_response_seconds": "Mean of first public ticket reply - ticket created.",
-    "average_resolution_seconds": "Mean of ticket solved - ticket created (to the last solve after a reopen).",
-    "tickets_reopened": "Tickets reopened in the window.",
-    "csat_score": "Mean CSAT score (1-5).",
-    "csat_satisfied_ratio": "Share of CSAT scores of 4 or 5.",
-    "nps_score": "100 x (promoters 9-10 - detractors 0-6) / answers.",
-    "ces_score": "Mean customer effort score (1-7, 7 = very easy).",
-}
-#: Survey answer counts, exported as contact_centre_survey_responses{survey=...}.
-_RESPONSES = {"csat_responses": "csat", "nps_responses": "nps", "ces_responses": "ces", "esat_responses": "esat"}
-
-
-def kpi_exposition(reports: Iterable[QueueReport], presence: Iterable[PresenceReport]) -> str:
-    """The KPI gauges of the queues in ``reports`` and ``presence``, in the text format.
-
-    # HELP contact_centre_service_level_ratio Answered within the service-level time / ...
-    # TYPE contact_centre_service_level_ratio gauge
-    contact_centre_service_level_ratio{channel="voice",queue="sales",window="15m"} 0.8
-    """
-    qc, qcw = ("queue", "channel"), ("queue", "channel", "window")
-
-    def gauge(name: str, help_text: str, labels: Sequence[str]) -> GaugeFamily:
-        return GaugeFamily(PREFIX + name, help_text, labels)
-
-    windowed = {name: gauge(name, help_text, qcw) for name, help_text in _WINDOWED.items()}
-    responses = gauge("survey_responses", "Survey answers in the window.", (*qcw, "survey"))
-    employee_nps = gauge(
-        "employee_nps_score", "100 x (answers 9-10 - answers 0-6) / answers of survey.esat.", ("queue", "window")
-    )
-    waiting = gauge("contacts_waiting", "Contacts queued and not yet answered or abandoned.", qc)
-    oldest = gauge("oldest_waiting_seconds", "Age of the longest-waiting contact (0 when none).", qc)
-    threshold = gauge("wait_threshold_seconds", "Configured wait alert threshold.", qc)
-    sl_target = gauge("service_level_target_ratio", "Configured service-level target.", qc)
-    target = gauge("kpi_target", "Configured target of a KPI.", (*qc, "kpi"))
-    target_met = gauge("kpi_target_met", "1 when the KPI meets its target in the window, else 0.", (*qcw, "kpi"))
-    agents = gauge("agents", "Agents whose latest state is this one, per queue they serve.", ("queue", "state"))
-    for r in reports:
-        labels = (r.queue, r.channel)
-        waiting.add(labels, r.waiting.contacts_waiting)
-        oldest.add(labels, r.waiting.oldest_waiting_seconds)
-        threshold.add(labels, r.targets.wait_alert_seconds)
-        sl_target.add(labels, r.targets.service_level_target)
-        for kpi, value in r.targets.kpis.items():
-            target.add((*labels, kpi), value)
-        for window, kpis in r.windows.items():
-            for name, family in windowed.items():
-                value = kpis[name]
-                if value is not None:
-                    family.add((*labels, window), value)
-            for name, survey in _RESPONSES.items():
-                responses.add((*labels, window, survey), kpis[name] or 0)
-            enps = kpis["employee_nps_score"]
-            if enps is not None:
-                employee_nps.add((r.queue, window), enps)
-            for kpi, met in r.targets_met(window).items():
-                target_met.add((*labels, window, kpi), 1.0 if met else 0.0)
-    for report in presence:
-        for state, count in report.agents.items():
-            agents.add((report.queue, state), count)
-    families = (
-        *windowed.values(),
-        responses,
-        employee_nps,
-        waiting,
-        oldest,
-        threshold,
-        sl_target,
-        target,
-        target_met,
-        agents,
-    )
-    return "".join(family.text() for family in families)
