@@ -54,8 +54,16 @@ from faust.types import EventT
 from mode.utils.futures import maybe_async
 
 
-async def take_ready(stream: faust.StreamT[Any], max_: int, linger: float = 0.0) -> AsyncIterator[list[EventT]]:
-    """Batches of at most ``max_`` events, each closed when no more are waiting (plus ``linger`` s)."""
+async def take_ready(
+    stream: faust.StreamT[Any], max_: int, linger: float = 0.0, weight: Callable[[EventT], int] | None = None
+) -> AsyncIterator[list[EventT]]:
+    """Batches of at most ``max_`` events, each closed when no more are waiting (plus ``linger`` s).
+
+    ``weight``: what an event counts towards ``max_`` (1 by default). A message of an internal topic
+    carries many rows: counted as one, a batch taken from a backlog held millions of rows and its
+    processing held the event loop for seconds. A batch always takes its first event, whatever its
+    weight.
+    """
     app = stream.app
     queue = aiter(stream.channel).queue  # the iterator registered with the conductor
     consumer = app.consumer
@@ -64,6 +72,7 @@ async def take_ready(stream: faust.StreamT[Any], max_: int, linger: float = 0.0)
     on_message_out = app.sensors.on_message_out
     processors = stream._processors  # type: ignore[attr-defined]  # none in the worker's stages
     batch: list[EventT] = []
+    weighed = [0]  # the batch's total weight
 
     async def admit(event: EventT) -> None:
         """Decide about ``event`` the moment it is taken, as the stream's loop does: a rebalance
@@ -82,11 +91,12 @@ async def take_ready(stream: faust.StreamT[Any], max_: int, linger: float = 0.0)
             event.ack()
             return
         batch.append(event)
+        weighed[0] += 1 if weight is None else weight(event)
 
     while True:
         failure: Exception | None = None
         try:
-            await _take_waiting(queue, admit, lambda: len(batch) >= max_, linger)
+            await _take_waiting(queue, admit, lambda: weighed[0] >= max_, linger)
         except StopAsyncIteration:  # the channel's end: the agent is stopping, nothing is committed
             return
         except Exception as exc:  # thrown into the channel: raised after what was taken before it
@@ -100,6 +110,7 @@ async def take_ready(stream: faust.StreamT[Any], max_: int, linger: float = 0.0)
                         message = event.message
                         on_message_out(message.tp, message.offset, message)
                 batch.clear()
+                weighed[0] = 0
         if failure is not None:
             raise failure
 

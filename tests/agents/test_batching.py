@@ -19,7 +19,9 @@ Batching = tuple[Any, list[list[int]], Callable[[int], Any], Callable[[int], Any
 
 
 @asynccontextmanager
-async def batching_agent(max_: int, linger: float) -> AsyncIterator[Batching]:
+async def batching_agent(
+    max_: int, linger: float, weight: Callable[[Any], int] | None = None
+) -> AsyncIterator[Batching]:
     """An agent that records the values of each batch ``take_ready`` gives it, and whether any of
     them was acknowledged while the batch was being processed; ``until(n)`` waits for n values in
     batches, ``taken(n)`` for n values taken (the stream's processors run on each as it is taken)."""
@@ -40,7 +42,7 @@ async def batching_agent(max_: int, linger: float) -> AsyncIterator[Batching]:
     @app.agent()
     async def collect(stream: faust.StreamT[int]) -> None:
         stream.add_processor(on_taken)
-        async for events in take_ready(stream, max_, linger):
+        async for events in take_ready(stream, max_, linger, weight):
             acked_early.append(any(event.message.acked for event in events))
             async with counted:
                 seen.append([event.value for event in events])
@@ -149,3 +151,11 @@ async def wait_until(condition: Callable[[], bool]) -> None:
     async with asyncio.timeout(5):
         while not condition():
             await asyncio.sleep(0.01)
+
+
+async def test_weighed_events_fill_a_batch_by_weight_and_a_heavy_first_one_still_goes() -> None:
+    async with batching_agent(max_=10, linger=0.0, weight=lambda event: event.value) as (agent, seen, until, _):
+        for value in (4, 4, 4, 30, 1):
+            await agent.put(value, wait=False)
+        await until(5)
+    assert seen == [[4, 4, 4], [30], [1]]

@@ -27,6 +27,18 @@ from stream.serving.metrics import Metrics
 Stage = Callable[[Sequence[Delivery]], Awaitable[None]]
 
 
+#: A row of an internal message (a lifecycle step, a visit, a fact, an agent's state) is about this
+#: many bytes of JSON: a stage's batch holds about KPI_BATCH_SIZE rows, not KPI_BATCH_SIZE messages
+#: of up to thousands of rows each (stream.pipeline.outbox packs up to 256 KB in a message).
+ROW_BYTES = 100
+
+
+def rows_in(event: faust.EventT) -> int:
+    """About how many rows an internal message carries, from its size (decoding it to count would
+    cost as much as the stage's own decoding)."""
+    return 1 + len(event.value) // ROW_BYTES
+
+
 def origin_of(event: faust.EventT) -> Origin:
     message = event.message
     return f"{message.topic}/{message.partition}", message.offset
@@ -63,7 +75,7 @@ def register_stage(
     async def run(stream: faust.StreamT[Any]) -> None:
         # A batch is looked up and written per key, not per message
         # (stream.faust_ext.batching, stream.pipeline.held_writes).
-        async for events in take_ready(stream, batch_size, batch_seconds):
+        async for events in take_ready(stream, batch_size, batch_seconds, weight=rows_in):
             await run_batch(name, handle, events, metrics)
 
     app.agent(topic, name=name)(run)
