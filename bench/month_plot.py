@@ -47,21 +47,22 @@ def plot_month(month: dict[str, Any], path: Path) -> None:
     sizes.plot(days, [b / 1e6 for b in others("bytes")], marker=".", label="others live")
     total_changelog = [sum(t["changelog_bytes"] for t in d["tables"].values()) / 1e6 for d in month["days"]]
     sizes.plot(days, total_changelog, linestyle="--", color="grey", label="all changelogs, uncompacted")
-    sizes.set_title("State bytes (MB): live keys' latest values, and every changelog record")
+    sizes.set_title("State (MB): live values and all changelog records")
     sizes.set_yscale("log")
     sizes.legend(fontsize="small")
     builds = axes[1][0]
-    builds.plot(days, month["metrics_build_ms_by_day"], marker="o", label="/metrics")
-    builds.plot(days, month["kpis_build_ms_by_day"], marker="o", label="/api/kpis")
-    builds.set_title("Time to build a response on an idle worker (ms)")
+    builds.plot(days, month["metrics_build_ms_by_day"], marker="o", label="/metrics after the day")
+    builds.plot(days, month["metrics_rebuild_ms_by_day"], marker=".", label="/metrics again")
+    builds.plot(days, month["kpis_build_ms_by_day"], marker="o", label="/api/kpis after the day")
+    builds.set_title("Response time on an idle worker (ms)")
     builds.legend()
     stalls = axes[1][1]
     stalls.plot(days, month["max_stall_ms_by_day"], marker="o", color="darkred")
     stalls.axhline(100, linestyle=":", color="grey")
-    stalls.set_title("Longest event-loop stall while processing the day (ms)")
+    stalls.set_title("Longest event-loop stall, processing the day (ms)")
     rate = axes[1][2]
     rate.plot(days, month["events_per_s_by_day"], marker="o", color="darkgreen")
-    rate.set_title("Events per second (the day's events / time until all were committed)")
+    rate.set_title("Events/s (the day's events / time until committed)")
     for row in axes:
         for axis in row:
             axis.set_xlabel("simulated day")
