@@ -79,6 +79,20 @@ def partitioned_topics(settings: Settings) -> list[str]:
     return internal + [changelog_topic_name(settings.app_id, table) for table in TABLE_NAMES]
 
 
+#: Changelog topics keep each key's latest state, not a stretch of time: with the broker's default
+#: ``cleanup.policy=delete`` a record older than ``retention.ms`` (7 days by default) is deleted,
+#: and a worker restarting on day 29 would lose the tickets it keeps for 30 days. Compaction also
+#: bounds what a restart reads to about the live keys; a segment is compacted once it is closed,
+#: so segments close after a day (Kafka's default, 7 days or 1 GB, would leave a week of
+#: superseded states to read).
+CHANGELOG_CONFIG = {"cleanup.policy": "compact", "segment.ms": str(24 * 3600 * 1000)}
+
+
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """Topic -> the configuration it is created with (topics not named: the broker's defaults)."""
+    return {changelog_topic_name(settings.app_id, table): CHANGELOG_CONFIG for table in TABLE_NAMES}
+
+
 def required_topics(settings: Settings) -> list[str]:
     """Every topic the worker reads or writes."""
     return [

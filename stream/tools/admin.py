@@ -8,15 +8,19 @@ once, and a failure becomes one sentence naming what failed and the setting to c
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import time
+from collections.abc import Mapping
 
 from aiokafka import errors as aiokafka_errors
 from aiokafka.conn import create_conn
 from kafka import errors as kafka_errors
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 
 from stream.config.connection import BrokerUnusable, KafkaConnection
+
+log = logging.getLogger(__name__)
 
 #: How long start-up waits for a broker to answer.
 CHECK_TIMEOUT_SECONDS = 10.0
@@ -91,12 +95,16 @@ def create_topics(
     replication_factor: int = 1,
     exact: frozenset[str] = frozenset(),
     timeout: float = 30.0,
+    configs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> None:
     """Create the topics that do not exist yet; the broker's auto-created ones have the wrong size.
 
     Topics in ``exact`` must have exactly ``partitions`` partitions: keys are routed by
-    that count, so a different one would scatter a key's state over two partitions.
+    that count, so a different one would scatter a key's state over two partitions. ``configs``:
+    topic -> the configuration it is created with; an existing topic whose ``cleanup.policy``
+    differs from it is reported (a warning naming the setting), not changed.
     """
+    configs = configs or {}
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -111,9 +119,16 @@ def create_topics(
             time.sleep(0.5)
     try:
         existing = set(admin.list_topics())
-        missing = [NewTopic(name, partitions, replication_factor) for name in names if name not in existing]
+        missing = [
+            NewTopic(name, partitions, replication_factor, topic_configs=dict(configs.get(name, {})))
+            for name in names
+            if name not in existing
+        ]
         if missing:
             _create(admin, missing, replication_factor)
+        warn_of_cleanup_policies(
+            admin, {name: configs[name] for name in names if name in existing and name in configs}
+        )
         present = [name for name in names if name in exact]
         for topic in admin.describe_topics(present) if present else []:
             if len(topic["partitions"]) != partitions:
@@ -123,6 +138,41 @@ def create_topics(
                 )
     finally:
         admin.close()
+
+
+def warn_of_cleanup_policies(admin: KafkaAdminClient, wanted: Mapping[str, Mapping[str, str]]) -> None:
+    """A warning for each existing topic whose ``cleanup.policy`` is not the one it would be created with."""
+    policies = {name: config["cleanup.policy"] for name, config in wanted.items() if "cleanup.policy" in config}
+    if not policies:
+        return
+    # A broker that keeps no topic configurations (the embedded one) drops the connection, which
+    # kafka-python logs as errors: the check is optional, so its client's logs are quiet meanwhile.
+    kafka_log = logging.getLogger("kafka")
+    level = kafka_log.level
+    kafka_log.setLevel(logging.CRITICAL)
+    try:
+        described = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name, {"cleanup.policy": None}) for name in policies],
+            config_filter="all",
+        )
+    except kafka_errors.KafkaError as exc:  # not authorised, or a broker that keeps no topic configs
+        log.debug("topic configurations not described: %r", exc)
+        return
+    finally:
+        kafka_log.setLevel(level)
+    for name, entries in described.get("TOPIC", described.get("topic", {})).items():
+        actual = str((entries.get("cleanup.policy") or {}).get("value", ""))
+        if actual and actual != policies[name]:
+            log.warning(
+                "topic %s has cleanup.policy=%s, not %s: a changelog loses states older than its retention.ms "
+                "and a restart reads every superseded state; set it with kafka-configs.sh --alter --entity-type "
+                "topics --entity-name %s --add-config cleanup.policy=%s",
+                name,
+                actual,
+                policies[name],
+                name,
+                policies[name],
+            )
 
 
 def _create(admin: KafkaAdminClient, topics: list[NewTopic], replication_factor: int) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from stream.config.connection import KafkaConnection, connection_of
 from stream.config.settings import Settings
-from stream.pipeline.topics import partitioned_topics, required_topics
+from stream.pipeline.topics import partitioned_topics, required_topics, topic_configs
 from stream.tools.admin import check_connection, create_topics
 
 if TYPE_CHECKING:
@@ -40,5 +40,6 @@ def connect(settings: Settings, command: str) -> KafkaConnection:
         settings.partitions,
         settings.replication_factor,
         exact=frozenset(partitioned_topics(settings)),
+        configs=topic_configs(settings),
     )
     return connection
