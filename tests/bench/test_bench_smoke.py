@@ -78,3 +78,27 @@ def test_quick_benchmark_writes_every_figure(tmp_path: Path) -> None:
     assert samples and all(isinstance(v, (int, float)) and v > 0 for v in samples)
     assert result["recovery_kpis_equal"] is True  # the restarted worker showed what it showed before the kill
     assert result["machine"]["nproc"] > 0 and result["machine"]["faust-streaming"]
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("heavy")
+@pytest.mark.timeout(300)
+def test_quick_month_records_every_day_and_recovers_to_the_same_kpis(tmp_path: Path) -> None:
+    out = tmp_path / "latest.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--only", "month", "--month-days", "2", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    month = json.loads(out.read_text())["month"]
+    assert month["simulated_days"] == 2 and month["events"] > 0
+    for series in ("rss_mb_by_day", "metrics_build_ms_by_day", "kpis_build_ms_by_day", "events_per_s_by_day"):
+        assert len(month[series]) == 2 and all(value > 0 for value in month[series]), (series, month[series])
+    keys = month["state_keys_by_day"]
+    assert keys[1]["customers"] > keys[0]["customers"] > 0  # a second day of customers within the lookback
+    assert all(day["queues"] > 0 and day["tickets"] > 0 for day in keys)
+    assert month["recovery_kpis_equal"] == {"memory": True, "rocksdb_from_changelog": True, "rocksdb": True}
+    assert (tmp_path / "month.png").stat().st_size > 10_000
