@@ -147,3 +147,11 @@ def is_expired(state: ContactState, now: float, dedupe: float, ttl: float) -> bo
     if now - changed_at <= dedupe:
         return False
     return state.is_complete or now - state.last_ts > ttl
+
+
+def kept_until(state: ContactState, dedupe: float, ttl: float) -> float:
+    """Until when the contact is kept, unchanged: :func:`is_expired` is False at any ``now`` up to
+    this time and True at any later one."""
+    changed_at = state.last_ts if state.changed_at is None else state.changed_at
+    deduped = changed_at + dedupe
+    return deduped if state.is_complete else max(deduped, state.last_ts + ttl)

@@ -167,6 +167,12 @@ def agent_expired(latest: AgentUpdate, now: float, silent_ttl: float) -> bool:
     return now - latest.ts > silent_ttl
 
 
+def agent_kept_until(latest: AgentUpdate, silent_ttl: float) -> float:
+    """Until when an agent's latest state is kept: :func:`agent_expired` is False at any ``now`` up
+    to this time and True at any later one."""
+    return latest.ts + silent_ttl
+
+
 def _place(wire: list[Any]) -> Place:
     """A place from its wire form (a list of two; nothing: written before places were recorded)."""
     return (wire[0][0], wire[0][1]) if wire else NO_PLACE

@@ -117,3 +117,12 @@ def is_expired(state: TicketState, now: float, dedupe: float, ttl: float, orphan
     if state.created is None:
         return now - changed_at > orphan_ttl
     return now - changed_at > dedupe and now - state.last_ts > ttl
+
+
+def kept_until(state: TicketState, dedupe: float, ttl: float, orphan_ttl: float) -> float:
+    """Until when the ticket is kept, unchanged: :func:`is_expired` is False at any ``now`` up to
+    this time and True at any later one."""
+    changed_at = state.last_ts if state.changed_at is None else state.changed_at
+    if state.created is None:
+        return changed_at + orphan_ttl
+    return max(changed_at + dedupe, state.last_ts + ttl)

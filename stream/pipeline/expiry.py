@@ -1,10 +1,28 @@
-"""Expiry of table state, a slice of each table at a time.
+"""Expiry of table state: each key is visited once it could have expired, not every key every round.
 
-Finished contacts and tickets, old visits, departed agents, window buckets that left every
-window and stale waits are dropped by a timer. Visiting every key of a day's state at once would
-hold the event loop, and so every stage, for a long while; :class:`Expiry` takes a snapshot of each
-table's keys and visits it in :data:`SLICES` slices over :data:`ROUND_SECONDS`, one slice per tick;
-keys added meanwhile are visited in the next round.
+Finished contacts and tickets, old visits, departed agents, window buckets that left every window
+and stale waits are dropped by a timer, :meth:`Expiry.tick`, every :data:`TICK_SECONDS`. The
+tables hold a month of tickets and a week of customers; reading a state is not free (RocksDB
+decodes it), and between two ticks few of them can have expired. So each table's rule comes with
+the time until which a state it keeps stays as it is (``kept_until`` in stream.kpi.contacts and
+stream.kpi.tickets, ``next_expiry`` in stream.kpi.customers, ``agent_kept_until`` in
+stream.kpi.presence), and a tick visits, per table:
+
+1. the keys whose time has passed, from a heap ordered by it (queues and presence, few keys whose
+   states hold many times of their own, are simply visited again a round after each visit);
+2. the keys the stages wrote since the last tick (:meth:`HeldWrites.take_put_keys`), since an event
+   can bring that time forward (an earlier visit of a customer, a contact that completes);
+3. a slice of a pass over all the table's keys, visiting those not planned yet: what a start, a
+   recovery or a newly assigned partition brought in. A pass walks a snapshot of the keys in
+   :data:`SLICES` slices, one a tick (of at most :data:`LOOKS_PER_TICK` keys), so each key is looked
+   at, not read, once a round; keys added meanwhile are looked at in the next pass.
+
+A tick visits at most :data:`VISITS_PER_TICK` keys of a table and leaves the rest to the next
+ones, so it holds the event loop for a bounded while however large the tables, and costs no reads
+while nothing can have expired. When this worker stops owning one of a table's partitions (a
+rebalance; asked of ``owner_of`` through a key of each partition), the table's plan is dropped and
+the passes make it again, so a partition that comes back, perhaps changed by another worker
+meanwhile, is visited afresh rather than at times planned before.
 
 Deletions and changed states are held like every stage's writes (``stream.pipeline.held_writes``),
 so they go out with them, never as a burst, and always before offsets are committed.
@@ -15,29 +33,50 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from heapq import heappop, heappush
+from itertools import islice
+from typing import Any, NamedTuple
 
 import faust
 
+from stream.ingest.partitioning import partition_for
 from stream.kpi.contacts import is_expired as contact_expired
-from stream.kpi.customers import CustomerState, expire_visits
-from stream.kpi.presence import AgentUpdate, QueuePresence, agent_expired, forget_gone
+from stream.kpi.contacts import kept_until as contact_kept_until
+from stream.kpi.customers import CustomerState, expire_visits, next_expiry
+from stream.kpi.presence import AgentUpdate, QueuePresence, agent_expired, agent_kept_until, forget_gone
 from stream.kpi.queue_keys import split_queue_key
 from stream.kpi.queue_state import QueueState, prune
 from stream.kpi.tickets import is_expired as ticket_expired
+from stream.kpi.tickets import kept_until as ticket_kept_until
 from stream.kpi.windows import WindowSet
 from stream.pipeline.held_writes import DELETED, HeldWrites
 from stream.pipeline.ownership import Owns
 from stream.pipeline.tables import Tables
 
-#: A round visits every key once, in this many ticks of TICK_SECONDS.
+#: A round looks at every key once, in this many ticks of TICK_SECONDS.
 ROUND_SECONDS = 5.0
 SLICES = 10
 TICK_SECONDS = ROUND_SECONDS / SLICES
+#: The most keys a tick visits per table. A visit reads a state (RocksDB decodes it); live, far fewer
+#: keys are written or fall due per tick, and a backlog's are caught up with over the next ticks.
+VISITS_PER_TICK = 2_000
+#: The most keys a tick looks at (without reading them) in a pass; a pass over a larger table takes
+#: more than a round.
+LOOKS_PER_TICK = 20_000
 
 #: What expiry does to a state: ``None`` deletes its key, True writes the changed state back.
 Verdict = bool | None
 Rule = Callable[[str, Any], Verdict]
+#: Until when a state its rule kept stays as it is, by the clock of ``now``; None: look again a round later.
+KeptUntil = Callable[[Any], float | None]
+
+
+class Expiring(NamedTuple):
+    table: faust.TableT
+    rule: Rule
+    #: None: the table's keys are looked at every round, and a stage's write does not change that.
+    kept_until: KeptUntil | None
 
 
 @dataclass(frozen=True)
@@ -56,8 +95,46 @@ class Retention:
 
 
 @dataclass
+class _Plan:
+    """One table's keys by when each is next to be visited, the keys written since, and the pass."""
+
+    #: Key -> the time of its entry in ``heap``; an entry whose time is not its key's here is stale.
+    due: dict[str, float] = field(default_factory=dict)
+    heap: list[tuple[float, str]] = field(default_factory=list)
+    #: Keys the stages wrote, to visit (a dict as an ordered set).
+    written: dict[str, None] = field(default_factory=dict)
+    #: The current pass: the keys still to look at, and how many a tick looks at.
+    sweep: list[str] = field(default_factory=list)
+    step: int = 0
+    #: The partitions this worker owned at the last tick.
+    owned: frozenset[int] | None = None
+
+    def visit_after(self, key: str, at: float) -> None:
+        """Visit ``key`` at the first tick after ``at``, or earlier if it is to be already (that
+        visit plans the next)."""
+        planned = self.due.get(key)
+        if planned is None or at < planned:
+            self.due[key] = at
+            heappush(self.heap, (at, key))
+
+    def take_due(self, now: float, limit: int) -> list[str]:
+        """Up to ``limit`` keys whose time is before ``now``, no longer planned."""
+        keys: list[str] = []
+        while self.heap and self.heap[0][0] < now and len(keys) < limit:
+            at, key = heappop(self.heap)
+            if self.due.get(key) == at:
+                del self.due[key]
+                keys.append(key)
+        return keys
+
+    def drop(self) -> None:
+        """Forget when every key is due; the passes plan them again."""
+        self.due, self.heap = {}, []
+
+
+@dataclass
 class Expiry:
-    """The keys of each table still to visit in the current round, and how many per tick."""
+    """When each table's keys are next to be visited, and which are still to be looked at."""
 
     tables: Tables
     writes: HeldWrites
@@ -65,40 +142,81 @@ class Expiry:
     clock: Callable[[], float]
     owner_of: Callable[[faust.TableT], Owns]
     health_problem: Callable[[], str | None]
-    #: Per table, the keys still to visit in the current round and how many a tick visits.
-    _rounds: dict[str, tuple[list[str], int]] = field(default_factory=dict, init=False)
+    _plans: dict[str, _Plan] = field(default_factory=dict, init=False)
 
     def tick(self) -> None:
-        """Visit the next slice of every table's keys that this worker actively owns."""
+        """Visit, in every table, the keys this worker owns that are due or were written, and the
+        next slice of those not planned yet."""
         if self.health_problem() is not None:
             return  # tables may be half recovered during a rebalance; expire next time
-        for table, rule in rules(self.tables, self.retention, self.clock()):
-            keys, step = self._rounds.get(table.name) or ([], 0)
-            if not keys:  # a new round
-                keys = self.writes.keys(table)
-                step = math.ceil(len(keys) / SLICES)
-            self._rounds[table.name] = (keys, step)
-            self._visit(table, rule, keys[-step:] if step else [])
-            del keys[-step:]
+        now = self.clock()
+        for expiring in rules(self.tables, self.retention, now):
+            self._tick(expiring, now)
 
-    def _visit(self, table: faust.TableT, rule: Rule, keys: list[str]) -> None:
-        """Apply ``rule`` to the latest state (held ones included) of each owned key still there."""
+    def _tick(self, expiring: Expiring, now: float) -> None:
+        table, rule, kept_until = expiring
+        plan = self._plans.setdefault(table.name, _Plan())
         owns = self.owner_of(table)
-        for key in keys:
-            if not owns(key):
-                continue
-            state = self.writes.get(table, key)
-            if state is None:
-                continue  # deleted since the round began
+        owned = frozenset(partition for partition, key in enumerate(_probes(table.partitions)) if owns(key))
+        if plan.owned is not None and not plan.owned <= owned:
+            plan.drop()  # a partition went: what was planned for it no longer holds if it comes back
+        plan.owned = owned
+        for key in self.writes.take_put_keys(table):
+            if kept_until is not None or key not in plan.due:
+                plan.written[key] = None
+
+        def visit(key: str) -> None:
+            """Apply the rule to the latest state (held ones included) of ``key``, and plan its next visit."""
+            plan.written.pop(key, None)
+            state = self.writes.get(table, key) if owns(key) else None
+            if state is None:  # another worker's now, or deleted since
+                plan.due.pop(key, None)
+                return
             verdict = rule(key, state)
             if verdict is None:
-                self.writes.put(table, key, DELETED)
-            elif verdict:
-                self.writes.put(table, key, state)
+                self.writes.put(table, key, DELETED, report=False)
+                plan.due.pop(key, None)
+                return
+            if verdict:
+                self.writes.put(table, key, state, report=False)
+            at = None if kept_until is None else kept_until(state)
+            plan.visit_after(key, now + ROUND_SECONDS if at is None else at)
+
+        due = plan.take_due(now, VISITS_PER_TICK)
+        for key in due:
+            visit(key)
+        written = list(islice(plan.written, VISITS_PER_TICK - len(due)))
+        for key in written:
+            visit(key)
+        budget = VISITS_PER_TICK - len(due) - len(written)
+        if budget == 0:
+            return  # the pass goes on in the next tick
+        if not plan.sweep:  # a new pass
+            plan.sweep = self.writes.keys(table)
+            plan.step = min(math.ceil(len(plan.sweep) / SLICES), LOOKS_PER_TICK)
+        if plan.sweep:
+            looked = plan.sweep[-plan.step :]
+            del plan.sweep[-plan.step :]
+            unplanned = [key for key in looked if key not in plan.due and key not in plan.written and owns(key)]
+            for key in unplanned[:budget]:
+                visit(key)
+            plan.sweep += unplanned[budget:]  # for the next tick
 
 
-def rules(tables: Tables, r: Retention, now: float) -> list[tuple[faust.TableT, Rule]]:
-    """Each table and its expiry rule at ``now``.
+@cache
+def _probes(partitions: int) -> tuple[str, ...]:
+    """A key of each partition, by partition: whether this worker owns the key says whether it owns
+    the partition."""
+    found: dict[int, str] = {}
+    n = 0
+    while len(found) < partitions:
+        found.setdefault(partition_for(str(n), partitions), str(n))
+        n += 1
+    return tuple(found[partition] for partition in range(partitions))
+
+
+def rules(tables: Tables, r: Retention, now: float) -> list[Expiring]:
+    """Each table, its expiry rule at ``now`` and until when a state the rule keeps stays as it is.
 
     What recognises a duplicate (contacts, tickets, survey ids, departed agents) is kept
     KPI_DEDUPE_SECONDS by the worker's clock after it was last changed, so a backlog is as well
@@ -119,9 +237,11 @@ def rules(tables: Tables, r: Retention, now: float) -> list[tuple[faust.TableT, 
         expired = ticket_expired(state, now, r.dedupe_seconds, r.ticket_ttl_seconds, r.orphan_ticket_ttl_seconds)
         return None if expired else False
 
+    # A visit matters to the customer's contacts within the lookback after it started.
+    visits_kept = r.fcr_lookback_seconds + r.contact_ttl_seconds
+
     def customer(key: str, state: CustomerState) -> Verdict:
-        # A visit matters to the customer's contacts within the lookback after it started.
-        changed = expire_visits(state, now, r.fcr_lookback_seconds + r.contact_ttl_seconds)
+        changed = expire_visits(state, now, visits_kept)
         return changed if state.visits else None
 
     def agent(key: str, latest: AgentUpdate) -> Verdict:
@@ -140,10 +260,17 @@ def rules(tables: Tables, r: Retention, now: float) -> list[tuple[faust.TableT, 
         return changed if state.agents else None
 
     return [
-        (tables.contacts, contact),
-        (tables.tickets, ticket),
-        (tables.customers, customer),
-        (tables.agents, agent),
-        (tables.queues, queue),
-        (tables.presence, presence),
+        Expiring(
+            tables.contacts, contact, lambda state: contact_kept_until(state, r.dedupe_seconds, r.contact_ttl_seconds)
+        ),
+        Expiring(
+            tables.tickets,
+            ticket,
+            lambda state: ticket_kept_until(state, r.dedupe_seconds, r.ticket_ttl_seconds, r.orphan_ticket_ttl_seconds),
+        ),
+        Expiring(tables.customers, customer, lambda state: next_expiry(state, visits_kept)),
+        Expiring(tables.agents, agent, lambda latest: agent_kept_until(latest, r.agent_ttl_seconds)),
+        # Window buckets, waits and idleness each have their own times; a few keys, looked at every round.
+        Expiring(tables.queues, queue, None),
+        Expiring(tables.presence, presence, None),
     ]

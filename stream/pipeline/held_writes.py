@@ -17,7 +17,8 @@ committing. So every committed offset's effects are in the changelogs, as when e
 its keys; a crash loses only uncommitted work, which is processed again. Reports, alerts and
 expiry read through :meth:`~HeldWrites.items`, :meth:`~HeldWrites.keys` and
 :meth:`~HeldWrites.get`; expiry holds its deletions here too (:data:`DELETED`), so it never
-writes a burst of states at once.
+writes a burst of states at once, and learns from :meth:`~HeldWrites.take_put_keys` which states
+the stages changed, since a change can move when a state expires.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class HeldWrites:
         # Per table, key -> (state, first held at). A dict keeps a key where it was first put, so
         # each table's keys are in the order they were first held.
         self._pending: dict[str, tuple[faust.TableT, dict[str, tuple[Any, float]]]] = {}
+        # Per table, the keys put since expiry last took them (stream.pipeline.expiry).
+        self._put_keys: dict[str, set[str]] = {}
         self._write = write
         self._clock = clock
 
@@ -53,13 +56,23 @@ class HeldWrites:
             return held[1][key][0]
         return table.get(key)
 
-    def put(self, table: faust.TableT, key: str, state: Any) -> None:
-        """Hold ``state`` for ``key`` (:data:`DELETED`: delete the key)."""
+    def put(self, table: faust.TableT, key: str, state: Any, *, report: bool = True) -> None:
+        """Hold ``state`` for ``key`` (:data:`DELETED`: delete the key). The key is reported by
+        :meth:`take_put_keys` unless ``report`` is False (expiry's own writes: it knows them)."""
         held = self._pending.get(table.name)
         if held is None:
             held = self._pending[table.name] = (table, {})
         states = held[1]
         states[key] = (state, states[key][1] if key in states else self._clock())
+        if report:
+            put_keys = self._put_keys.get(table.name)
+            if put_keys is None:
+                put_keys = self._put_keys[table.name] = set()
+            put_keys.add(key)
+
+    def take_put_keys(self, table: faust.TableT) -> set[str]:
+        """The keys put for ``table`` (and reported) since the last call, each once."""
+        return self._put_keys.pop(table.name, set())
 
     def items(self, table: faust.TableT, keep: Callable[[str], bool]) -> list[tuple[str, Any]]:
         """The keys of ``table`` that ``keep`` accepts, with their latest states, held ones included

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from stream.kpi.contacts import ContactState, Lifecycle, apply_event, derive_facts, is_expired
+from stream.kpi.contacts import ContactState, Lifecycle, apply_event, derive_facts, is_expired, kept_until
 from stream.kpi.facts import Fact
 
 #: 2026-11-22 10:00:00 UTC
@@ -384,6 +384,30 @@ def test_is_expired(state: ContactState, now: float, expired: bool) -> None:
 def test_an_unfinished_contact_is_kept_for_the_longer_of_dedupe_and_ttl(now: float, expired: bool) -> None:
     """With a TTL longer than the dedupe time, the TTL (event time) decides."""
     assert is_expired(processed_at(OPEN, T0 + 12), now, dedupe=600.0, ttl=3600.0) is expired
+
+
+@pytest.mark.parametrize(
+    ("state", "dedupe", "ttl"),
+    [
+        (processed_at(COMPLETE, T0 + 45), DEDUPE, TTL),
+        (processed_at(COMPLETE, T0 + 86400), DEDUPE, TTL),  # read a day late
+        (processed_at(COMPLETE, T0 + 45), 600.0, 3600.0),  # complete: the TTL does not matter
+        (processed_at(OPEN, T0 + 12), DEDUPE, TTL),
+        (processed_at(OPEN, T0 + 12), 600.0, 3600.0),  # unfinished, TTL longer than the dedupe time
+        (processed_at(OPEN, T0 + 7200), 600.0, 3600.0),  # read late: the dedupe time decides again
+        (processed_at(OPEN, T0 - 7200), 600.0, 3600.0),  # dated ahead of the worker's clock
+        (COMPLETE, DEDUPE, TTL),  # written before the worker's clock was kept
+        (ContactState("voice", answered=ANSWERED, wrapped=WRAPPED, changed_at=T0), 600.0, 3600.0),  # queued to come
+    ],
+)
+@pytest.mark.parametrize(
+    ("offset", "expired"), [(-1.0, False), (-0.001, False), (0.0, False), (0.001, True), (60.0, True)]
+)
+def test_kept_until_is_when_is_expired_turns(
+    state: ContactState, dedupe: float, ttl: float, offset: float, expired: bool
+) -> None:
+    """Kept up to that time, strictly, and forgotten from just after it (expiry visits it then)."""
+    assert is_expired(state, kept_until(state, dedupe, ttl) + offset, dedupe=dedupe, ttl=ttl) is expired
 
 
 # --------------------------------------------------------------------------- wire formats

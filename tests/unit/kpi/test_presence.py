@@ -14,6 +14,7 @@ from stream.kpi.presence import (
     Presence,
     QueuePresence,
     agent_expired,
+    agent_kept_until,
     agents_by_state,
     apply_agent_update,
     apply_presence,
@@ -125,6 +126,15 @@ def test_departed_and_silent_agents_are_forgotten(now: float, kept: set[str]) ->
 @pytest.mark.parametrize(("ts", "now", "expired"), [(T0, T0 + 43200, False), (T0, T0 + 43200.001, True)])
 def test_an_agent_silent_longer_than_the_ttl_is_forgotten(ts: float, now: float, expired: bool) -> None:
     assert agent_expired(update("a1", ts, "available", "sales"), now, silent_ttl=43200) is expired
+
+
+@pytest.mark.parametrize("ts", [T0, T0 + 0.25, T0 + 86400 * 400])
+@pytest.mark.parametrize(
+    ("offset", "expired"), [(-1.0, False), (-0.001, False), (0.0, False), (0.001, True), (60.0, True)]
+)
+def test_agent_kept_until_is_when_agent_expired_turns(ts: float, offset: float, expired: bool) -> None:
+    latest = update("a1", ts, "available", "sales")
+    assert agent_expired(latest, agent_kept_until(latest, silent_ttl=43200) + offset, silent_ttl=43200) is expired
 
 
 def test_a_queue_keeps_at_most_so_many_agents() -> None:

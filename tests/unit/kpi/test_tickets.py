@@ -9,7 +9,16 @@ import pytest
 from stream.kpi.contacts import Lifecycle
 from stream.kpi.customers import Visit
 from stream.kpi.facts import Fact
-from stream.kpi.tickets import MAX_STEPS, TicketState, apply_ticket_event, derive_facts, has_room, is_expired, visit_of
+from stream.kpi.tickets import (
+    MAX_STEPS,
+    TicketState,
+    apply_ticket_event,
+    derive_facts,
+    has_room,
+    is_expired,
+    kept_until,
+    visit_of,
+)
 
 #: 2026-11-22T10:00:00Z
 T0 = 1795341600.0
@@ -200,6 +209,26 @@ def test_events_of_a_ticket_never_created_are_kept_only_the_orphan_ttl(now: floa
     """By the worker's clock since they were read: a late ``created`` comes soon after them."""
     orphan = TicketState(replies=(T0 - 86400,), changed_at=T0)
     assert is_expired(orphan, now, dedupe=86400, ttl=30 * 86400, orphan_ttl=3600) is expired
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        TicketState("billing", None, T0 - 86400, solves=(T0,), changed_at=T0),  # the TTL decides
+        TicketState("billing", None, T0 - 86400, solves=(T0,), changed_at=T0 + 30 * 86400),  # read 30 days late
+        TicketState("billing", None, T0, replies=(T0 + HOUR,), reopens=(T0 + 2 * HOUR,), changed_at=T0 + 3 * HOUR),
+        TicketState("billing", None, T0 - 86400, solves=(T0,)),  # before the worker's clock was kept
+        TicketState(replies=(T0 - 86400,), changed_at=T0),  # never created: the orphan TTL
+        TicketState(replies=(T0,)),
+    ],
+)
+@pytest.mark.parametrize(
+    ("offset", "expired"), [(-1.0, False), (-0.001, False), (0.0, False), (0.001, True), (60.0, True)]
+)
+def test_kept_until_is_when_is_expired_turns(state: TicketState, offset: float, expired: bool) -> None:
+    """Kept up to that time, strictly, and forgotten from just after it (expiry visits it then)."""
+    retention = {"dedupe": 86400.0, "ttl": 30 * 86400.0, "orphan_ttl": 3600.0}
+    assert is_expired(state, kept_until(state, **retention) + offset, **retention) is expired
 
 
 def test_a_ticket_keeps_at_most_so_many_steps_of_each_kind() -> None:

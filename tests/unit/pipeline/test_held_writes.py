@@ -102,3 +102,16 @@ def test_states_whose_write_fails_stay_held() -> None:
     with pytest.raises(OSError):
         writes.flush()
     assert writes.get(agents, "a1") == "busy" and writes.new_keys(agents) == 1
+
+
+def test_the_keys_put_are_taken_once_each_leaving_out_puts_not_reported() -> None:
+    writes, contacts, agents = HeldWrites(write), Table("contacts"), Table("agents")
+    writes.put(contacts, "c1", "queued")
+    writes.put(contacts, "c1", "answered")
+    writes.put(contacts, "c2", DELETED)
+    writes.put(contacts, "c3", "abandoned", report=False)  # expiry's own
+    writes.put(agents, "a1", "ready")
+    assert writes.take_put_keys(contacts) == {"c1", "c2"}
+    assert writes.take_put_keys(contacts) == set()
+    writes.flush()
+    assert writes.take_put_keys(agents) == {"a1"}  # written out meanwhile, still reported
