@@ -328,7 +328,7 @@ def measure_month(broker: EmbeddedBroker, workdir: Path, plan: MonthPlan, partit
             month.wait_caught_up(timeout=600 + len(day.messages) / 100)
             seconds = time.monotonic() - began
             events += len(day.messages)
-            last_message = next(m for m in reversed(day.messages) if m[0] in ("calls", "chats"))
+            last_message = day.messages[-1]  # the simulator emits in event-time order
             text = worker.metrics_text()
             record = {
                 "day": day.number,
@@ -387,8 +387,8 @@ def measure_recoveries(month: Month, nudge: tuple[str, bytes | None, bytes]) -> 
     changelog read), into an empty RocksDB store (likewise) and from that store (its own offsets).
 
     In event time a restarted worker's clock reads 0 until it reads an event, so each restart is
-    sent the day's last call or chat event again: a duplicate, which changes no state and brings
-    the clock back to where it was."""
+    sent the month's last event again: a duplicate, which changes no state and brings the clock
+    back to where it was."""
     worker = month.worker
     time.sleep(8)  # past Faust's commit interval and the held writes' flush
     before = normalised_kpis(worker.kpis())
@@ -424,7 +424,10 @@ def measure_recoveries(month: Month, nudge: tuple[str, bytes | None, bytes]) -> 
         out["recovery_s"][label] = None if equal_s is None else round(equal_s, 1)
         out["recovery_kpis_equal"][label] = equal_s is not None
         out["differences"][label] = diff[:20]
-        log(f"month recovery ({label}): KPIs equal after {out['recovery_s'][label]} s, {len(diff)} differences")
+        log(
+            f"month recovery ({label}): KPIs equal after {out['recovery_s'][label]} s, {len(diff)} differences"
+            + (f", first {diff[:3]}" if diff else "")
+        )
         if label == "rocksdb_from_changelog":
             time.sleep(8)  # the store's offsets are written with the next commits
     return out
