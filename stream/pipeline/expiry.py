@@ -242,7 +242,7 @@ def rules(tables: Tables, r: Retention, now: float) -> list[Expiring]:
 
     def customer(key: str, state: CustomerState) -> Verdict:
         changed = expire_visits(state, now, visits_kept)
-        return changed if state.visits else None
+        return changed if state.history else None
 
     def agent(key: str, latest: AgentUpdate) -> Verdict:
         return None if agent_expired(latest, now, r.agent_ttl_seconds) else False
