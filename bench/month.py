@@ -8,7 +8,9 @@ with the default retention, one day at a time as fast as the worker takes it, an
 records the worker's RSS, each table's live keys and bytes and its changelog's records, the time to
 build /metrics and /api/kpis, the longest event-loop stall and the day's events per second.
 At the end it kills the worker (SIGKILL) and times recovery to identical KPIs: from the changelogs
-into memory, then into an empty RocksDB store, then from that RocksDB store.
+into memory, then into an empty RocksDB store, then from that RocksDB store. The embedded broker
+does not compact, so those changelogs are a copy holding what Apache Kafka's compaction keeps (each
+live key's latest record); ``uncompacted`` also times the memory store on the month's every record.
 
 A full day is 100,000 calls and chats and 20,000 tickets; ``scale`` shrinks the contacts and the
 customer base together (agents and queues stay), so growth per day and the levels state settles at
@@ -26,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 
 from bench.common import (
     INPUTS,
@@ -86,10 +88,14 @@ class MonthPlan:
         return CUSTOMERS_PER_DAILY_CONTACT * (self.contacts_per_day + self.tickets_per_day)
 
 
+#: An input message: the input's name, its key and value.
+Message = tuple[str, bytes | None, bytes]
+
+
 @dataclass
 class Day:
     number: int
-    messages: list[tuple[str, bytes | None, bytes]]
+    messages: list[Message]
     offered: int  # contacts queued and tickets created, by event time within the day
 
 
@@ -117,13 +123,14 @@ def simulated_days(plan: MonthPlan, seed: int = 30) -> Iterator[Day]:
 
 @dataclass
 class Census:
-    """The changelogs read to their ends: per table, the live keys with their latest value's size
-    (what a compacted changelog keeps, and what recovery must read at least) and every record."""
+    """The changelogs read to their ends: per table, the live keys with their partition and latest
+    value (what a compacted changelog keeps, and what recovery must read at least), and a count of
+    every record."""
 
     bootstrap: str
     app_id: str
     partitions: int
-    live: dict[str, dict[bytes, int]] = field(default_factory=lambda: {name: {} for name in TABLE_NAMES})
+    live: dict[str, dict[bytes, tuple[int, bytes]]] = field(default_factory=lambda: {n: {} for n in TABLE_NAMES})
     records: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLE_NAMES, 0))
     record_bytes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLE_NAMES, 0))
     _consumer: KafkaConsumer | None = None
@@ -141,17 +148,16 @@ class Census:
                 name = table_of[tp.topic]
                 live = self.live[name]
                 for record in batch:
-                    size = len(record.value) if record.value is not None else 0
                     self.records[name] += 1
-                    self.record_bytes[name] += size + len(record.key or b"")
+                    self.record_bytes[name] += len(record.value or b"") + len(record.key or b"")
                     if record.value is None:
                         live.pop(record.key, None)
                     else:
-                        live[record.key] = size + len(record.key or b"")
+                        live[record.key] = (tp.partition, record.value)
         return {
             name: {
                 "keys": len(self.live[name]),
-                "bytes": sum(self.live[name].values()),
+                "bytes": sum(len(key) + len(value) for key, (_, value) in self.live[name].items()),
                 "changelog_records": self.records[name],
                 "changelog_bytes": self.record_bytes[name],
             }
@@ -239,7 +245,7 @@ class Month:
     #: The longest stall the worker reported while the current day was being processed.
     day_longest_stall: float = 0.0
 
-    def send(self, messages: list[tuple[str, bytes | None, bytes]]) -> None:
+    def send(self, messages: list[Message]) -> None:
         for name, key, value in messages:
             self.producer.send(self.topics[name], key=key, value=value)
         self.producer.flush(timeout=300)
@@ -276,7 +282,9 @@ class Month:
         self.day_longest_stall = max(self.day_longest_stall, gauge_value(text, LONGEST_STALL))
 
 
-def measure_month(broker: EmbeddedBroker, workdir: Path, plan: MonthPlan, partitions: int = 4) -> dict[str, Any]:
+def measure_month(
+    broker: EmbeddedBroker, workdir: Path, plan: MonthPlan, partitions: int = 4, uncompacted: bool = False
+) -> dict[str, Any]:
     run = short_id()
     topics = new_topics(run)
     create_topics(KafkaConnection(broker.bootstrap), [topics[name] for name in INPUTS], 4)
@@ -317,7 +325,7 @@ def measure_month(broker: EmbeddedBroker, workdir: Path, plan: MonthPlan, partit
     try:
         worker.wait_healthy(timeout=180)
         events = 0
-        last_message: tuple[str, bytes | None, bytes] | None = None
+        last_message: Message | None = None
         for day in simulated_days(plan):
             month.day_longest_stall = 0.0
             text = worker.metrics_text()
@@ -356,7 +364,7 @@ def measure_month(broker: EmbeddedBroker, workdir: Path, plan: MonthPlan, partit
         result["events"] = events
         result["processed_total"] = counter_sum(worker.metrics_text(), "contact_centre_events_processed_total")
         result.update(by_day(days))
-        result.update(measure_recoveries(month, last_message))
+        result.update(measure_recoveries(month, last_message, uncompacted))
     finally:
         worker.stop()
         month.census.close()
@@ -382,52 +390,90 @@ def by_day(days: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def measure_recoveries(month: Month, nudge: tuple[str, bytes | None, bytes]) -> dict[str, Any]:
-    """Kill the worker and time its recovery to the KPIs it had: with the memory store (every
+@dataclass
+class Recovery:
+    healthz_s: float | None
+    equal_s: float | None
+    differences: list[str]
+
+
+def restart(month: Month, store: str, before: dict[str, Any], nudge: Message) -> Recovery:
+    """Kill the worker, start it with ``store`` and time it to /healthz and to the KPIs it had.
+
+    In event time a restarted worker's clock reads 0 until it reads an event, so it is sent the
+    month's last event again: a duplicate, which changes no state and brings the clock back to
+    where it was."""
+    worker = month.worker
+    worker.kill()
+    killed = time.monotonic()
+    worker.env["KPI_STORE"] = store
+    worker.start()
+    month.send([nudge])
+    try:
+        worker.wait_healthy(timeout=900)
+    except WorkerFailed:
+        return Recovery(None, None, ["not healthy within 900 s"])
+    healthz = time.monotonic() - killed
+    diff: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            after = normalised_kpis(worker.kpis())
+        except (OSError, WorkerFailed):
+            time.sleep(0.5)
+            continue
+        if after == before:
+            return Recovery(round(healthz, 1), round(time.monotonic() - killed, 1), [])
+        diff = differences(before, after)
+        time.sleep(0.5)
+    return Recovery(round(healthz, 1), None, diff)
+
+
+def compacted_copy(month: Month, app_id: str) -> None:
+    """Changelogs for ``app_id`` holding what Apache Kafka's compaction keeps of the worker's: each
+    live key's latest record, in its partition (the embedded broker does not compact). The new
+    group's input offsets are the worker's, so it goes on from where the worker was."""
+    names = [changelog_topic_name(app_id, table) for table in TABLE_NAMES]
+    create_topics(KafkaConnection(month.broker.bootstrap), names, month.partitions)
+    for table in TABLE_NAMES:
+        topic = changelog_topic_name(app_id, table)
+        for key, (partition, value) in month.census.live[table].items():
+            month.producer.send(topic, key=key, value=value, partition=partition)
+    month.producer.flush(timeout=300)
+    inputs = consumed_partitions(month.topics, month.app_id, month.partitions)[: len(INPUTS) * 4]
+    committed = month.admin.list_group_offsets({month.app_id: inputs})[month.app_id]
+    month.admin.alter_group_offsets(app_id, {tp: OffsetAndMetadata(o.offset, "", -1) for tp, o in committed.items()})
+    month.worker.env["KPI_APP_ID"] = app_id
+
+
+def measure_recoveries(month: Month, nudge: Message, uncompacted: bool) -> dict[str, Any]:
+    """Kill the worker and time its recovery to the KPIs it had, with the memory store (every
     changelog read), into an empty RocksDB store (likewise) and from that store (its own offsets).
 
-    In event time a restarted worker's clock reads 0 until it reads an event, so each restart is
-    sent the month's last event again: a duplicate, which changes no state and brings the clock
-    back to where it was."""
+    Those read changelogs as compaction leaves them (:func:`compacted_copy`); with ``uncompacted``
+    the memory store is also timed on the embedded broker's changelogs, every record of the month."""
     worker = month.worker
     time.sleep(8)  # past Faust's commit interval and the held writes' flush
     before = normalised_kpis(worker.kpis())
+    worker.kill()
     out: dict[str, Any] = {"recovery_s": {}, "recovery_kpis_equal": {}, "recovery_healthz_s": {}, "differences": {}}
-    for label, store in (("memory", "memory"), ("rocksdb_from_changelog", "rocksdb"), ("rocksdb", "rocksdb")):
-        worker.kill()
-        killed = time.monotonic()
-        worker.env["KPI_STORE"] = store
-        worker.start()
-        month.send([nudge])
-        healthz: float | None
-        try:
-            worker.wait_healthy(timeout=900)
-            healthz = time.monotonic() - killed
-        except WorkerFailed:
-            healthz = None
-        equal_s: float | None = None
-        diff: list[str] = []
-        deadline = time.monotonic() + (120 if healthz is not None else 0)
-        while time.monotonic() < deadline:
-            try:
-                after = normalised_kpis(worker.kpis())
-            except (OSError, WorkerFailed):
-                time.sleep(0.5)
-                continue
-            if after == before:
-                equal_s = time.monotonic() - killed
-                diff = []
-                break
-            diff = differences(before, after)
-            time.sleep(0.5)
-        out["recovery_healthz_s"][label] = None if healthz is None else round(healthz, 1)
-        out["recovery_s"][label] = None if equal_s is None else round(equal_s, 1)
-        out["recovery_kpis_equal"][label] = equal_s is not None
-        out["differences"][label] = diff[:20]
+    out["changelog_at_kill"] = month.census.read()
+    plan = [("memory", "memory"), ("rocksdb_from_changelog", "rocksdb"), ("rocksdb", "rocksdb")]
+    if uncompacted:
+        plan.insert(0, ("memory_uncompacted", "memory"))
+    for label, store in plan:
+        if label == "memory":
+            compacted_copy(month, f"{month.app_id}-compacted")
+        recovery = restart(month, store, before, nudge)
+        out["recovery_healthz_s"][label] = recovery.healthz_s
+        out["recovery_s"][label] = recovery.equal_s
+        out["recovery_kpis_equal"][label] = recovery.equal_s is not None
+        out["differences"][label] = recovery.differences[:20]
         log(
-            f"month recovery ({label}): KPIs equal after {out['recovery_s'][label]} s, {len(diff)} differences"
-            + (f", first {diff[:3]}" if diff else "")
+            f"month recovery ({label}): healthy after {recovery.healthz_s} s, KPIs equal after {recovery.equal_s} s"
+            + (f", differences {recovery.differences[:3]}" if recovery.differences else "")
         )
         if label == "rocksdb_from_changelog":
             time.sleep(8)  # the store's offsets are written with the next commits
+    worker.kill()
     return out

@@ -727,6 +727,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--month-days", type=int, default=None, help="simulated days of the month phase (default 30)")
     parser.add_argument(
+        "--month-uncompacted",
+        action="store_true",
+        help="also time the memory store's recovery from every changelog record of the month (minutes)",
+    )
+    parser.add_argument(
         "--month-scale",
         type=float,
         default=None,
@@ -905,7 +910,7 @@ def main(argv: list[str] | None = None) -> int:
                 agents=200 if quick else 5000,
                 queues=20 if quick else 200,
             )
-            result["month"] = measure_month(broker, workdir, plan)
+            result["month"] = measure_month(broker, workdir, plan, uncompacted=args.month_uncompacted)
             plot_month(result["month"], args.out.parent / "month.png")
     finally:
         broker.stop()
