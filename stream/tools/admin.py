@@ -126,9 +126,7 @@ def create_topics(
         ]
         if missing:
             _create(admin, missing, replication_factor)
-        warn_of_cleanup_policies(
-            admin, {name: configs[name] for name in names if name in existing and name in configs}
-        )
+        warn_of_cleanup_policies(admin, {name: configs[name] for name in names if name in existing and name in configs})
         present = [name for name in names if name in exact]
         for topic in admin.describe_topics(present) if present else []:
             if len(topic["partitions"]) != partitions:
