@@ -35,11 +35,14 @@ class WindowKpisCache:
 
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
+        #: The marks last computed, and for what: the same for every key of a report, and a
+        #: calendar day's start costs a time-zone conversion.
+        self._marks: tuple[tuple[float, tuple[Window, ...]], tuple[tuple[str, int, int], ...]] | None = None
 
     def kpis(self, key: str, state: QueueState, windows: Sequence[Window], tz: ZoneInfo, now: float) -> WindowKpis:
         """The KPIs of ``state`` over ``windows`` at ``now``: the same object as last time when
         nothing they depend on changed (so callers may keep what they derived from it)."""
-        marks = tuple((w.name, w.oldest_live_bucket(now, tz), w.bucket_of(now, tz)) for w in windows)
+        marks = self._marks_at(now, tuple(windows), tz)
         entry = self._entries.get(key)
         # The same object, not an equal one: a state read again from RocksDB or the changelog is
         # new, and its revision starts again at 0.
@@ -48,6 +51,12 @@ class WindowKpisCache:
         kpis = {w.name: window_totals(state, w, tz, now).kpis() for w in windows}
         self._entries[key] = _Entry(state, state.revision, marks, kpis)
         return kpis
+
+    def _marks_at(self, now: float, windows: tuple[Window, ...], tz: ZoneInfo) -> tuple[tuple[str, int, int], ...]:
+        if self._marks is None or self._marks[0] != (now, windows):
+            marks = tuple((w.name, w.oldest_live_bucket(now, tz), w.bucket_of(now, tz)) for w in windows)
+            self._marks = ((now, windows), marks)
+        return self._marks[1]
 
     def keep_only(self, keys: Collection[str]) -> None:
         """Forget the keys not in ``keys`` (expired queues, queues now owned by another worker)."""

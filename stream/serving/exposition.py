@@ -67,6 +67,7 @@ class HistogramFamily:
             series = self._series[values] = _Series(self.name, self._labels, values, self._edges)
         series.counts[bisect_left(self._edges, amount)] += 1
         series.total += amount
+        series.written = None
 
     def remove(self, values: tuple[str, ...]) -> None:
         self._series.pop(values, None)
@@ -75,32 +76,38 @@ class HistogramFamily:
         return list(self._series)
 
     def text(self) -> str:
-        lines = [header(self.name, self.help, "histogram")]
-        for series in self._series.values():
-            count = 0
-            for prefix, in_bucket in zip(series.bucket_prefixes, series.counts, strict=True):
-                count += in_bucket
-                lines.append(f"{prefix}{floatToGoString(count)}\n")
-            lines.append(f"{series.count_prefix}{floatToGoString(count)}\n")
-            lines.append(f"{series.sum_prefix}{floatToGoString(series.total)}\n")
-        return "".join(lines)
+        return header(self.name, self.help, "histogram") + "".join(series.text() for series in self._series.values())
 
 
 class _Series:
     """One histogram's counts per bucket (the last one above every edge) and sum, and the start
     of each of its lines."""
 
-    __slots__ = ("counts", "total", "bucket_prefixes", "count_prefix", "sum_prefix")
+    __slots__ = ("counts", "total", "bucket_prefixes", "count_prefix", "sum_prefix", "written")
 
     def __init__(self, name: str, labels: tuple[str, ...], values: tuple[str, ...], edges: tuple[float, ...]) -> None:
         self.counts = [0] * (len(edges) + 1)
         self.total = 0.0
+        #: The lines last written, until the next observation: most series see none between scrapes.
+        self.written: str | None = None
         pairs = dict(zip(labels, map(escape_label_value, values), strict=True))
         self.bucket_prefixes = [
             f"{name}_bucket{{{label_text({**pairs, 'le': floatToGoString(edge)})}}} " for edge in (*edges, float("inf"))
         ]
         self.count_prefix = f"{name}_count{{{label_text(pairs)}}} "
         self.sum_prefix = f"{name}_sum{{{label_text(pairs)}}} "
+
+    def text(self) -> str:
+        if self.written is None:
+            lines = []
+            count = 0
+            for prefix, in_bucket in zip(self.bucket_prefixes, self.counts, strict=True):
+                count += in_bucket
+                lines.append(f"{prefix}{floatToGoString(count)}\n")
+            lines.append(f"{self.count_prefix}{floatToGoString(count)}\n")
+            lines.append(f"{self.sum_prefix}{floatToGoString(self.total)}\n")
+            self.written = "".join(lines)
+        return self.written
 
 
 def label_text(pairs: dict[str, str]) -> str:

@@ -74,7 +74,8 @@ def test_a_histogram_family_is_written_as_prometheus_client_writes_it() -> None:
     for values, amount in observations:
         ours.observe(values, amount)
         theirs.labels(*values).observe(amount)
-    assert ours.text() == generate_latest(registry).decode()
+        # Written after every observation: a series' lines kept from the last scrape must not outlive it.
+        assert ours.text() == generate_latest(registry).decode()
     ours.remove(("q", "chat"))
     theirs.remove("q", "chat")
     assert ours.text() == generate_latest(registry).decode()
