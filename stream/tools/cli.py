@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn
 
@@ -16,6 +17,9 @@ from stream.faust_ext.compat import check_versions
 from stream.tools.simulator import SimulationConfig
 
 log = logging.getLogger("stream")
+
+#: pyproject's ``[project] name``: ``--version`` gives the version installed, not one written twice.
+DISTRIBUTION = "contact-centre-kpi"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,6 +80,7 @@ def _add_simulation_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m stream", description="Contact-centre KPI stream processor.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     commands.add_parser(
         "worker",
@@ -112,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="replay at this multiple of the events' own pace (default: as fast as possible)",
     )
     return parser
+
+
+def _installed_version() -> str:
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 #: The demo's queue settings when KPI_CONFIG is unset: thresholds and some targets.

@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+
+from stream.tools.cli import DISTRIBUTION, main
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -86,3 +90,12 @@ def test_a_misspelt_variable_stops_start_up_naming_the_right_one() -> None:
     assert result.stderr == (
         "python -m stream worker: error: environment: KPI_BROKR is not a setting; did you mean KPI_BROKER?\n"
     )
+
+
+def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[str]) -> None:
+    pyproject = tomllib.loads((Path(__file__).parents[3] / "pyproject.toml").read_text(encoding="utf-8"))
+    assert DISTRIBUTION == pyproject["project"]["name"]
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"python -m stream {version(DISTRIBUTION)}\n"
