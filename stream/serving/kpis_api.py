@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from pydantic_core import from_json, to_json
 
 from stream.kpi.centre import centre_totals
 
@@ -150,7 +150,7 @@ async def _ask(session: aiohttp.ClientSession, url: str, query: KpiQuery) -> dic
     async with session.get(url.rstrip("/") + "/api/kpis", params=query.params()) as response:
         if response.status != 200:
             raise RuntimeError(f"HTTP {response.status}")
-        document: dict[str, Any] = json.loads(await response.read())
+        document: dict[str, Any] = from_json(await response.read())
         return document
 
 
@@ -169,9 +169,13 @@ class Body:
 
     @classmethod
     def of(cls, document: Mapping[str, Any]) -> Body:
-        data = json.dumps(document, separators=(",", ":")).encode()
+        # pydantic-core's encoder: the standard library's took about 150 ms of the event loop for
+        # 200 queues' document (twice, with the tag's), Rust's a few.
+        data = to_json(document)
         unchanged = {key: value for key, value in document.items() if key != "generated_at"}
-        digest = hashlib.sha256(json.dumps(unchanged, separators=(",", ":"), sort_keys=True).encode()).hexdigest()
+        # The document is built in a fixed order (queues and agents sorted, KPIs as listed), so
+        # equal KPIs encode alike without sorting the keys.
+        digest = hashlib.sha256(to_json(unchanged)).hexdigest()
         return cls(data, f'W/"{digest[:32]}"')
 
     def matches(self, if_none_match: str | None) -> bool:
