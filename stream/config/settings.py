@@ -1,14 +1,14 @@
 """Configuration: ``KPI_*`` environment variables (the per-queue YAML file: stream.config.queue_config).
 
 This is the only module that reads the environment. A bad value stops start-up with
-a :class:`ConfigError` that names the variable or the file and key.
+a :class:`ConfigError` that names the variable or the file and key; :func:`read_settings` lists
+every problem at once, for ``python -m stream check``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from difflib import get_close_matches
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -18,14 +18,16 @@ from pydantic import (
     Field,
     FilePath,
     SecretStr,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
-from stream.config.queue_config import ConfigError, QueueConfig, load_queue_config
+from stream.config.queue_config import ConfigError, QueueConfig, did_you_mean, explain, load_queue_config
 from stream.kpi.alerting import AlertPolicy
 from stream.kpi.windows import Window, parse_duration, parse_time_of_day, parse_windows
 
@@ -256,36 +258,56 @@ def _secret(given: SecretStr | None, file: Path | None) -> str | None:
 
 
 def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
-    """Read the environment and the queue file, or raise :class:`ConfigError` naming the culprit."""
-    check_known_variables(environ)
+    """Read the environment and the queue file, or raise :class:`ConfigError` naming the first
+    culprit (and how many more problems there are: ``read_settings`` lists them)."""
+    settings, problems = read_settings(environ)
+    if settings is None or problems:
+        raise ConfigError.first_of(problems)
+    settings.queue_config  # noqa: B018 - read the file now so a bad one stops start-up
+    return settings
+
+
+def read_settings(environ: Mapping[str, str] = os.environ) -> tuple[Settings | None, list[str]]:
+    """The settings (``None`` when a value is invalid) and every problem of the environment, each a line
+    naming its variable. The queue file is :func:`~stream.config.queue_config.read_queue_config`'s."""
+    problems = _unknown_variables(environ)
     try:
         settings = Settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        cause = first.get("ctx", {}).get("error")
-        if isinstance(cause, _SettingError):
-            raise ConfigError(f"environment: {variable_of(cause.setting)}: {cause}") from None
-        variable = variable_of(str(first["loc"][0])) if first["loc"] else "KPI_*"
-        raise ConfigError(f"environment: {variable}: {first['msg']}") from None
-    settings.queue_config  # noqa: B018 - read the file now so a bad one stops start-up
+        return None, problems + [_describe(error) for error in exc.errors()]
     for name, path in (("sasl", settings.sasl_password_file), ("http", settings.http_password_file)):
         try:
             getattr(settings, f"{name}_secret")  # and the password files
         except OSError as exc:
-            raise ConfigError(f"environment: KPI_{name.upper()}_PASSWORD_FILE: {path}: {exc.strerror}") from None
-    return settings
+            problems.append(f"environment: KPI_{name.upper()}_PASSWORD_FILE: {path}: {exc.strerror}")
+    return settings, problems
+
+
+def queue_file() -> Path | None:
+    """KPI_CONFIG as :class:`Settings` reads it, for a check of the queue file when another setting is invalid."""
+    value = EnvSettingsSource(Settings)().get("config")
+    return TypeAdapter(Path | None).validate_python(value)
+
+
+def _describe(error: ErrorDetails) -> str:
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, _SettingError):
+        return f"environment: {variable_of(cause.setting)}: {cause}"
+    variable = variable_of(str(error["loc"][0])) if error["loc"] else "KPI_*"
+    return f"environment: {variable}: {explain(error)}"
 
 
 def variable_of(setting: str) -> str:
     return "KPI_" + setting.upper()
 
 
-def check_known_variables(environ: Mapping[str, str]) -> None:
-    """Stop at a ``KPI_*`` variable that names no setting: a typo must not pass silently."""
+def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """Every ``KPI_*`` variable that names no setting: a typo must not pass silently."""
     known = [variable_of(name) for name in Settings.model_fields]
+    problems = []
     for variable in sorted(name for name in environ if name.startswith("KPI_") and name not in known):
         if variable in _REPLACED:
-            raise ConfigError(f"environment: {variable} is {_REPLACED[variable]}")
-        closest = get_close_matches(variable, known, n=1, cutoff=0.6)
-        hint = f"; did you mean {closest[0]}?" if closest else ""
-        raise ConfigError(f"environment: {variable} is not a setting{hint}")
+            problems.append(f"environment: {variable} is {_REPLACED[variable]}")
+        else:
+            problems.append(f"environment: {variable} is not a setting{did_you_mean(variable, known)}")
+    return problems

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from stream.config.queue_config import QueueConfig, QueueSettings, load_queue_config
-from stream.config.settings import ConfigError, load_settings
+from stream.config.queue_config import QueueConfig, QueueSettings, load_queue_config, read_queue_config
+from stream.config.settings import ConfigError, load_settings, queue_file, read_settings
 from stream.kpi.aggregators import WaitRules
+from stream.kpi.targets import TARGET_DIRECTIONS
 from stream.kpi.windows import Window
 from stream.pipeline.app import create_pipeline
 
@@ -405,3 +406,125 @@ def test_the_commit_interval_reaches_faust(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("KPI_BROKER", "kafka://kafka-1:9092")
     pipeline = create_pipeline(load_settings())
     assert pipeline.app.conf.broker_commit_interval == 4.5
+
+
+# --------------------------------------------------------------------------- every problem at once (check)
+
+QUEUE_KEYS = "service_level_seconds, service_level_target, wait_alert_seconds, short_abandon_seconds, targets"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "defaults:\n  service_level_target: 80\n",
+            ["defaults.service_level_target: Input should be less than or equal to 1; did you mean 0.8?"],
+        ),
+        # a value above 100 is no percentage: no suggestion
+        (
+            "defaults:\n  service_level_target: 800\n",
+            ["defaults.service_level_target: Input should be less than or equal to 1"],
+        ),
+        (
+            "queues:\n  sales:\n    service_level_secs: 30\n",
+            ["queues.sales.service_level_secs: unknown key; did you mean service_level_seconds?"],
+        ),
+        ("queues:\n  sales:\n    colour: red\n", [f"queues.sales.colour: unknown key; expected one of {QUEUE_KEYS}"]),
+        ("queue:\n  sales: {}\n", ["queue: unknown section; did you mean queues?"]),
+        (
+            "defaults:\n  targets:\n    abandon_rate: 0.1\n",
+            [
+                "defaults.targets: Value error, unknown KPI abandon_rate (did you mean abandon_ratio?); "
+                f"one of {', '.join(sorted(TARGET_DIRECTIONS))}"
+            ],
+        ),
+        # every bad queue, each problem of each
+        (
+            "queues:\n  sales:\n    wait_alert_seconds: 0\n    short_abandon_seconds: -1\n"
+            "  support:\n    service_level_target: 95\n",
+            [
+                "queues.sales.wait_alert_seconds: Input should be greater than 0",
+                "queues.sales.short_abandon_seconds: Input should be greater than or equal to 0",
+                "queues.support.service_level_target: Input should be less than or equal to 1; did you mean 0.95?",
+            ],
+        ),
+        # a bad default once, not again in every queue it is merged into; the queues' own keys still checked
+        (
+            "defaults:\n  service_level_seconds: 0\nqueues:\n  sales: {}\n  support:\n    wait_alert_seconds: -5\n",
+            [
+                "defaults.service_level_seconds: Input should be greater than 0",
+                "queues.support.wait_alert_seconds: Input should be greater than 0",
+            ],
+        ),
+        (
+            "defaults: 5\nqueues:\n  sales: 60\ngroups:\n  north: sales\n  south: []\n  east: [sales]\n",
+            [
+                "defaults: Input should be a valid dictionary or instance of QueueSettings",
+                "queues.sales: expected a mapping of settings",
+                "groups.north: expected a non-empty list of queue names, e.g. [sales, billing]",
+                "groups.south: expected a non-empty list of queue names, e.g. [sales, billing]",
+            ],
+        ),
+        (
+            "queues:\n  sales:\n    service_level_seconds: 20\n   wait_alert_seconds: 30\n",
+            [
+                "line 4, column 4: not valid YAML: expected <block end>, but found '<block mapping start>' "
+                "(while parsing a block mapping from line 2)"
+            ],
+        ),
+    ],
+)
+def test_read_queue_config_lists_every_problem(tmp_path: Path, text: str, expected: list[str]) -> None:
+    path = write(tmp_path, text)
+    assert read_queue_config(path) == (None, [f"{path}: {problem}" for problem in expected])
+
+
+def test_a_file_that_is_not_utf8_is_one_problem_naming_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "queues.yaml"
+    path.write_bytes("queues:\n  caf\u00e9:\n".encode("latin-1"))
+    assert read_queue_config(path) == (None, [f"{path}: line 2: not UTF-8 (byte 0xe9); save the file as UTF-8"])
+
+
+def test_a_good_file_has_no_problems(tmp_path: Path) -> None:
+    config, problems = read_queue_config(write(tmp_path, SPEC_EXAMPLE))
+    assert problems == []
+    assert config == load_queue_config(write(tmp_path, SPEC_EXAMPLE))
+
+
+def test_the_worker_stops_at_the_first_problem_counting_the_rest(tmp_path: Path) -> None:
+    path = write(tmp_path, "queues:\n  sales:\n    service_level_target: 80\n  support:\n    colour: red\n")
+    with pytest.raises(ConfigError) as caught:
+        load_queue_config(path)
+    assert str(caught.value) == (
+        f"{path}: queues.sales.service_level_target: Input should be less than or equal to 1; did you mean 0.8? "
+        "(and 1 more)"
+    )
+
+
+def test_read_settings_lists_every_problem_of_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable, value in (
+        ("KPI_BROKR", "kafka://kafka-1:9092"),
+        ("KPI_WEBPORT", "8080"),
+        ("KPI_WEB_PORT", "http"),
+        ("KPI_ALERT_HYSTERESIS", "10"),
+    ):
+        monkeypatch.setenv(variable, value)
+    settings, problems = read_settings()
+    assert settings is None
+    assert problems == [
+        "environment: KPI_BROKR is not a setting; did you mean KPI_BROKER?",
+        "environment: KPI_WEBPORT is not a setting; did you mean KPI_WEB_PORT?",
+        "environment: KPI_WEB_PORT: Input should be a valid integer, unable to parse string as an integer",
+        "environment: KPI_ALERT_HYSTERESIS: Input should be less than 1; did you mean 0.1?",
+    ]
+    with pytest.raises(ConfigError, match=r"^environment: KPI_BROKR is not a setting; .* \(and 3 more\)$"):
+        load_settings()
+
+
+def test_the_queue_file_is_found_when_another_setting_is_bad(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KPI_WEB_PORT", "http")
+    monkeypatch.setenv("KPI_CONFIG", str(tmp_path / "queues.yaml"))
+    assert read_settings()[0] is None
+    assert queue_file() == tmp_path / "queues.yaml"
+    monkeypatch.delenv("KPI_CONFIG")
+    assert queue_file() is None
