@@ -51,10 +51,15 @@ class Table(dict[str, Any]):
         self.name = name
         self.partitions = PARTITIONS
         self.reads: Counter[str] = Counter()
+        self.listings = 0
 
     def get(self, key: str, default: Any = None) -> Any:
         self.reads[key] += 1
         return super().get(key, default)
+
+    def keys(self) -> Any:
+        self.listings += 1  # a RocksDB table decodes every key it lists
+        return super().keys()
 
 
 def write(table: Table, states: Sequence[tuple[str, Any]]) -> None:
@@ -270,3 +275,17 @@ def test_nothing_is_read_while_the_worker_is_not_consuming() -> None:
     worker.problem = None
     worker.tick()
     assert not worker.kept("contacts", "c-1")
+
+
+def test_keys_are_listed_after_the_start_and_after_a_rebalance_only() -> None:
+    worker = Worker(T0)
+    tickets = worker.table("tickets")
+    for n in range(100):
+        tickets[f"t-{n}"] = TicketState("billing", None, T0 - DAY, solves=(T0,), changed_at=T0)
+    worker.tick(ticks=3 * SLICES)
+    assert tickets.listings == 1 and len(tickets.reads) == 100
+    worker.owned = {0, 1, 2}  # a partition went to another worker
+    worker.tick()
+    worker.owned = {0, 1, 2, 3}  # and came back, perhaps changed meanwhile
+    worker.tick(ticks=3 * SLICES)
+    assert tickets.listings == 3
