@@ -364,6 +364,8 @@ def measure_month(
         result["events"] = events
         result["processed_total"] = counter_sum(worker.metrics_text(), "contact_centre_events_processed_total")
         result.update(by_day(days))
+        if len(days) >= 3:
+            result["rss_fit"] = rss_per_key(days)
         result.update(measure_recoveries(month, last_message, uncompacted))
     finally:
         worker.stop()
@@ -372,6 +374,23 @@ def measure_month(
         month.admin.close()
         month.producer.close(timeout=30)
     return result
+
+
+def rss_per_key(days: list[dict[str, Any]]) -> dict[str, float]:
+    """RSS as a base plus so many bytes per kept customer and per kept ticket: a least-squares fit
+    over the days (the other tables level off within a day, so they are part of the base)."""
+    import numpy as np  # with matplotlib, for the bench only
+
+    rows = np.array([[1.0, d["tables"]["customers"]["keys"], d["tables"]["tickets"]["keys"]] for d in days])
+    rss = np.array([d["rss_mb"] * 1e6 for d in days])
+    (base, per_customer, per_ticket), *_ = np.linalg.lstsq(rows, rss, rcond=None)
+    residual = rss - rows @ np.array([base, per_customer, per_ticket])
+    return {
+        "base_mb": round(base / 1e6, 1),
+        "bytes_per_customer": round(per_customer),
+        "bytes_per_ticket": round(per_ticket),
+        "largest_residual_mb": round(float(np.abs(residual).max()) / 1e6, 1),
+    }
 
 
 def by_day(days: list[dict[str, Any]]) -> dict[str, Any]:
