@@ -1,4 +1,4 @@
-"""Command line: ``python -m stream worker | demo | simulate | replay``."""
+"""Command line: ``python -m stream worker | demo | simulate | replay | check``."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn
 
 from stream.config.connection import BrokerUnusable
-from stream.config.settings import ConfigError, Settings, load_settings
-from stream.faust_ext.compat import check_versions
+from stream.config.settings import ConfigError, load_settings
+from stream.faust_ext.compat import check_versions, installed_version
+from stream.tools.check import broker_problem, run_check
 from stream.tools.simulator import SimulationConfig
 
 log = logging.getLogger("stream")
@@ -80,7 +80,9 @@ def _add_simulation_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m stream", description="Contact-centre KPI stream processor.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_installed_version()}")
+    # Run from a checkout that was never installed, there is no version to give.
+    release = installed_version(DISTRIBUTION) or "(not installed)"
+    parser.add_argument("--version", action="version", version=f"%(prog)s {release}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     commands.add_parser(
         "worker",
@@ -116,14 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="replay at this multiple of the events' own pace (default: as fast as possible)",
     )
+    commands.add_parser(
+        "check",
+        help="check the configuration without a broker",
+        description="Check the KPI_* environment and the KPI_CONFIG queue file without a broker, and list every "
+        "problem, one per line naming the variable, or the file and key; also KPI_BROKER, the TLS files and the "
+        "Faust and aiokafka versions, which the worker checks at start-up.",
+        epilog="Exit status: 0 all is well (one line says what was checked), 2 some problem.",
+    )
     return parser
-
-
-def _installed_version() -> str:
-    try:
-        return version(DISTRIBUTION)
-    except PackageNotFoundError:  # run from a checkout that was never installed
-        return "(not installed)"
 
 
 #: The demo's queue settings when KPI_CONFIG is unset: thresholds and some targets.
@@ -132,6 +135,9 @@ DEMO_QUEUE_CONFIG = Path(__file__).with_name("demo_queues.yaml")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The check needs no broker.
+    if args.command == "check":
+        return run_check(os.environ)
     if args.command == "demo":
         os.environ.setdefault("KPI_CONFIG", str(DEMO_QUEUE_CONFIG))
     try:
@@ -145,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("kafka").setLevel(max(logging.INFO, logging.getLogger().level))
     # A worker refuses a Faust or aiokafka it was not verified against before it starts anything.
     problem = check_versions() if args.command in ("worker", "demo") else None
-    problem = problem or _broker_problem(args.command, settings)
+    problem = problem or broker_problem(args.command, settings)
     if problem is not None:
         print(f"python -m stream {args.command}: error: {problem}", file=sys.stderr)
         return 2
@@ -170,16 +176,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BrokerUnusable, ConfigError) as exc:
         print(f"python -m stream {args.command}: error: {exc}", file=sys.stderr)
         return 2
-
-
-def _broker_problem(command: str, settings: Settings) -> str | None:
-    """Why ``command`` cannot run with KPI_BROKER as set: only ``demo`` starts the embedded broker
-    unasked, so a worker with a missing or misspelt setting never looks healthy while reading nothing."""
-    if settings.broker is None and command != "demo":
-        return "KPI_BROKER is not set: kafka://host:9092 for a Kafka cluster, or 'embedded' for a broker of its own"
-    if settings.embedded_broker and command in ("simulate", "replay"):
-        return f"KPI_BROKER=embedded: {command} needs the address of the broker the worker uses (kafka://host:port)"
-    return None
 
 
 def _simulation_config(args: argparse.Namespace) -> SimulationConfig:
