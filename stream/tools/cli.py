@@ -14,6 +14,8 @@ from stream.config.connection import BrokerUnusable
 from stream.config.settings import ConfigError, load_settings
 from stream.faust_ext.compat import check_versions, installed_version
 from stream.tools.check import broker_problem, run_check
+from stream.tools.replay import REQUIRED_COLUMNS, Format
+from stream.tools.replay_check import check_replay_file
 from stream.tools.simulator import SimulationConfig
 
 log = logging.getLogger("stream")
@@ -109,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="load a file of historical events into the topics",
         description="Produce the events of a JSON-lines or CSV file to their topics (KPI_BROKER), at full speed or "
         "at a multiple of their own pace. Invalid lines are reported with their line number and not sent.",
+        epilog="Exit status: 0 every line was an event; 1 some lines were invalid (reported, not sent); "
+        "2 nothing to replay: the file cannot be read, is empty or not UTF-8, its CSV header lacks a column every "
+        f"event needs ({', '.join(REQUIRED_COLUMNS)}), or it holds no event, or the configuration is bad; "
+        "130 interrupted. With --check, the same statuses.",
     )
     replay.add_argument("file", type=Path, help="events, one per line (.jsonl) or per row (.csv, with a header)")
     replay.add_argument("--format", choices=("jsonl", "csv"), default=None, help="default: from the file name")
@@ -117,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=None,
         help="replay at this multiple of the events' own pace (default: as fast as possible)",
+    )
+    replay.add_argument(
+        "--check",
+        action="store_true",
+        help="only validate the file, as replay would, without a broker: each invalid line and a summary on stdout",
     )
     commands.add_parser(
         "check",
@@ -135,9 +146,11 @@ DEMO_QUEUE_CONFIG = Path(__file__).with_name("demo_queues.yaml")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # The check needs no broker.
+    # The checks need no broker; a replay file's does not even need the configuration.
     if args.command == "check":
         return run_check(os.environ)
+    if args.command == "replay" and args.check:
+        return check_replay_file(args.file, _format_of(args.file, args.format))
     if args.command == "demo":
         os.environ.setdefault("KPI_CONFIG", str(DEMO_QUEUE_CONFIG))
     try:
@@ -169,13 +182,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from stream.tools.producing import run_replay, run_simulator
 
         if args.command == "replay":
-            fmt = args.format or ("csv" if args.file.suffix.lower() == ".csv" else "jsonl")
-            return run_replay(settings, args.file, fmt, args.speed)
+            return run_replay(settings, args.file, _format_of(args.file, args.format), args.speed)
         assert simulation is not None
         return run_simulator(settings, simulation, args.seed, args.duration)
     except (BrokerUnusable, ConfigError) as exc:
         print(f"python -m stream {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _format_of(path: Path, given: Format | None) -> Format:
+    return given or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
 
 
 def _simulation_config(args: argparse.Namespace) -> SimulationConfig:

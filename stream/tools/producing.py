@@ -16,7 +16,7 @@ from stream.config.connection import KafkaConnection
 from stream.config.settings import Settings
 from stream.pipeline.topics import input_topic_of
 from stream.tools.broker_connection import connect
-from stream.tools.replay import BadLine, Format, read
+from stream.tools.replay import BadLine, Format, UnusableFile, exit_status, open_events
 from stream.tools.simulator import Simulation, SimulationConfig, encode, paced
 
 log = logging.getLogger("stream")
@@ -46,25 +46,25 @@ def run_simulator(settings: Settings, config: SimulationConfig, seed: int | None
 
 
 def run_replay(settings: Settings, path: Path, fmt: Format, speed: float | None) -> int:
-    """Produce the file's events to their topics; 0 when every line was sent, 1 if some were invalid."""
+    """Produce the file's events to their topics; the status of :func:`exit_status`, 2 when the file
+    cannot be used (before the broker is asked), 130 when interrupted."""
     try:
-        total = sum(1 for _ in path.open("rb"))
-        lines = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        print(f"python -m stream replay: error: {path}: {exc.strerror}", file=sys.stderr)
+        events = open_events(path, fmt)
+    except UnusableFile as exc:
+        print(f"python -m stream replay: error: {exc.where(path)}", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     producer = _producer(settings, connect(settings, "replay"), linger_ms=20, batch_size=262_144)
     topic_of = input_topic_of(settings)
-    progress = Progress(path.name, total)
+    progress = Progress(path.name, events.lines)
     sent: dict[str, int] = dict.fromkeys(topic_of, 0)
     invalid = 0
     first_ts: float | None = None
     started = time.monotonic()
     interrupted = False
     try:
-        with lines:
-            for item in read(lines, fmt):
+        with events:
+            for item in events.items:
                 if isinstance(item, BadLine):
                     invalid += 1
                     progress.note(f"{path}:{item.line}: {item.reason}")
@@ -90,7 +90,7 @@ def run_replay(settings: Settings, path: Path, fmt: Format, speed: float | None)
         f"({count / max(elapsed, 1e-9):.0f}/s){': ' + by_source if by_source else ''}; "
         f"{invalid} invalid line{'s' if invalid != 1 else ''} not sent"
     )
-    return 130 if interrupted else (1 if invalid else 0)
+    return 130 if interrupted else exit_status(count, invalid)
 
 
 class Progress:

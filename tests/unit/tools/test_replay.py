@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
 
-from stream.tools.replay import BadLine, Record, read
+import pytest
+
+from stream.tools import producing
+from stream.tools.cli import main
+from stream.tools.replay import BadLine, Record, UnusableFile, read
 
 T = 1795341600.0  # 2026-11-22T10:00:00Z
 
@@ -115,3 +123,161 @@ def test_csv_column_mapping() -> None:
 def test_csv_type_error_is_a_bad_line_not_a_crash() -> None:
     lines = ["event_id,type,ts,queue,score\n", "e1,survey.csat,1795341600,sales,4.5\n"]
     assert list(read(lines, "csv")) == [BadLine(2, "score: '4.5' is not a whole number")]
+
+
+# --------------------------------------------------------------------------- files that cannot be used at all
+
+GOOD = json.dumps({"event_id": "e1", "type": "contact.queued", "ts": T, "contact_id": "c1", "queue": "sales"})
+AGENT = json.dumps(
+    {"event_id": "e2", "type": "agent.state", "ts": T, "agent_id": "a1", "queues": ["sales"], "state": "busy"}
+)
+
+
+def test_a_csv_header_without_the_required_columns_is_one_error_not_one_per_row() -> None:
+    lines = ["event_id;type;ts;contact_id;queue\n", *["e1;contact.queued;1795341600;c1;sales\n"] * 3]
+    with pytest.raises(UnusableFile) as caught:
+        read(lines, "csv")  # at once, before the first row is asked for
+    assert caught.value.line == 1
+    assert str(caught.value) == (
+        "the CSV header has no event_id, ts, type columns: its columns are separated by ';'; the separator must be ','"
+    )
+
+
+def test_a_csv_header_naming_other_columns_lists_them() -> None:
+    with pytest.raises(UnusableFile, match=r"^the CSV header has no event_id column; its columns: 'id', 'type', 'ts'$"):
+        read(["id,type,ts\n"], "csv")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected", "status"),
+    [
+        pytest.param(
+            "events.csv",
+            b"event_id;type;ts;contact_id;queue\ne1;contact.queued;1795341600;c1;sales\n"
+            b"e2;contact.queued;1795341600;c2;sales\n",
+            [
+                "{file}:1: the CSV header has no event_id, ts, type columns: its columns are separated by ';'; "
+                "the separator must be ','"
+            ],
+            2,
+            id="wrong-separator",
+        ),
+        pytest.param(
+            "events.jsonl",
+            f"{GOOD}\ncaf\u00e9\n{GOOD}\n".encode("latin-1"),
+            ["{file}:2: not UTF-8: byte 4 of the line is 0xe9; save the file as UTF-8"],
+            2,
+            id="not-utf8",
+        ),
+        pytest.param(
+            "events.jsonl",
+            f"{GOOD}\n{{not json\n\n{AGENT}\n".encode(),
+            [
+                "{file}:2: not JSON: Expecting property name enclosed in double quotes",
+                "{file}: 2 events (voice 1, agent 1), 1 invalid line",
+            ],
+            1,
+            id="a-bad-line-among-good-ones",
+        ),
+        pytest.param("events.jsonl", b"", ["{file}: empty file: no events"], 2, id="empty"),
+        pytest.param("events.jsonl", b"\n\n", ["{file}: no events, 0 invalid lines"], 2, id="blank-lines"),
+        pytest.param("events.csv", b"event_id,type,ts\n", ["{file}: no events, 0 invalid lines"], 2, id="header-only"),
+        pytest.param(
+            "events.csv",
+            "\ufeffevent_id,type,ts,agent_id,queues,state\r\ne1,agent.state,1795341600,a1,sales,busy\r\n".encode(),
+            ["{file}: 1 event (agent 1), 0 invalid lines"],
+            0,
+            id="valid-csv-with-bom",
+        ),
+    ],
+)
+def test_replay_check(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, content: bytes, expected: list[str], status: int
+) -> None:
+    file = tmp_path / name
+    file.write_bytes(content)
+    assert main(["replay", "--check", str(file)]) == status
+    captured = capsys.readouterr()
+    assert (captured.out.splitlines(), captured.err) == ([line.format(file=file) for line in expected], "")
+
+
+def test_replay_check_of_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["replay", "--check", str(tmp_path / "absent.jsonl")]) == 2
+    assert capsys.readouterr().out == f"{tmp_path / 'absent.jsonl'}: No such file or directory\n"
+
+
+# --------------------------------------------------------------------------- replay's exit status
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes | None]] = []
+
+    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        self.sent.append((topic, key))
+
+    def flush(self, timeout: float) -> None:
+        pass
+
+    def close(self, timeout: float) -> None:
+        pass
+
+
+@pytest.fixture
+def producer(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProducer]:
+    """Replay with a broker, but none asked: the producer records what it is given."""
+    for name in list(os.environ):
+        if name.upper().startswith("KPI_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("KPI_BROKER", "kafka://kafka-1:9092")
+    fake = FakeProducer()
+    monkeypatch.setattr(producing, "connect", lambda settings, command: None)
+    monkeypatch.setattr(producing, "_producer", lambda settings, connection, **options: fake)
+    # replay ignores SIGINT and SIGTERM while it flushes; the test process gets its own back.
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield fake
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
+
+
+def test_replay_of_an_unusable_file_is_status_2_before_the_broker_is_asked(
+    producer: FakeProducer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def no_broker(settings: object, command: str) -> None:
+        raise AssertionError("the broker was asked")
+
+    monkeypatch.setattr(producing, "connect", no_broker)
+    file = tmp_path / "events.jsonl"
+    file.write_bytes(b"\xff\xfe{\x00")  # UTF-16, as some spreadsheets save
+    assert main(["replay", str(file)]) == 2
+    assert capsys.readouterr().err == (
+        f"python -m stream replay: error: {file}:1: not UTF-8: byte 1 of the line is 0xff; save the file as UTF-8\n"
+    )
+
+
+def test_replay_sends_the_good_lines_and_exits_1_for_a_bad_one(
+    producer: FakeProducer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    file = tmp_path / "events.jsonl"
+    file.write_text(f"{GOOD}\n[1]\n{AGENT}\n", encoding="utf-8")
+    assert main(["replay", str(file)]) == 1
+    assert producer.sent == [("contact-centre.calls", b"c1"), ("contact-centre.agents", b"a1")]
+    assert f"{file}:2: not a JSON object\n" in capsys.readouterr().err
+
+
+def test_replay_of_a_file_without_events_is_status_2(
+    producer: FakeProducer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    file = tmp_path / "events.csv"
+    file.write_text("event_id,type,ts\n", encoding="utf-8")
+    assert main(["replay", str(file)]) == 2
+    assert producer.sent == []
+    assert "replayed 0 events" in capsys.readouterr().err
+
+
+def test_a_csv_field_over_the_size_limit_is_a_bad_line() -> None:
+    lines = ["event_id,type,ts,queue\n", f"e1,survey.csat,{'x' * 200_000},sales\n", "e2,contact.queued,1,\n"]
+    results = list(read(lines, "csv"))
+    assert isinstance(results[0], BadLine) and results[0].line == 2
+    assert results[0].reason.startswith("not CSV: field larger than field limit")
+    assert isinstance(results[1], BadLine) and results[1].line == 3  # read on after it
