@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated, Any
@@ -173,35 +173,40 @@ def _validate(data: Any, path: Path, where: str, problems: list[str]) -> QueueSe
         return None
 
 
-def explain(error: ErrorDetails, known: Iterable[str] = ()) -> str:
+def explain(error: ErrorDetails, known: Collection[str] = ()) -> str:
     """A pydantic error's message, with a suggestion where one is obvious: the ratio meant by a
     percentage, the known key closest to an unknown one."""
     if error["type"] == "extra_forbidden":
         return "unknown key" + (did_you_mean(str(error["loc"][-1]), known) or f"; expected one of {', '.join(known)}")
-    bound = error.get("ctx", {}).get("le", error.get("ctx", {}).get("lt"))
-    if error["type"] in ("less_than_equal", "less_than") and bound == 1:
-        # A ratio of 0-1 given as a percentage (80 for 0.8) is the one likely mistake.
-        try:
-            value = float(error["input"])
-        except (TypeError, ValueError):
-            value = 0.0
-        if 1 < value <= 100:
+    ctx = error.get("ctx", {})
+    if error["type"] in ("less_than_equal", "less_than") and 1 in (ctx.get("le"), ctx.get("lt")):
+        # Above a ratio's bound of 1, a percentage (80 for 0.8) is the likely mistake.
+        value = _number(error["input"])
+        if value is not None and 1 < value <= 100:
             return f"{error['msg']}; did you mean {value / 100:g}?"
     return error["msg"]
 
 
-def did_you_mean(word: str, known: Iterable[str]) -> str:
+def _number(value: Any) -> float | None:
+    """A YAML number, or the text of an environment variable, as a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def did_you_mean(word: str, known: Collection[str]) -> str:
     """``"; did you mean X?"`` for the known word closest to ``word``, or ``""`` when none is close."""
     closest = _closest(word, known)
     return f"; did you mean {closest}?" if closest else ""
 
 
-def _with_closest(word: str, known: Iterable[str]) -> str:
+def _with_closest(word: str, known: Collection[str]) -> str:
     closest = _closest(word, known)
     return f"{word} (did you mean {closest}?)" if closest else word
 
 
-def _closest(word: str, known: Iterable[str]) -> str | None:
+def _closest(word: str, known: Collection[str]) -> str | None:
     return next(iter(get_close_matches(word, list(known), n=1, cutoff=0.6)), None)
 
 

@@ -99,3 +99,15 @@ def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[st
         main(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out == f"python -m stream {version(DISTRIBUTION)}\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "statuses"),
+    [("replay", ["0 every line", "1 some lines", "2 nothing"]), ("check", ["0 all is well", "2 some problem"])],
+)
+def test_help_gives_the_exit_statuses(capsys: pytest.CaptureFixture[str], command: str, statuses: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--help"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    assert [status for status in statuses if status not in text] == []
