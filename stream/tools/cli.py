@@ -7,12 +7,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NoReturn
 
 from stream.config.connection import BrokerUnusable
 from stream.config.settings import ConfigError, load_settings
-from stream.faust_ext.compat import check_versions, installed_version
+from stream.faust_ext.compat import check_versions
 from stream.tools.check import broker_problem, run_check
 from stream.tools.replay import REQUIRED_COLUMNS, Format
 from stream.tools.replay_check import check_replay_file
@@ -82,9 +83,7 @@ def _add_simulation_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m stream", description="Contact-centre KPI stream processor.")
-    # Run from a checkout that was never installed, there is no version to give.
-    release = installed_version(DISTRIBUTION) or "(not installed)"
-    parser.add_argument("--version", action="version", version=f"%(prog)s {release}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     commands.add_parser(
         "worker",
@@ -138,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 all is well (one line says what was checked), 2 some problem.",
     )
     return parser
+
+
+def _installed_version() -> str:
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 #: The demo's queue settings when KPI_CONFIG is unset: thresholds and some targets.
