@@ -115,6 +115,60 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str]]:
                     f"{fmt(rec.get('offered_today_before_kill'))} / {fmt(rec['offered'])}",
                 )
             )
+    out += month_rows(r.get("month"))
+    return out
+
+
+def month_rows(month: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The month phase at day 8 (customers turned over) and day 30 (tickets about to)."""
+    if not month or not month.get("days"):
+        return []
+    days = month["days"]
+    last, week = days[-1], days[min(7, len(days) - 1)]
+    name = (
+        f"a month at default retention ({month['agents']:,} agents, {month['queues']} queues, "
+        f"{month['contacts_per_day']:,} calls and chats and {month['tickets_per_day']:,} tickets a day)"
+    )
+    out = [
+        (f"{name}: RSS on day {week['day']} / day {last['day']} (MB)", f"{week['rss_mb']} / {last['rss_mb']}"),
+        (
+            f"… live keys on day {last['day']}: customers / tickets / contacts",
+            " / ".join(fmt(last["tables"][t]["keys"]) for t in ("customers", "tickets", "contacts")),
+        ),
+        (
+            f"… changelog records / live keys on day {last['day']} (uncompacted, as the embedded broker keeps them)",
+            fmt(
+                sum(t["changelog_records"] for t in last["tables"].values())
+                / max(1, sum(t["keys"] for t in last["tables"].values())),
+                1,
+            ),
+        ),
+        (
+            f"… /metrics right after day {last['day']} / again; /api/kpis (ms)",
+            f"{fmt(last['metrics_ms'][0], 1)} / {fmt(min(last['metrics_ms'][1:]), 1)}; {fmt(last['kpis_ms'][0], 1)}",
+        ),
+        (
+            f"… longest event-loop stall processing day {last['day']} from a backlog (ms); "
+            "stalls over 100 ms while idle and scraped",
+            f"{fmt(last['longest_stall_ms'])}; {fmt(last['idle_stalls_over_100ms'])}",
+        ),
+    ]
+    fit = month.get("rss_fit")
+    if fit:
+        out.append(
+            (
+                "… RSS fitted as base + bytes per kept customer + bytes per kept ticket",
+                f"{fit['base_mb']} MB + {fmt(fit['bytes_per_customer'])} B + {fmt(fit['bytes_per_ticket'])} B",
+            )
+        )
+    for label, seconds in month.get("recovery_s", {}).items():
+        equal = month["recovery_kpis_equal"][label]
+        out.append(
+            (
+                f"… recovery after kill -9 on day {last['day']} ({label.replace('_', ' ')}), to identical KPIs",
+                f"{fmt(seconds, 1)} s" if equal else "KPIs not identical",
+            )
+        )
     return out
 
 
