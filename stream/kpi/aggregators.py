@@ -150,7 +150,9 @@ class Waits(Aggregator):
         completed = formulas.completed(answered, abandoned, short)
         return {
             "contacts_answered": answered,
+            "contacts_answered_within_threshold": within,
             "contacts_abandoned": abandoned,
+            "contacts_short_abandoned": short,
             "contacts_completed": completed,
             "average_wait_seconds": formulas.mean(wait_sum, answered),
             "max_wait_seconds": wait_max,

@@ -45,7 +45,9 @@ def totals_of(*facts: Fact, rules: WaitRules = DEFAULT_RULES) -> Totals:
 EMPTY_KPIS = {
     "contacts_offered": 0,
     "contacts_answered": 0,
+    "contacts_answered_within_threshold": 0,
     "contacts_abandoned": 0,
+    "contacts_short_abandoned": 0,
     "contacts_completed": 0,
     "average_wait_seconds": None,
     "max_wait_seconds": None,
@@ -171,7 +173,9 @@ def test_kpis_of_a_mixed_window() -> None:
         **EMPTY_KPIS,
         "contacts_offered": 8,
         "contacts_answered": 6,
+        "contacts_answered_within_threshold": 3,
         "contacts_abandoned": 3,
+        "contacts_short_abandoned": 1,
         "contacts_completed": 8,  # 6 + 3 - 1 short
         "average_wait_seconds": 20.0,
         "max_wait_seconds": 95.0,
@@ -752,7 +756,9 @@ def test_end_to_end_from_lifecycle_events() -> None:
         **EMPTY_KPIS,
         "contacts_offered": 5,
         "contacts_answered": 2,
+        "contacts_answered_within_threshold": 2,
         "contacts_abandoned": 2,
+        "contacts_short_abandoned": 1,
         "contacts_completed": 3,  # 2 + 2 - 1 short
         "average_wait_seconds": 15.0,
         "max_wait_seconds": 60.0,

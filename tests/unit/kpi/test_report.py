@@ -90,7 +90,9 @@ SALES_KPIS = {
     **EMPTY_KPIS,
     "contacts_offered": 5,
     "contacts_answered": 3,
+    "contacts_answered_within_threshold": 3,
     "contacts_abandoned": 2,
+    "contacts_short_abandoned": 1,
     "contacts_completed": 4,  # 3 + 2 - 1 short
     "average_wait_seconds": 25.0,
     "max_wait_seconds": 70.0,
@@ -140,7 +142,9 @@ def test_support_chat_in_1h_only() -> None:
         **EMPTY_KPIS,  # no fcr, repeat, ticket or survey totals
         "contacts_offered": 2,
         "contacts_answered": 2,
+        "contacts_answered_within_threshold": 2,
         "contacts_abandoned": 0,
+        "contacts_short_abandoned": 0,
         "contacts_completed": 2,
         "average_wait_seconds": 10.0,  # (5 + 15) / 2
         "max_wait_seconds": 15.0,
@@ -219,6 +223,28 @@ def test_reports_to_json() -> None:
     }
 
 
+def test_json_windows_carry_the_counts_that_add_up_over_queues() -> None:
+    """Each window's KPIs give the service level's numerator and the short abandons, beside the
+    other counts: sales/voice answered 3 within 60 s of 4 completed waits, 1 abandon was short."""
+    document = json.loads(json.dumps(reports_to_json(reports(), [], NOW)))
+    sales, support = document["queues"][1], document["queues"][2]
+    kpis = sales["windows"]["15m"]["kpis"]
+    assert (kpis["contacts_answered_within_threshold"], kpis["contacts_short_abandoned"]) == (3, 1)
+    assert kpis["contacts_answered_within_threshold"] / kpis["contacts_completed"] == kpis["service_level_ratio"]
+    assert (kpis["contacts_abandoned"] - kpis["contacts_short_abandoned"]) / kpis["contacts_completed"] == kpis[
+        "abandon_ratio"
+    ]
+    assert list(kpis)[:5] == [
+        "contacts_offered",
+        "contacts_answered",
+        "contacts_answered_within_threshold",
+        "contacts_abandoned",
+        "contacts_short_abandoned",
+    ]
+    assert support["windows"]["1h"]["kpis"]["contacts_answered_within_threshold"] == 2
+    assert support["windows"]["15m"]["kpis"]["contacts_short_abandoned"] == 0  # a count: 0, not null
+
+
 def test_json_document_serialises_absent_values_as_null() -> None:
     text = json.dumps(reports_to_json(reports(), [], NOW))
     parsed = json.loads(text)
@@ -252,7 +278,9 @@ def test_report_at_a_later_instant_drops_expired_buckets() -> None:
         **EMPTY_KPIS,  # no fcr, repeat, ticket or survey totals
         "contacts_offered": 2,
         "contacts_answered": 1,
+        "contacts_answered_within_threshold": 1,
         "contacts_abandoned": 1,
+        "contacts_short_abandoned": 0,
         "contacts_completed": 2,
         "average_wait_seconds": 40.0,
         "max_wait_seconds": 70.0,
