@@ -16,6 +16,7 @@ to the later to arrive winning.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,6 +140,15 @@ def agents_by_state(state: QueuePresence) -> dict[str, int]:
     for agent_state, *_ in state.agents.values():
         if agent_state is not None:
             counts[agent_state] += 1
+    return counts
+
+
+def distinct_agents_by_state(latest: Iterable[AgentUpdate]) -> dict[str, int]:
+    """Agents per latest state, each agent once however many queues it serves (every state, 0
+    included): the count over the agents' own table, not over the queues'."""
+    counts = dict.fromkeys(AGENT_STATES, 0)
+    for update in latest:
+        counts[update.state] += 1
     return counts
 
 

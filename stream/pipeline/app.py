@@ -119,6 +119,7 @@ def create_pipeline(settings: Settings, clock: Clock | None = None) -> Pipeline:
         reporting=Reporting(
             tables.queues,
             tables.presence,
+            tables.agents,
             writes,
             lambda table: p.owner_of(table),
             settings.queue_config.targets_of,

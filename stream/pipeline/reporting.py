@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import faust
 
+from stream.kpi.presence import distinct_agents_by_state
 from stream.kpi.queue_keys import split_queue_key
 from stream.kpi.report import PresenceReport, QueueReport, TargetsOf, build_presence_reports, build_reports
 from stream.kpi.window_cache import WindowKpisCache
@@ -19,6 +20,8 @@ from stream.pipeline.ownership import Owns
 class Reporting:
     queues: faust.TableT
     presence: faust.TableT
+    #: Each agent's latest state, by agent id.
+    agents: faust.TableT
     writes: HeldWrites
     owner_of: Callable[[faust.TableT], Owns]
     targets_of: TargetsOf
@@ -45,3 +48,9 @@ class Reporting:
         owns = self.owner_of(self.presence)
         owned = self.writes.items(self.presence, lambda name: owns(name) and (queues is None or name in queues))
         return build_presence_reports(owned)
+
+    def agents_distinct(self) -> dict[str, int]:
+        """The agents of the partitions this worker owns per latest state, each once whatever its
+        queues (summed over the workers: the centre's)."""
+        owns = self.owner_of(self.agents)
+        return distinct_agents_by_state(latest for _, latest in self.writes.items(self.agents, owns))

@@ -8,9 +8,10 @@ contacts or targets changed are written again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from stream.kpi.presence import AGENT_STATES
 from stream.kpi.report import PresenceReport, QueueReport
 from stream.serving.exposition import PREFIX, GaugeFamily
 
@@ -18,7 +19,14 @@ from stream.serving.exposition import PREFIX, GaugeFamily
 _WINDOWED = {
     "contacts_offered": "Contacts offered in the window (calls and chats queued, tickets created).",
     "contacts_answered": "Waits ended by an answer in the window.",
+    "contacts_answered_within_threshold": (
+        "Waits ended by an answer within the queue's service-level time: the service level's numerator."
+    ),
     "contacts_abandoned": "Waits ended by an abandon in the window (short abandons included).",
+    "contacts_short_abandoned": (
+        "Waits ended by an abandon quicker than the queue's short-abandon time (left out of service level "
+        "and abandon rate)."
+    ),
     "contacts_completed": "Answered + abandoned - short abandons: the waits service level and abandon rate are over.",
     "average_wait_seconds": "Mean wait of answered contacts (ASA).",
     "max_wait_seconds": "Longest completed wait, answered or abandoned.",
@@ -55,9 +63,12 @@ class KpiGauges:
     # HELP contact_centre_service_level_ratio Answered within the service-level time / ...
     # TYPE contact_centre_service_level_ratio gauge
     contact_centre_service_level_ratio{channel="voice",queue="sales",window="15m"} 0.8
+
+    ``groups``: KPI_CONFIG's groups of queues (group name -> queue names), exported as
+    ``contact_centre_queue_group`` for recording rules that sum a group's counts.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, groups: Mapping[str, Sequence[str]]) -> None:
         qc, qcw = ("queue", "channel"), ("queue", "channel", "window")
 
         def gauge(name: str, help_text: str, labels: tuple[str, ...]) -> GaugeFamily:
@@ -79,6 +90,22 @@ class KpiGauges:
         self._agents = gauge(
             "agents", "Agents whose latest state is this one, per queue they serve.", ("queue", "state")
         )
+        self._agents_distinct = gauge(
+            "agents_distinct",
+            "Agents whose latest state is this one, each once whatever its queues (this worker's agents).",
+            ("state",),
+        )
+        # A window label, so that a rule can join a window's counts on (queue, window) with this as
+        # the many side: joined on the queue alone, a queue in two groups would match twice.
+        self._queue_group = gauge(
+            "queue_group",
+            "1 for each group of queues (KPI_CONFIG groups) the queue is in, per window of its KPIs.",
+            ("queue", "group", "window"),
+        )
+        self._groups_of: dict[str, list[str]] = {}
+        for group, queues in groups.items():
+            for queue in queues:
+                self._groups_of.setdefault(queue, []).append(group)
         #: The families of queue reports, in the order they are written.
         self._families = [
             *(family for _, family in self._windowed),
@@ -93,11 +120,19 @@ class KpiGauges:
         ]
         self._written: dict[tuple[str, str], _Lines] = {}
 
-    def text(self, reports: Iterable[QueueReport], presence: Iterable[PresenceReport]) -> str:
-        """Every family's lines for ``reports`` and ``presence``; queues not among ``reports`` are forgotten."""
+    def text(
+        self, reports: Iterable[QueueReport], presence: Iterable[PresenceReport], agents_distinct: Mapping[str, int]
+    ) -> str:
+        """Every family's lines for ``reports``, ``presence`` and ``agents_distinct`` (agents per
+        state, each once; a state not in it: 0); queues not among ``reports`` are forgotten."""
         by_family: list[list[str]] = [[] for _ in self._families]
         written: dict[tuple[str, str], _Lines] = {}
+        #: (queue, group, window), once however many channels the queue has; insertion-ordered.
+        memberships: dict[tuple[str, str, str], None] = {}
         for report in reports:
+            for group in self._groups_of.get(report.queue, ()):
+                for window in report.windows:
+                    memberships[report.queue, group, window] = None
             key = (report.queue, report.channel)
             lines = self._written.get(key)
             if lines is None or not _unchanged(lines.report, report):
@@ -115,6 +150,10 @@ class KpiGauges:
             [
                 *(family.header + "".join(lines) for family, lines in zip(self._families, by_family, strict=True)),
                 self._agents.header + "".join(agents),
+                self._agents_distinct.header,
+                *(self._agents_distinct.line((state,), agents_distinct.get(state, 0)) for state in AGENT_STATES),
+                self._queue_group.header,
+                *(self._queue_group.line(labels, 1) for labels in memberships),
             ]
         )
 

@@ -8,7 +8,7 @@ few lines, go through prometheus_client's registry.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
@@ -65,7 +65,7 @@ class Metrics:
 
     def __init__(self, config: QueueConfig, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        self._kpi_gauges = KpiGauges()
+        self._kpi_gauges = KpiGauges(config.groups)
         r = self.registry
         self.processed = Counter(
             PREFIX + "events_processed_total", "Valid input events consumed.", ["topic"], registry=r
@@ -140,11 +140,18 @@ class Metrics:
                 if not owned(queue, channel):
                     histogram.remove((queue, channel))
 
-    def exposition(self, reports: Iterable[QueueReport], presence: Iterable[PresenceReport]) -> bytes:
+    def exposition(
+        self,
+        reports: Iterable[QueueReport],
+        presence: Iterable[PresenceReport],
+        agents_distinct: Mapping[str, int] | None = None,
+    ) -> bytes:
         """What /metrics serves: this registry's counters and health, the histograms, then the KPI
-        gauges of ``reports`` and ``presence`` (computed at scrape time, see the module's doc)."""
+        gauges of ``reports``, ``presence`` and ``agents_distinct`` (the worker's agents per state,
+        each once; not given: none) (computed at scrape time, see the module's doc)."""
         histograms = self.wait.text() + self.handle.text() + self.stage_delay.text()
-        return generate_latest(self.registry) + (histograms + self._kpi_gauges.text(reports, presence)).encode()
+        gauges = self._kpi_gauges.text(reports, presence, agents_distinct or {})
+        return generate_latest(self.registry) + (histograms + gauges).encode()
 
     def add_health(self, health_problem: Callable[[], str | None]) -> None:
         """``contact_centre_consuming``: what /healthz says, for alert rules."""

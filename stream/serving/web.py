@@ -61,6 +61,8 @@ class ReportSource(Protocol):
 
     def presence_reports(self, queues: Collection[str] | None = None) -> list[PresenceReport]: ...
 
+    def agents_distinct(self) -> dict[str, int]: ...
+
 
 @dataclass(frozen=True)
 class ViewSettings:
@@ -92,7 +94,7 @@ def register_views(
     # request, on the event loop the stages run on: a client polling in a loop costs them only the
     # serving of bytes already made.
     def exposition(_: None) -> bytes:
-        return exported.exposition(source.reports(), source.presence_reports())
+        return exported.exposition(source.reports(), source.presence_reports(), source.agents_distinct())
 
     def own_queues(query: KpiQuery) -> tuple[dict[str, Any], Body]:
         now = source.clock()

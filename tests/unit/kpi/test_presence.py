@@ -18,6 +18,7 @@ from stream.kpi.presence import (
     agents_by_state,
     apply_agent_update,
     apply_presence,
+    distinct_agents_by_state,
     forget_gone,
 )
 
@@ -53,6 +54,32 @@ def test_an_agent_serving_several_queues_counts_in_each() -> None:
     queues = run([update("a1", T0, "available", "sales", "support"), update("a2", T0, "busy", "sales")])
     assert counts(queues) == {"sales": {"available": 1, "busy": 1}, "support": {"available": 1}}
     assert agents_by_state(queues["support"]) == {**ZERO, "available": 1}
+
+
+def latest_states(updates: list[AgentUpdate]) -> list[AgentUpdate]:
+    """The agents table after ``updates``: each agent's latest state, as the agent stage keeps it."""
+    latest: dict[str, AgentUpdate] = {}
+    for u in updates:
+        if apply_agent_update(latest.get(u.agent_id), u) is not None:
+            latest[u.agent_id] = u
+    return list(latest.values())
+
+
+def test_an_agent_serving_several_queues_counts_once_in_the_distinct_count() -> None:
+    updates = [
+        update("a1", T0, "busy", "sales", "support"),
+        update("a2", T0, "available", "sales"),
+        update("a2", T0 + 60, "busy", "sales"),  # replaces a2's earlier state
+        update("a3", T0, "away", "support"),
+        update("a4", T0 + 60, "offline"),  # logged off from every queue: in no queue's count, once here
+    ]
+    queues = run(updates)
+    assert sum(agents_by_state(state)["busy"] for state in queues.values()) == 3  # a1 in both queues, a2
+    assert distinct_agents_by_state(latest_states(updates)) == {**ZERO, "busy": 2, "away": 1, "offline": 1}
+
+
+def test_the_distinct_count_has_every_state_without_agents() -> None:
+    assert distinct_agents_by_state([]) == ZERO
 
 
 def test_a_later_state_replaces_an_earlier_one() -> None:

@@ -16,11 +16,13 @@ from tests.unit.kpi.test_report import CONFIG, reports
 
 
 def test_exposition_holds_the_counters_and_the_kpis_of_the_reports_given() -> None:
-    metrics = Metrics(CONFIG)
+    metrics = Metrics(CONFIG.model_copy(update={"groups": {"north": ("sales", "support")}}))
     metrics.processed.labels("contact-centre.calls").inc(3)
     metrics.observe_wait("sales", "voice", 12.0)
-    presence = [PresenceReport("sales", {"available": 2, "busy": 1})]
-    families = list(text_string_to_metric_families(metrics.exposition(reports(), presence).decode()))
+    # a1 serves both queues: once in agents_distinct, in both queues' contact_centre_agents
+    presence = [PresenceReport("sales", {"available": 2, "busy": 1}), PresenceReport("support", {"busy": 1})]
+    distinct = {"available": 2, "busy": 1}
+    families = list(text_string_to_metric_families(metrics.exposition(reports(), presence, distinct).decode()))
     names = [family.name for family in families]
     assert len(names) == len(set(names))  # the two parts share no family
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for family in families for s in family.samples}
@@ -33,6 +35,18 @@ def test_exposition_holds_the_counters_and_the_kpis_of_the_reports_given() -> No
     assert value("service_level_ratio", queue="sales", channel="voice", window="15m") == 0.75
     assert value("contacts_waiting", queue="sales", channel="voice") == 2
     assert value("agents", queue="sales", state="busy") == 1
+    assert value("agents", queue="support", state="busy") == 1
+    assert value("agents_distinct", state="busy") == 1
+    assert value("agents_distinct", state="offline") == 0
+    assert value("contacts_answered_within_threshold", queue="sales", channel="voice", window="15m") == 3
+    assert value("contacts_short_abandoned", queue="sales", channel="voice", window="15m") == 1
+    assert value("queue_group", queue="support", group="north", window="1h") == 1
+
+
+def test_without_agents_given_every_state_is_zero() -> None:
+    text = Metrics(CONFIG).exposition([], []).decode()
+    assert 'contact_centre_agents_distinct{state="available"} 0.0\n' in text
+    assert text.count("contact_centre_agents_distinct{") == 5
 
 
 def test_a_gauge_family_is_written_as_prometheus_client_writes_it() -> None:
