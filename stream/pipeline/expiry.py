@@ -9,11 +9,14 @@ stream.kpi.tickets, ``next_expiry`` in stream.kpi.customers, ``agent_kept_until`
 stream.kpi.presence), and a tick visits, per table:
 
 1. the keys whose time has passed, from a heap ordered by it (queues and presence, few keys whose
-   states hold many times of their own, are simply visited again a round after each visit);
+   states hold many times of their own, are simply all visited every round, by the passes below:
+   in replay, now is the latest event's time and stops with the input, so "a round later" by that
+   clock would never come);
 2. the keys the stages wrote since the last tick (:meth:`HeldWrites.take_put_keys`), since an event
    can bring that time forward (an earlier visit of a customer, a contact that completes);
-3. after a start and after each change in the partitions this worker owns (a rebalance), a slice
-   of a pass over all the table's keys, visiting those not planned yet: what the recovery or a
+3. after a start and after each change in the partitions this worker owns (a rebalance), and every
+   round for queues and presence, a slice of a pass over all the table's keys, visiting those not
+   planned yet: what the recovery or a
    newly assigned partition brought in. A pass walks a snapshot of the keys in :data:`SLICES`
    slices, one a tick (of at most :data:`LOOKS_PER_TICK` keys), looking at each key, not reading
    it. Between rebalances every key comes from a stage's write, so no pass is needed: listing a
@@ -70,14 +73,14 @@ LOOKS_PER_TICK = 20_000
 #: What expiry does to a state: ``None`` deletes its key, True writes the changed state back.
 Verdict = bool | None
 Rule = Callable[[str, Any], Verdict]
-#: Until when a state its rule kept stays as it is, by the clock of ``now``; None: look again a round later.
-KeptUntil = Callable[[Any], float | None]
+#: Until when a state its rule kept stays as it is, by the clock of ``now``.
+KeptUntil = Callable[[Any], float]
 
 
 class Expiring(NamedTuple):
     table: faust.TableT
     rule: Rule
-    #: None: the table's keys are looked at every round, and a stage's write does not change that.
+    #: None: every key of the table is visited once a round, whatever the stages write (a few keys).
     kept_until: KeptUntil | None
 
 
@@ -112,6 +115,8 @@ class _Plan:
     owned: frozenset[int] | None = None
     #: Whether a pass is to start once the current one is over (at the start, and after a rebalance).
     pass_wanted: bool = True
+    #: The tick from which the next round's pass of a table visited every round may start.
+    next_round: int = 0
 
     def visit_after(self, key: str, at: float) -> None:
         """Visit ``key`` at the first tick after ``at``, or earlier if it is to be already (that
@@ -147,6 +152,7 @@ class Expiry:
     owner_of: Callable[[faust.TableT], Owns]
     health_problem: Callable[[], str | None]
     _plans: dict[str, _Plan] = field(default_factory=dict, init=False)
+    _ticks: int = field(default=0, init=False)
 
     def tick(self) -> None:
         """Visit, in every table, the keys this worker owns that are due or were written, and the
@@ -154,6 +160,7 @@ class Expiry:
         if self.health_problem() is not None:
             return  # tables may be half recovered during a rebalance; expire next time
         now = self.clock()
+        self._ticks += 1
         for expiring in rules(self.tables, self.retention, now):
             self._tick(expiring, now)
 
@@ -167,9 +174,9 @@ class Expiry:
                 plan.drop()  # a partition went: what was planned for it no longer holds if it comes back
             plan.pass_wanted = True
         plan.owned = owned
-        for key in self.writes.take_put_keys(table):
-            if kept_until is not None or key not in plan.due:
-                plan.written[key] = None
+        written_keys = self.writes.take_put_keys(table)
+        if kept_until is not None:
+            plan.written.update(dict.fromkeys(written_keys))
 
         def visit(key: str) -> None:
             """Apply the rule to the latest state (held ones included) of ``key``, and plan its next visit."""
@@ -185,8 +192,8 @@ class Expiry:
                 return
             if verdict:
                 self.writes.put(table, key, state, report=False)
-            at = None if kept_until is None else kept_until(state)
-            plan.visit_after(key, now + ROUND_SECONDS if at is None else at)
+            if kept_until is not None:
+                plan.visit_after(key, kept_until(state))
 
         due = plan.take_due(now, VISITS_PER_TICK)
         for key in due:
@@ -197,10 +204,11 @@ class Expiry:
         budget = VISITS_PER_TICK - len(due) - len(written)
         if budget == 0:
             return  # the pass goes on in the next tick
-        if not plan.sweep and plan.pass_wanted:  # a new pass
-            plan.sweep = self.writes.keys(table)
+        if not plan.sweep and (plan.pass_wanted or (kept_until is None and self._ticks >= plan.next_round)):
+            plan.sweep = self.writes.keys(table)  # a new pass
             plan.step = min(math.ceil(len(plan.sweep) / SLICES), LOOKS_PER_TICK)
             plan.pass_wanted = False
+            plan.next_round = self._ticks + SLICES
         if plan.sweep:
             looked = plan.sweep[-plan.step :]
             del plan.sweep[-plan.step :]
@@ -275,9 +283,11 @@ def rules(tables: Tables, r: Retention, now: float) -> list[Expiring]:
             ticket,
             lambda state: ticket_kept_until(state, r.dedupe_seconds, r.ticket_ttl_seconds, r.orphan_ticket_ttl_seconds),
         ),
-        Expiring(tables.customers, customer, lambda state: next_expiry(state, visits_kept)),
+        # A customer without visits is deleted by its rule, so it always has a next expiry.
+        Expiring(tables.customers, customer, lambda state: next_expiry(state, visits_kept) or now),
         Expiring(tables.agents, agent, lambda latest: agent_kept_until(latest, r.agent_ttl_seconds)),
-        # Window buckets, waits and idleness each have their own times; a few keys, looked at every round.
+        # Window buckets, waits and idleness each have their own times; a few keys, visited every
+        # round of the worker's ticks, not at a time: in replay the event clock stops with the input.
         Expiring(tables.queues, queue, None),
         Expiring(tables.presence, presence, None),
     ]
