@@ -62,7 +62,7 @@ def test_every_mounted_file_exists(compose: dict[str, Any]) -> None:
     # docker-compose resolves bind mounts to absolute 'source:target[:mode]'; named volumes stay names.
     volumes = [volume for service in compose["services"].values() for volume in service.get("volumes", [])]
     mounts = [volume.split(":")[0] for volume in volumes if volume.startswith("/")]
-    assert len(mounts) == 6
+    assert len(mounts) == 7
     for source in mounts:
         assert Path(source).exists(), source
 
@@ -76,15 +76,22 @@ def test_dockerfile_copies_what_exists() -> None:
 
 
 def test_prometheus_config_is_valid(tmp_path: Path) -> None:
-    """With the rule file path as mounted in the container replaced by the repository's."""
+    """With the rule file paths as mounted in the container replaced by the repository's."""
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
-    assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
-    config["rule_files"] = [str(DEPLOY / "prometheus" / "alerts.yml")]
+    assert config["rule_files"] == ["/etc/prometheus/alerts.yml", "/etc/prometheus/recording.yml"]
+    config["rule_files"] = [str(DEPLOY / "prometheus" / Path(path).name) for path in config["rule_files"]]
     local = tmp_path / "prometheus.yml"
     local.write_text(yaml.safe_dump(config))
     run("promtool", "check", "config", str(local))
     [job] = config["scrape_configs"]
     assert job["job_name"] == "contact-centre-kpi"  # what the alert rules select on
+
+
+def test_every_rule_file_is_mounted_where_prometheus_reads_it(compose: dict[str, Any]) -> None:
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in compose["services"]["prometheus"]["volumes"]}
+    for path in config["rule_files"]:
+        assert mounted[path] == str(DEPLOY / "prometheus" / Path(path).name)
 
 
 def test_dashboard_uses_the_provisioned_datasource() -> None:
