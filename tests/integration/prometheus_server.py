@@ -1,4 +1,5 @@
-"""A real Prometheus server (Debian's `prometheus`) scraping the test worker with the shipped rules."""
+"""A real Prometheus server (Debian's `prometheus`) scraping the test worker with the shipped rules
+(alerts and recording rules)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ import yaml
 from stream.tools.embedded_broker import free_port
 from tests.integration.processes import wait_until_ready
 
-RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
+PROMETHEUS_DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
+#: The shipped rule files: the alerts, and the recording rules of groups and of the centre.
+RULES = (PROMETHEUS_DEPLOY / "alerts.yml", PROMETHEUS_DEPLOY / "recording.yml")
 #: The job name the shipped alert rules expect.
 JOB = "contact-centre-kpi"
 
@@ -59,7 +62,7 @@ def running_prometheus(target: str, workdir: Path, basic_auth: tuple[str, str] |
         job["basic_auth"] = {"username": basic_auth[0], "password_file": str(password_file)}
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(RULES)],
+        "rule_files": [str(path) for path in RULES],
         "scrape_configs": [job],
     }
     config_path = workdir / "prometheus.yml"
