@@ -121,10 +121,15 @@ def test_group_and_centre_figures_are_the_queues_counts_combined(
                 lambda: one_value(prometheus, f"group_window:contact_centre_service_level:ratio{group}"), timeout=60
             )
             assert service_level == pytest.approx(group_sl)
-            abandon = one_value(prometheus, f"group_window:contact_centre_abandon:ratio{group}")
+            # Each rule group is evaluated on its own schedule: every series is waited for.
+            abandon = wait_for(lambda: one_value(prometheus, f"group_window:contact_centre_abandon:ratio{group}"))
             assert abandon == pytest.approx(group_abandon)
-            asa = one_value(prometheus, f"group_window:contact_centre_answered_wait_seconds:mean{group}")
+            asa = wait_for(
+                lambda: one_value(prometheus, f"group_window:contact_centre_answered_wait_seconds:mean{group}")
+            )
             assert asa == pytest.approx(group_asa)
-            centre = one_value(prometheus, f'window:contact_centre_service_level:ratio{{window="{WINDOW}"}}')
+            centre = wait_for(
+                lambda: one_value(prometheus, f'window:contact_centre_service_level:ratio{{window="{WINDOW}"}}')
+            )
             assert centre == pytest.approx(centre_sl)
             assert one_value(prometheus, 'sum(contact_centre_agents_distinct{state="available"})') == 1

@@ -91,8 +91,11 @@ def test_worker_simulate_and_replay_through_tls(
 def test_a_ca_that_did_not_sign_the_broker_stops_each_command_with_one_line(
     tls_broker: EmbeddedBroker, certificates: Certificates, tmp_path: Path, command: list[str]
 ) -> None:
-    events = tmp_path / "events.jsonl"
-    events.write_text("")
+    events = tmp_path / "events.jsonl"  # one good event: replay checks its file before the broker
+    events.write_text(
+        '{"event_id":"e-1","type":"contact.queued","ts":"2026-01-01T00:00:00Z","contact_id":"c-1",'
+        '"queue":"sales","channel":"voice"}\n'
+    )
     env = {
         "KPI_BROKER": tls_broker.url,
         "KPI_DATA_DIR": str(tmp_path),
