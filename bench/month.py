@@ -46,6 +46,7 @@ from bench.common import (
     short_id,
 )
 from stream.config.connection import KafkaConnection
+from stream.config.settings import Settings
 from stream.faust_ext.endoffsets import record_ends
 from stream.pipeline.tables import TABLE_NAMES, changelog_topic_name
 from stream.pipeline.topics import INTERNAL
@@ -472,7 +473,11 @@ def measure_recoveries(month: Month, nudge: Message, uncompacted: bool) -> dict[
     Those read changelogs as compaction leaves them (:func:`compacted_copy`); with ``uncompacted``
     the memory store is also timed on the embedded broker's changelogs, every record of the month."""
     worker = month.worker
-    time.sleep(8)  # past Faust's commit interval and the held writes' flush
+    # A commit interval on: every held state written, and (RocksDB) the store's offsets with them.
+    settle = float(
+        worker.env.get("KPI_COMMIT_INTERVAL_SECONDS", Settings.model_fields["commit_interval_seconds"].default)
+    )
+    time.sleep(settle + 1)
     before = normalised_kpis(worker.kpis())
     worker.kill()
     out: dict[str, Any] = {"recovery_s": {}, "recovery_kpis_equal": {}, "recovery_healthz_s": {}, "differences": {}}
@@ -493,6 +498,6 @@ def measure_recoveries(month: Month, nudge: Message, uncompacted: bool) -> dict[
             + (f", differences {recovery.differences[:3]}" if recovery.differences else "")
         )
         if label == "rocksdb_from_changelog":
-            time.sleep(8)  # the store's offsets are written with the next commits
+            time.sleep(settle + 1)
     worker.kill()
     return out

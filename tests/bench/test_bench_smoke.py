@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,8 @@ def test_quick_month_records_every_day_and_recovers_to_the_same_kpis(tmp_path: P
     completed = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick", "--only", "month", "--month-days", "2", "--out", str(out)],
         cwd=ROOT,
+        # Each day waits for the worker's commits, and each restart for one more.
+        env={**os.environ, "KPI_COMMIT_INTERVAL_SECONDS": "2"},
         capture_output=True,
         text=True,
         timeout=280,
