@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +12,7 @@ import yaml
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 RULES = DEPLOY / "prometheus" / "alerts.yml"
+RUNBOOKS = DEPLOY.parent / "docs" / "runbooks.md"
 RECORDING = DEPLOY / "prometheus" / "recording.yml"
 ALERTMANAGER = DEPLOY / "alertmanager" / "alertmanager.yml"
 
@@ -25,12 +27,43 @@ def run(*command: str) -> str:
 
 
 def test_rules_are_valid() -> None:
-    assert "SUCCESS: 9 rules found" in run("promtool", "check", "rules", str(RULES))
+    assert "SUCCESS: 12 rules found" in run("promtool", "check", "rules", str(RULES))
 
 
 def test_rules_unit_tests_pass() -> None:
     """Firing, not firing just under a threshold, and resolving: deploy/prometheus/alerts.test.yml."""
     assert "SUCCESS" in run("promtool", "test", "rules", str(RULES.with_name("alerts.test.yml")))
+
+
+def test_every_alert_has_a_unit_test() -> None:
+    alerts = {rule["alert"] for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]}
+    tests = yaml.safe_load(RULES.with_name("alerts.test.yml").read_text())["tests"]
+    tested = {case["alertname"] for test in tests for case in test.get("alert_rule_test", [])}
+    assert alerts <= tested, alerts - tested
+
+
+def test_every_alert_links_its_runbook_section() -> None:
+    """A `runbook_url` of docs/runbooks.md#<anchor>, and the page has that heading."""
+    headings = re.findall(r"^## (\S+)$", RUNBOOKS.read_text(), flags=re.MULTILINE)
+    anchors = {heading.lower() for heading in headings}
+    for group in yaml.safe_load(RULES.read_text())["groups"]:
+        for rule in group["rules"]:
+            url = rule["annotations"].get("runbook_url", "")
+            path, _, anchor = url.partition("#")
+            assert path == "docs/runbooks.md" and anchor == rule["alert"].lower(), (rule["alert"], url)
+            assert anchor in anchors, (rule["alert"], "no section in docs/runbooks.md")
+
+
+def test_alerts_name_no_window() -> None:
+    """Windowed alerts select `window!="today"` and keep the window a label, whatever KPI_WINDOWS holds."""
+    text = RULES.read_text()
+    # `window='%s'` in a template query takes the alert's own window label.
+    assert not re.search(r"window\s*=\s*[\"'](?!%s)", text), "a window named in alerts.yml"
+    rules = [rule for group in yaml.safe_load(text)["groups"] for rule in group["rules"]]
+    windowed = [rule for rule in rules if "window" in rule["expr"]]
+    assert len(windowed) == 3
+    for rule in windowed:
+        assert 'window!="today"' in rule["expr"] and "$labels.window" in rule["annotations"]["summary"], rule["alert"]
 
 
 def test_recording_rules_are_valid() -> None:
