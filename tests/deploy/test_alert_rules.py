@@ -101,3 +101,14 @@ def test_alertmanager_config_is_valid() -> None:
 def test_alertmanager_routes_by_severity(labels: list[str], receiver: str) -> None:
     output = run("amtool", "config", "routes", "test", f"--config.file={ALERTMANAGER}", *labels)
     assert output.split("\n")[0].strip() == receiver
+
+
+def test_alertmanager_groups_by_alert_name_and_lists_the_queues() -> None:
+    """A centre-wide incident is one notification per alert name, naming each queue and channel."""
+    config = yaml.safe_load(ALERTMANAGER.read_text())
+    assert config["route"]["group_by"] == ["alertname"]
+    assert all("group_by" not in route for route in config["route"]["routes"])
+    [chat] = next(r for r in config["receivers"] if r["name"] == "supervisors")["slack_configs"]
+    assert "{{ .Labels.queue }}/{{ .Labels.channel }}" in chat["text"]
+    assert "runbook_url" in chat["text"]
+    run("amtool", "template", "render", "--template.glob=/dev/null", f"--template.text={chat['text']}")
