@@ -4,6 +4,7 @@ without a Docker engine: by docker-compose's own parser, promtool, and cross-ref
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -18,12 +19,17 @@ DEPLOY = ROOT / "deploy"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "contact-centre.json"
 
 
-def run(*command: str) -> str:
+# docker-compose refuses to run without a Grafana password: no default one.
+ENVIRONMENT = {**os.environ, "GRAFANA_ADMIN_PASSWORD": "test-password"}
+WORKERS = ("worker-1", "worker-2")
+
+
+def run(*command: str, environment: dict[str, str] = ENVIRONMENT, check: bool = True) -> str:
     if shutil.which(command[0]) is None:
         pytest.fail(f"{command[0]} is not installed; `make test` installs it")
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT, env=environment)
+    assert (result.returncode == 0) is check, result.stdout + result.stderr
+    return result.stdout + ("" if check else result.stderr)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +39,54 @@ def compose() -> dict[str, Any]:
 
 
 def test_compose_has_the_whole_stack(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"kafka", "worker", "simulator", "prometheus", "alertmanager", "grafana"}
+    assert set(compose["services"]) == {"kafka", *WORKERS, "simulator", "prometheus", "alertmanager", "grafana"}
+
+
+def test_demo_profile_is_valid_and_only_it_has_the_simulator(compose: dict[str, Any]) -> None:
+    """docker-compose 1.x lists every service in `config`; `up` starts those without profiles."""
+    demo = yaml.safe_load(run("docker-compose", "--profile", "demo", "config"))
+    assert set(demo["services"]) == set(compose["services"])
+    default = {name for name, service in compose["services"].items() if not service.get("profiles")}
+    assert default == set(compose["services"]) - {"simulator"}
+    assert compose["services"]["simulator"]["profiles"] == ["demo"]
+
+
+def test_every_service_has_a_health_check_restart_policy_limits_and_log_rotation(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        assert service["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
+        assert service["restart"] == "unless-stopped", name
+        assert service["mem_limit"] and service["cpus"], name
+        assert service["logging"]["driver"] == "json-file", name
+        assert {"max-size", "max-file"} <= set(service["logging"]["options"]), name
+
+
+def test_health_checks_probe_their_own_port() -> None:
+    """The worker's check follows KPI_WEB_PORT; the simulator, which serves nothing, has its own."""
+    moved = yaml.safe_load(run("docker-compose", "config", environment={**ENVIRONMENT, "KPI_WEB_PORT": "7070"}))
+    for name in WORKERS:
+        worker = moved["services"][name]
+        assert "127.0.0.1:7070/healthz" in " ".join(worker["healthcheck"]["test"]), name
+        assert worker["environment"]["KPI_WEB_PORT"] == "7070"
+        assert worker["environment"]["KPI_WEB_URL"] == f"http://{name}:7070"
+        assert [port["target"] for port in worker["ports"]] == [7070]
+    assert "healthz" not in " ".join(moved["services"]["simulator"]["healthcheck"]["test"])
+
+
+def test_two_workers_of_one_application(compose: dict[str, Any]) -> None:
+    workers = [compose["services"][name] for name in WORKERS]
+    assert {worker["environment"]["KPI_APP_ID"] for worker in workers} == {"contact-centre-kpi"}
+    assert [worker["environment"]["KPI_WEB_URL"] for worker in workers] == [f"http://{n}:6066" for n in WORKERS]
+    assert len({port["published"] for worker in workers for port in worker["ports"]}) == 2
+    data = [next(v for v in worker["volumes"] if v.endswith(":/var/lib/contact-centre:rw")) for worker in workers]
+    assert len(set(data)) == 2
+
+
+def test_grafana_has_no_default_password(compose: dict[str, Any]) -> None:
+    environment = {k: v for k, v in ENVIRONMENT.items() if k != "GRAFANA_ADMIN_PASSWORD"}
+    assert "GRAFANA_ADMIN_PASSWORD" in run("docker-compose", "config", environment=environment, check=False)
+    grafana = compose["services"]["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == "test-password"
+    assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
 
 
 def test_images_are_pinned(compose: dict[str, Any]) -> None:
@@ -49,11 +102,12 @@ def test_kafka_runs_in_kraft_mode(compose: dict[str, Any]) -> None:
     assert "zookeeper" not in json.dumps(compose).lower()
 
 
-def test_worker_and_simulator_use_the_broker_and_the_image(compose: dict[str, Any]) -> None:
-    worker, simulator = compose["services"]["worker"], compose["services"]["simulator"]
-    assert worker["build"]["context"] == str(ROOT)
-    assert worker["image"] == simulator["image"]
-    for service in (worker, simulator):
+def test_workers_and_simulator_use_the_broker_and_the_image(compose: dict[str, Any]) -> None:
+    workers = [compose["services"][name] for name in WORKERS]
+    simulator = compose["services"]["simulator"]
+    assert workers[0]["build"]["context"] == str(ROOT)
+    assert {worker["image"] for worker in workers} == {simulator["image"]}
+    for service in (*workers, simulator):
         assert service["environment"]["KPI_BROKER"] == "kafka://kafka:9092"
         assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
 
@@ -62,7 +116,7 @@ def test_every_mounted_file_exists(compose: dict[str, Any]) -> None:
     # docker-compose resolves bind mounts to absolute 'source:target[:mode]'; named volumes stay names.
     volumes = [volume for service in compose["services"].values() for volume in service.get("volumes", [])]
     mounts = [volume.split(":")[0] for volume in volumes if volume.startswith("/")]
-    assert len(mounts) == 7
+    assert len(mounts) == 8
     for source in mounts:
         assert Path(source).exists(), source
 
@@ -85,6 +139,8 @@ def test_prometheus_config_is_valid(tmp_path: Path) -> None:
     run("promtool", "check", "config", str(local))
     [job] = config["scrape_configs"]
     assert job["job_name"] == "contact-centre-kpi"  # what the alert rules select on
+    [targets] = job["static_configs"]
+    assert targets["targets"] == [f"{name}:6066" for name in WORKERS]
 
 
 def test_every_rule_file_is_mounted_where_prometheus_reads_it(compose: dict[str, Any]) -> None:
