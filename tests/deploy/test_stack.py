@@ -150,16 +150,28 @@ def test_every_rule_file_is_mounted_where_prometheus_reads_it(compose: dict[str,
         assert mounted[path] == str(DEPLOY / "prometheus" / Path(path).name)
 
 
-def test_dashboard_uses_the_provisioned_datasource() -> None:
+def test_dashboard_takes_its_datasource_from_a_variable_defaulting_to_the_provisioned_one() -> None:
     datasources = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text())
     [datasource] = datasources["datasources"]
     dashboard = json.loads(DASHBOARD.read_text())
     assert dashboard["uid"] == "contact-centre-kpis"
-    assert {v["name"] for v in dashboard["templating"]["list"]} == {"queue", "channel", "window"}
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert set(variables) == {"datasource", "queue", "channel", "window"}
+    chooser = variables["datasource"]
+    assert (chooser["type"], chooser["query"], chooser["current"]["value"]) == (
+        "datasource",
+        "prometheus",
+        datasource["uid"],
+    )
+    # Every query goes to the chosen data source, so the dashboard imports into any Grafana.
+    assert DASHBOARD.read_text().count(datasource["uid"]) == 1  # the variable's default, nowhere else
+    for name, variable in variables.items():
+        if variable["type"] == "query":
+            assert variable["datasource"]["uid"] == "${datasource}", name
     panels = [p for p in dashboard["panels"] if p["type"] != "row"]
     for panel in panels:
-        assert panel["datasource"]["uid"] == datasource["uid"], panel["title"]
-        assert all(target["datasource"]["uid"] == datasource["uid"] for target in panel["targets"]), panel["title"]
+        assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+        assert all(target["datasource"]["uid"] == "${datasource}" for target in panel["targets"]), panel["title"]
     # Panels for every windowed KPI of SPEC §5.
     queries = " ".join(target["expr"] for panel in panels for target in panel["targets"])
     for kpi in (
