@@ -168,6 +168,8 @@ def test_dashboard_takes_its_datasource_from_a_variable_defaulting_to_the_provis
     for name, variable in variables.items():
         if variable["type"] == "query":
             assert variable["datasource"]["uid"] == "${datasource}", name
+    [alerts] = dashboard["annotations"]["list"]  # firing alerts drawn on every panel
+    assert alerts["datasource"]["uid"] == "${datasource}" and 'alertstate="firing"' in alerts["expr"]
     panels = [p for p in dashboard["panels"] if p["type"] != "row"]
     for panel in panels:
         assert panel["datasource"]["uid"] == "${datasource}", panel["title"]

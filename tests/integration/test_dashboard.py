@@ -125,3 +125,12 @@ def test_every_dashboard_query_returns_data(worker: Worker, producer: KafkaProdu
     assert [float(r["value"][1]) for r in reopened if r["metric"]["channel"] == "ticket"] == [1.0]
     csat = results['contact_centre_csat_score{queue=~"it-grafana", channel=~".+", window="15m"}']
     assert [float(r["value"][1]) for r in csat] == [4.0]
+
+
+def test_the_alert_annotation_query_is_one_prometheus_accepts(prometheus: Prometheus) -> None:
+    """Grafana draws firing alerts on every panel; a query Prometheus refuses would draw none, silently."""
+    [annotation] = json.loads(DASHBOARD.read_text())["annotations"]["list"]
+    expr = annotation["expr"].replace("$queue", QUEUE)
+    assert "$" not in expr
+    # An HTTP 400 (a query Prometheus cannot parse) raises; an answer is a vector, empty without alerts.
+    assert isinstance(prometheus.query(expr), list)
