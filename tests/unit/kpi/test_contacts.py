@@ -59,6 +59,20 @@ def fact(
 # --------------------------------------------------------------------------- in-order lifecycles
 
 
+#: The state of an answered contact once every event is in, whatever their order.
+FINAL_ANSWERED_STATE = ContactState(
+    channel="voice",
+    queue="sales",
+    customer_id="cust-1",
+    queued=QUEUED,
+    answered=ANSWERED,
+    ended=ENDED,
+    wrapped=WRAPPED,
+    resolved=True,
+    changed_at=PROCESSED,
+)
+
+
 def test_answered_contact_in_order_emits_each_fact_once() -> None:
     """wait = answered - queued = 12 s; AHT sample = wrapped - answered = 222 - 12 = 210 s."""
     steps = [
@@ -73,17 +87,7 @@ def test_answered_contact_in_order_emits_each_fact_once() -> None:
         assert result is not None
         state, facts = result
         assert facts == expected
-    assert state == ContactState(
-        channel="voice",
-        queue="sales",
-        customer_id="cust-1",
-        queued=QUEUED,
-        answered=ANSWERED,
-        ended=ENDED,
-        wrapped=WRAPPED,
-        resolved=True,
-        changed_at=PROCESSED,
-    )
+    assert state == FINAL_ANSWERED_STATE
     assert state.is_complete
 
 
@@ -125,17 +129,6 @@ ANSWERED_EVENTS = [ev("queued", QUEUED), ev("answered", ANSWERED), ev("ended", E
 #: answered wait of 12 s (at answered.ts) and one handle time of 210 s (at wrapped.ts).
 ANSWERED_MEASUREMENTS = Counter(
     [fact("offered", QUEUED), fact("answered", ANSWERED, 12.0), fact("handled", WRAPPED, 210.0)]
-)
-FINAL_ANSWERED_STATE = ContactState(
-    channel="voice",
-    queue="sales",
-    customer_id="cust-1",
-    queued=QUEUED,
-    answered=ANSWERED,
-    ended=ENDED,
-    wrapped=WRAPPED,
-    resolved=True,
-    changed_at=PROCESSED,
 )
 
 
