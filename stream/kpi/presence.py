@@ -94,9 +94,9 @@ def apply_agent_update(latest: AgentUpdate | None, update: AgentUpdate) -> list[
     ]
 
 
-#: What a queue knows of one agent: state (None: no longer serves it), as of, place, and the
-#: worker's clock when it was recorded.
-Entry = tuple[str | None, float, Place, float]
+#: What a queue knows of one agent: state (None: no longer serves it), as of, place, the worker's
+#: clock when it was recorded, and since when (event time) the agent has been in that state.
+Entry = tuple[str | None, float, Place, float, float]
 #: Agents one queue keeps, far above real use (hundreds; a few thousand in the largest centres),
 #: so that invented agent ids cannot grow its changelog record past what the broker accepts:
 #: about 66 bytes of JSON each, 660 KB full.
@@ -110,7 +110,9 @@ class QueuePresence:
     agents: dict[str, Entry] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
-        return {agent: [state, ts, list(place), at] for agent, (state, ts, place, at) in self.agents.items()}
+        return {
+            agent: [state, ts, list(place), at, since] for agent, (state, ts, place, at, since) in self.agents.items()
+        }
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> QueuePresence:
@@ -127,7 +129,9 @@ def apply_presence(state: QueuePresence, presence: Presence, now: float) -> bool
     known = state.agents.get(key)
     if known is not None and ((known[1], known[2]) > presence.version or known[:3] == _seen(presence)):
         return False
-    state.agents[key] = (*_seen(presence), now)
+    # A repeat of the state the agent is already in (a change of its queues) keeps its start.
+    since = known[4] if known is not None and known[0] == presence.state else presence.ts
+    state.agents[key] = (*_seen(presence), now, since)
     return True
 
 
@@ -141,6 +145,15 @@ def agents_by_state(state: QueuePresence) -> dict[str, int]:
         if agent_state is not None:
             counts[agent_state] += 1
     return counts
+
+
+def longest_in_state(state: QueuePresence, now: float) -> dict[str, float]:
+    """Per state (every state), how long the agent longest in it has been in it at ``now`` (0: nobody)."""
+    longest = dict.fromkeys(AGENT_STATES, 0.0)
+    for agent_state, _, _, _, since in state.agents.values():
+        if agent_state is not None:
+            longest[agent_state] = max(longest[agent_state], now - since)
+    return longest
 
 
 def distinct_agents_by_state(latest: Iterable[AgentUpdate]) -> dict[str, int]:
@@ -163,7 +176,7 @@ def forget_gone(state: QueuePresence, now: float, retention: float, silent_ttl: 
     """
     gone = [
         agent
-        for agent, (in_state, ts, _, at) in state.agents.items()
+        for agent, (in_state, ts, _, at, _) in state.agents.items()
         if (now - at > retention if in_state is None else now - ts > silent_ttl)
     ]
     for agent in gone:
@@ -189,7 +202,7 @@ def _place(wire: list[Any]) -> Place:
 
 
 def _entry(row: list[Any]) -> Entry:
-    """An entry from its wire form; one written before the worker's clock was recorded with it
-    takes its event time instead."""
+    """An entry from its wire form; one written before the worker's clock or the state's start were
+    recorded with it takes its event time for them."""
     state, ts, *rest = row
-    return state, ts, _place(rest[:1]), rest[1] if len(rest) > 1 else ts
+    return state, ts, _place(rest[:1]), rest[1] if len(rest) > 1 else ts, rest[2] if len(rest) > 2 else ts

@@ -20,6 +20,7 @@ from stream.kpi.presence import (
     apply_presence,
     distinct_agents_by_state,
     forget_gone,
+    longest_in_state,
 )
 
 T0 = 1795341600.0
@@ -145,7 +146,9 @@ A1, A2 = id_key("a1"), id_key("a2")
     ],
 )
 def test_departed_and_silent_agents_are_forgotten(now: float, kept: set[str]) -> None:
-    sales = QueuePresence({A1: (None, T0 - 86400, (0, 1), T0), A2: ("busy", T0 - 3600, (0, 0), T0 - 3600)})
+    sales = QueuePresence(
+        {A1: (None, T0 - 86400, (0, 1), T0, T0 - 86400), A2: ("busy", T0 - 3600, (0, 0), T0 - 3600, T0 - 3600)}
+    )
     assert forget_gone(sales, now, retention=600, silent_ttl=10800) is (kept != {A1, A2})
     assert set(sales.agents) == kept
 
@@ -165,7 +168,7 @@ def test_agent_kept_until_is_when_agent_expired_turns(ts: float, offset: float, 
 
 
 def test_a_queue_keeps_at_most_so_many_agents() -> None:
-    sales = QueuePresence({id_key(f"x{n}"): ("busy", T0, (0, n), T0) for n in range(MAX_AGENTS_PER_QUEUE)})
+    sales = QueuePresence({id_key(f"x{n}"): ("busy", T0, (0, n), T0, T0) for n in range(MAX_AGENTS_PER_QUEUE)})
     assert sales.has_room_for("x7")  # known
     assert not sales.has_room_for("x-new")
 
@@ -175,7 +178,7 @@ def test_wire_round_trips() -> None:
     assert AgentUpdate.from_wire(u.to_wire()) == u
     p = Presence("sales", "a1", None, T0, (2, 17))
     assert Presence.from_wire(p.to_wire()) == p
-    q = QueuePresence({A1: ("busy", T0, (0, 3), T0 + 5), A2: (None, T0 + 1, NO_PLACE, T0 + 9)})
+    q = QueuePresence({A1: ("busy", T0, (0, 3), T0 + 5, T0 - 60), A2: (None, T0 + 1, NO_PLACE, T0 + 9, T0 + 1)})
     assert QueuePresence.from_wire(q.to_wire()) == q
 
 
@@ -183,8 +186,12 @@ def test_states_written_before_places_were_recorded_read_without_one() -> None:
     assert AgentUpdate.from_wire(["a1", T0, "away", ["sales"]]) == update("a1", T0, "away", "sales")
     assert Presence.from_wire(["sales", "a1", "busy", T0]) == Presence("sales", "a1", "busy", T0)
     # written with full agent ids, before they were kept as digests: read into the same keys
-    assert QueuePresence.from_wire({"a1": ["busy", T0]}).agents == {A1: ("busy", T0, NO_PLACE, T0)}
-    assert QueuePresence.from_wire({"a1": ["busy", T0, [0, 3]]}).agents == {A1: ("busy", T0, (0, 3), T0)}
+    assert QueuePresence.from_wire({"a1": ["busy", T0]}).agents == {A1: ("busy", T0, NO_PLACE, T0, T0)}
+    assert QueuePresence.from_wire({"a1": ["busy", T0, [0, 3]]}).agents == {A1: ("busy", T0, (0, 3), T0, T0)}
+    # written before the state's start was recorded: the state counts from its event
+    assert QueuePresence.from_wire({"a1": ["busy", T0, [0, 3], T0 + 5]}).agents == {
+        A1: ("busy", T0, (0, 3), T0 + 5, T0)
+    }
 
 
 def test_of_two_states_at_the_same_instant_the_later_in_the_input_wins() -> None:
@@ -208,3 +215,19 @@ def test_an_earlier_presence_of_the_same_instant_arriving_late_changes_nothing()
 def test_without_places_the_later_to_arrive_wins() -> None:
     queues = run([update("a1", T0, "available", "sales"), update("a1", T0, "busy", "sales")])
     assert counts(queues) == {"sales": {"busy": 1}}
+
+
+def test_longest_in_state_counts_from_when_the_agent_entered_the_state() -> None:
+    queues = run(
+        [
+            update("a1", T0, "away", "sales"),
+            update("a2", T0 + 600, "away", "sales"),
+            update("a3", T0, "available", "sales"),
+            update("a3", T0 + 900, "busy", "sales"),
+            # the same state again (the agent's queues changed): still away since T0
+            update("a1", T0 + 1200, "away", "sales", "support"),
+        ]
+    )
+    now = T0 + 2400
+    assert longest_in_state(queues["sales"], now) == {**ZERO, "away": 2400.0, "busy": 1500.0}
+    assert longest_in_state(queues["support"], now) == {**ZERO, "away": 1200.0}
