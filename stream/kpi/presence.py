@@ -99,8 +99,8 @@ def apply_agent_update(latest: AgentUpdate | None, update: AgentUpdate) -> list[
 Entry = tuple[str | None, float, Place, float, float]
 #: Agents one queue keeps, far above real use (hundreds; a few thousand in the largest centres),
 #: so that invented agent ids cannot grow its changelog record past what the broker accepts:
-#: about 66 bytes of JSON each, 660 KB full.
-MAX_AGENTS_PER_QUEUE = 10_000
+#: about 90 bytes of JSON each (with a full-length place and times), 720 KB full.
+MAX_AGENTS_PER_QUEUE = 8_000
 
 
 @dataclass(slots=True)
