@@ -161,6 +161,25 @@ class Waits(Aggregator):
         }
 
 
+class Patience(Aggregator):
+    """How long callers are willing to wait: the total time of every completed wait, which over the
+    abandons (counted by :class:`Waits`) is the maximum-likelihood mean of an exponential patience
+    (answered waits are patience not yet used up, so their time counts too)."""
+
+    kinds = ("answered", "abandoned")
+    columns = ("completed_wait_sum",)
+
+    def __init__(self, waits: Waits) -> None:
+        self._waits = waits
+
+    def agg(self, row: Row, fact: Fact, sign: int, rules: WaitRules) -> None:
+        row[self.at] += sign * fact.value
+
+    def result(self, row: Row) -> Results:
+        abandoned = row[self._waits.at + 1]
+        return {"patience_seconds": formulas.mean(row[self.at], abandoned)}
+
+
 def register(*aggregators: Aggregator) -> tuple[Aggregator, ...]:
     """Place each aggregator's columns after the previous one's."""
     at = 0
@@ -170,10 +189,11 @@ def register(*aggregators: Aggregator) -> tuple[Aggregator, ...]:
     return aggregators
 
 
+_WAITS = Waits()
 #: Every aggregator, in row order. Append only: the order is the changelog's row layout.
 AGGREGATORS = register(
     Count("offered", "contacts_offered"),
-    Waits(),
+    _WAITS,
     Mean("handled", ("handled", "handle_sum"), "average_handle_seconds"),
     Mean("fcr", ("fcr_count", "fcr_sum"), "fcr_ratio"),
     Mean("repeat", ("repeat_count", "repeat_sum"), "repeat_contact_ratio"),
@@ -184,8 +204,13 @@ AGGREGATORS = register(
     NetScore("nps", "nps_score"),
     Mean("ces", ("ces_count", "ces_sum"), "ces_score", responses="ces_responses"),
     NetScore("esat", "employee_nps_score"),
+    Patience(_WAITS),
 )
-_OF_KIND = {kind: aggregator for aggregator in AGGREGATORS for kind in aggregator.kinds}
+#: Kind of fact -> the aggregators that count it.
+_OF_KIND: dict[str, list[Aggregator]] = {}
+for _aggregator in AGGREGATORS:
+    for _kind in _aggregator.kinds:
+        _OF_KIND.setdefault(_kind, []).append(_aggregator)
 _INITIAL: Row = [value for aggregator in AGGREGATORS for value in aggregator.initialize()]
 #: Column name -> its place in a row.
 COLUMNS = {column: aggregator.at + i for aggregator in AGGREGATORS for i, column in enumerate(aggregator.columns)}
@@ -210,9 +235,9 @@ class Totals:
 
     def add(self, fact: Fact, rules: WaitRules) -> None:
         """Count ``fact`` in, or out again if it is a retraction; a kind no aggregator counts is ignored."""
-        aggregator = _OF_KIND.get(fact.kind)
-        if aggregator is not None:
-            aggregator.agg(self.row, fact, -1 if fact.retraction else 1, rules)
+        sign = -1 if fact.retraction else 1
+        for aggregator in _OF_KIND.get(fact.kind, ()):
+            aggregator.agg(self.row, fact, sign, rules)
 
     def __getitem__(self, column: str) -> Value:
         return self.row[COLUMNS[column]]

@@ -43,6 +43,7 @@ WIRE_LAYOUT = [
     "esat_count",
     "esat_promoters",
     "esat_detractors",
+    "completed_wait_sum",
 ]
 #: Every fact kind that counts in a window ("waiting" is kept per contact, not summed).
 COUNTED: list[FactKind] = [
@@ -71,9 +72,9 @@ def test_the_row_layout_is_the_one_changelogs_hold() -> None:
     assert list(COLUMNS.values()) == list(range(len(WIRE_LAYOUT)))
 
 
-def test_each_counted_kind_has_exactly_one_aggregator() -> None:
+def test_each_counted_kind_has_an_aggregator_and_only_waits_have_two() -> None:
     owners = [kind for aggregator in AGGREGATORS for kind in aggregator.kinds]
-    assert sorted(owners) == sorted(COUNTED)
+    assert sorted(owners) == sorted([*COUNTED, "answered", "abandoned"])  # Waits and Patience
 
 
 @pytest.mark.parametrize("kind", COUNTED)
@@ -118,6 +119,14 @@ def test_results_use_the_formulas() -> None:
     assert kpis["abandon_ratio"] == formulas.abandon_rate(2, 1, completed) == pytest.approx(1 / 3)
     assert kpis["nps_score"] == formulas.net_score(1, 1, 3) == 0.0
     assert kpis["csat_satisfied_ratio"] == 0.5 and kpis["csat_score"] == 3.0
+    # every completed wait's time over the abandons: (10 + 30 + 3 + 60) / 2
+    assert kpis["patience_seconds"] == formulas.mean(103.0, 2) == 51.5
+
+
+def test_patience_is_absent_without_an_abandon() -> None:
+    totals = Totals()
+    totals.add(fact("answered", 40.0), RULES)
+    assert totals.kpis()["patience_seconds"] is None
 
 
 @pytest.mark.parametrize(

@@ -68,6 +68,7 @@ EMPTY_KPIS = {
     "nps_responses": 0,
     "ces_responses": 0,
     "esat_responses": 0,
+    "patience_seconds": None,
 }
 
 
@@ -167,6 +168,7 @@ def test_kpis_of_a_mixed_window() -> None:
         wait_max=95.0,
         handled=2,
         handle_sum=300.0,
+        completed_wait_sum=223.0,
     )
     # no fcr, repeat, ticket or survey facts: those KPIs stay absent, their counts 0 (as in EMPTY_KPIS)
     assert totals.kpis() == {
@@ -182,6 +184,7 @@ def test_kpis_of_a_mixed_window() -> None:
         "service_level_ratio": 0.375,
         "abandon_ratio": 0.25,
         "average_handle_seconds": 150.0,
+        "patience_seconds": 223.0 / 3,  # every completed wait's time over the abandons
     }
 
 
@@ -310,14 +313,15 @@ def test_total_equals_adding_everything_to_one_bucket() -> None:
         wait_max=61.0,
         handled=1,
         handle_sum=30.0,
+        completed_wait_sum=76.0,
     )
 
 
-#: The 20 fields appended after handle_sum, at their defaults: fcr_count, fcr_sum, repeat_count, repeat_sum,
+#: The 21 fields appended after handle_sum, at their defaults: fcr_count, fcr_sum, repeat_count, repeat_sum,
 #: first_response_count, first_response_sum, resolution_count, resolution_sum, reopened, csat_count, csat_sum,
 #: csat_satisfied, nps_count, nps_promoters, nps_detractors, ces_count, ces_sum, esat_count, esat_promoters,
-#: esat_detractors.
-APPENDED_ZEROS = [0, 0.0, 0, 0.0, 0, 0.0, 0, 0.0, 0, 0, 0.0, 0, 0, 0, 0, 0, 0.0, 0, 0, 0]
+#: esat_detractors, completed_wait_sum.
+APPENDED_ZEROS = [0, 0.0, 0, 0.0, 0, 0.0, 0, 0.0, 0, 0, 0.0, 0, 0, 0, 0, 0, 0.0, 0, 0, 0, 0]
 
 
 def test_contact_totals_wire_round_trip() -> None:
@@ -363,6 +367,7 @@ def test_contact_totals_wire_keeps_every_field_in_declaration_order() -> None:
         13,
         5,
         4,
+        230.0,
     ]
     totals = Totals.from_wire(row)
     assert (totals["fcr_count"], totals["fcr_sum"], totals["reopened"]) == (4, 3.0, 1)
@@ -443,7 +448,9 @@ def test_facts_land_in_their_buckets() -> None:
     assert state.buckets == {
         "15m": {
             T0 - 180: Totals.of(offered=1),  # T0 - 130 is in [T0 - 180, T0 - 120)
-            T0 - 120: Totals.of(answered=1, answered_in_service_level=1, answered_wait_sum=12.0, wait_max=12.0),
+            T0 - 120: Totals.of(
+                answered=1, answered_in_service_level=1, answered_wait_sum=12.0, wait_max=12.0, completed_wait_sum=12.0
+            ),
             T0 - 60: Totals.of(handled=1, handle_sum=200.0),
         },
         "1h": {
@@ -453,6 +460,7 @@ def test_facts_land_in_their_buckets() -> None:
                 answered_in_service_level=1,
                 answered_wait_sum=12.0,
                 wait_max=12.0,
+                completed_wait_sum=12.0,
                 handled=1,
                 handle_sum=200.0,
             ),
@@ -464,6 +472,7 @@ def test_facts_land_in_their_buckets() -> None:
                 answered_in_service_level=1,
                 answered_wait_sum=12.0,
                 wait_max=12.0,
+                completed_wait_sum=12.0,
                 handled=1,
                 handle_sum=200.0,
             ),
@@ -766,6 +775,7 @@ def test_end_to_end_from_lifecycle_events() -> None:
         "abandon_ratio": pytest.approx(0.3333333333),
         "average_handle_seconds": 300.0,
         "fcr_ratio": 1.0,
+        "patience_seconds": 47.0,  # (12 + 18 + 4 + 60) / 2 abandons
     }
     for window in WINDOWS.windows:
         assert window_totals(queue, window, UTC, T0).kpis() == expected, window.name
@@ -796,7 +806,12 @@ def test_arrival_order_does_not_change_the_queue_state(order: tuple[int, ...]) -
         buckets={
             "15m": {
                 B0 - 120: Totals.of(
-                    offered=1, answered=1, answered_in_service_level=1, answered_wait_sum=12.0, wait_max=12.0
+                    offered=1,
+                    answered=1,
+                    answered_in_service_level=1,
+                    answered_wait_sum=12.0,
+                    wait_max=12.0,
+                    completed_wait_sum=12.0,
                 ),
                 B0 - 60: Totals.of(handled=1, handle_sum=78.0, fcr_count=1, fcr_sum=1.0),
             },
@@ -807,6 +822,7 @@ def test_arrival_order_does_not_change_the_queue_state(order: tuple[int, ...]) -
                     answered_in_service_level=1,
                     answered_wait_sum=12.0,
                     wait_max=12.0,
+                    completed_wait_sum=12.0,
                     handled=1,
                     handle_sum=78.0,
                     fcr_count=1,
@@ -820,6 +836,7 @@ def test_arrival_order_does_not_change_the_queue_state(order: tuple[int, ...]) -
                     answered_in_service_level=1,
                     answered_wait_sum=12.0,
                     wait_max=12.0,
+                    completed_wait_sum=12.0,
                     handled=1,
                     handle_sum=78.0,
                     fcr_count=1,

@@ -54,6 +54,7 @@ def sales_voice() -> QueueState:
         wait_max=25.0,
         handled=1,
         handle_sum=200.0,
+        completed_wait_sum=37.0,
     )
     second = Totals.of(
         offered=2,
@@ -65,6 +66,7 @@ def sales_voice() -> QueueState:
         wait_max=70.0,
         handled=1,
         handle_sum=300.0,
+        completed_wait_sum=110.0,
     )
     stale = Totals.of(offered=50, answered=50, answered_wait_sum=5000.0, wait_max=999.0)
     whole = Totals.of(
@@ -77,6 +79,7 @@ def sales_voice() -> QueueState:
         wait_max=70.0,
         handled=2,
         handle_sum=500.0,
+        completed_wait_sum=147.0,
     )
     return QueueState(
         buckets={"15m": {B0 - 960: stale, B0 - 600: first, B0 - 60: second}, "today": {MIDNIGHT: whole}},
@@ -99,6 +102,7 @@ SALES_KPIS = {
     "service_level_ratio": 0.75,
     "abandon_ratio": 0.25,
     "average_handle_seconds": 250.0,
+    "patience_seconds": 73.5,  # (10 + 25 + 40 + 2 + 70) / 2 abandons
 }
 
 
@@ -287,5 +291,6 @@ def test_report_at_a_later_instant_drops_expired_buckets() -> None:
         "service_level_ratio": 0.5,
         "abandon_ratio": 0.5,
         "average_handle_seconds": 300.0,
+        "patience_seconds": 110.0,  # (40 + 70) / 1 abandon
     }
     assert report.waiting == WaitingNow(2, 645.0)
