@@ -156,7 +156,7 @@ def test_dashboard_takes_its_datasource_from_a_variable_defaulting_to_the_provis
     dashboard = json.loads(DASHBOARD.read_text())
     assert dashboard["uid"] == "contact-centre-kpis"
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
-    assert set(variables) == {"datasource", "queue", "channel", "window"}
+    assert set(variables) == {"datasource", "group", "queue", "channel", "window"}
     chooser = variables["datasource"]
     assert (chooser["type"], chooser["query"], chooser["current"]["value"]) == (
         "datasource",

@@ -1,31 +1,71 @@
 """Every query of the Grafana dashboard returns data from a real Prometheus server scraping a
-real worker fed through the broker: no panel is broken by a typo in a metric or label name."""
+real worker fed through the broker: no panel is broken by a typo in a metric or label name. The
+worker's queue is in a group, so the group variable and the group panels have data too."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kafka import KafkaProducer
 
-from tests.integration.conftest import Worker, wait_for
+from stream.tools.embedded_broker import EmbeddedBroker
+from tests.integration.conftest import QUEUE_CONFIG, Worker, running_worker, wait_for
 from tests.integration.events import make_agent_state, make_event, produce
-from tests.integration.prometheus_server import Prometheus
+from tests.integration.prometheus_server import Prometheus, running_prometheus
 
 pytestmark = pytest.mark.integration
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dashboards" / "contact-centre.json"
 QUEUE = "it-grafana"
+GROUP = "it-grafana-north"
+#: A queue in no group: listed by the queue variable when every group is chosen.
+SOLO = "it-grafana-solo"
+
+
+@pytest.fixture(scope="module")
+def grouped_worker(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    """A worker with the session worker's queue settings and targets, and QUEUE in GROUP."""
+    workdir = tmp_path_factory.mktemp("dashboard")
+    config = workdir / "groups.yaml"
+    config.write_text(yaml.safe_dump({**yaml.safe_load(QUEUE_CONFIG), "groups": {GROUP: [QUEUE]}}))
+    (workdir / "worker").mkdir()
+    # Its "today" started half a day ago, as the session worker's: no test straddles a day's start.
+    day_start = time.strftime("%H:%M", time.gmtime(time.time() + 12 * 3600))
+    with running_worker(broker, workdir / "worker", KPI_CONFIG=str(config), KPI_DAY_START=day_start) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def grouped_prometheus(grouped_worker: Worker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    target = grouped_worker.base_url.removeprefix("http://")
+    with running_prometheus(target, tmp_path_factory.mktemp("dashboard-prometheus")) as server:
+        yield server
+
+
+def variables() -> dict[str, dict[str, Any]]:
+    return {variable["name"]: variable for variable in json.loads(DASHBOARD.read_text())["templating"]["list"]}
 
 
 def dashboard_queries() -> list[tuple[str, str]]:
     """(panel title, PromQL) for every query, with Grafana's variables filled in as a user would:
-    this queue, every channel, the 15-minute window."""
+    this queue's group, this queue, every channel, the 15-minute window."""
     dashboard = json.loads(DASHBOARD.read_text())
-    substitutions = {"$queue": QUEUE, "$channel": ".+", "$window": "15m", "$__rate_interval": "1m"}
+    substitutions = {
+        "$group": GROUP,
+        "$queue": QUEUE,
+        "$channel": ".+",
+        "$window": "15m",
+        "$__rate_interval": "1m",
+    }
     queries = []
     for panel in dashboard["panels"]:
         for target in panel.get("targets", []):
@@ -78,7 +118,26 @@ def produce_a_full_day(worker: Worker, producer: KafkaProducer) -> None:
     producer.flush()
 
 
-def test_every_dashboard_query_returns_data(worker: Worker, producer: KafkaProducer, prometheus: Prometheus) -> None:
+def variable_values(prometheus: Prometheus, name: str, **others: str) -> set[str]:
+    """What Grafana lists for the query variable ``name``, the ``others`` filled in: for
+    label_values(selector, label) it asks Prometheus for the label's values on the matching series."""
+    match = re.fullmatch(r"label_values\((?:(.+),\s*)?(\w+)\)", variables()[name]["definition"])
+    assert match, variables()[name]["definition"]
+    selector, label = match.groups()
+    for variable, value in others.items():
+        selector = selector.replace(f"${variable}", value)
+    assert "$" not in selector
+    query = urllib.parse.urlencode({"match[]": selector})
+    with urllib.request.urlopen(f"{prometheus.url}/api/v1/label/{label}/values?{query}", timeout=10) as response:
+        document = json.load(response)
+    assert document["status"] == "success", document
+    return set(document["data"])
+
+
+def test_every_dashboard_query_returns_data(
+    grouped_worker: Worker, producer: KafkaProducer, grouped_prometheus: Prometheus
+) -> None:
+    worker, prometheus = grouped_worker, grouped_prometheus
     queries = dashboard_queries()
     assert len(queries) >= 40
     produce_a_full_day(worker, producer)
@@ -127,10 +186,27 @@ def test_every_dashboard_query_returns_data(worker: Worker, producer: KafkaProdu
     assert [float(r["value"][1]) for r in csat] == [4.0]
 
 
-def test_the_alert_annotation_query_is_one_prometheus_accepts(prometheus: Prometheus) -> None:
+def test_the_queue_variable_lists_the_queues_of_the_chosen_groups(
+    grouped_worker: Worker, producer: KafkaProducer, grouped_prometheus: Prometheus
+) -> None:
+    """Grafana's variable queries on a real Prometheus: the groups, the queues of a chosen group, and
+    with every group chosen (the group variable's All value) every queue, those in no group too."""
+    for n, queue in enumerate((QUEUE, SOLO)):
+        event = make_event("contact.queued", f"gf-v{n}", time.time() - 10, queue=queue)
+        produce(producer, grouped_worker.topics["calls"], event, None)
+    producer.flush()
+    prometheus = grouped_prometheus
+    assert wait_for(lambda: variable_values(prometheus, "group")) == {GROUP}
+    every_group = variables()["group"]["allValue"]
+    wait_for(lambda: {QUEUE, SOLO} <= variable_values(prometheus, "queue", group=every_group))
+    assert variable_values(prometheus, "queue", group=GROUP) == {QUEUE}
+    assert variable_values(prometheus, "queue", group="no-such-group") == set()
+
+
+def test_the_alert_annotation_query_is_one_prometheus_accepts(grouped_prometheus: Prometheus) -> None:
     """Grafana draws firing alerts on every panel; a query Prometheus refuses would draw none, silently."""
     [annotation] = json.loads(DASHBOARD.read_text())["annotations"]["list"]
     expr = annotation["expr"].replace("$queue", QUEUE)
     assert "$" not in expr
     # An HTTP 400 (a query Prometheus cannot parse) raises; an answer is a vector, empty without alerts.
-    assert isinstance(prometheus.query(expr), list)
+    assert isinstance(grouped_prometheus.query(expr), list)
