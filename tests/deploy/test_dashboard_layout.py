@@ -1,6 +1,6 @@
-"""The dashboard's layout for a centre of 20-50 queues, checked on its JSON without Grafana: the
-queues filtered by group. That each query returns data from a real Prometheus is
-tests/integration/test_dashboard.py's."""
+"""The dashboard's layout for a centre of 20-50 queues, checked on its JSON without Grafana: target
+lines dashed, and the queues filtered by group. That each query returns data from a real Prometheus
+is tests/integration/test_dashboard.py's."""
 
 from __future__ import annotations
 
@@ -13,11 +13,35 @@ import pytest
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "contact-centre.json"
+#: Series a panel draws as a queue's target or threshold (kpi_target, not kpi_target_met).
+TARGET = re.compile(r"contact_centre_(service_level_target_ratio|kpi_target|wait_threshold_seconds)\b")
 
 
 @pytest.fixture(scope="module")
 def dashboard() -> dict[str, Any]:
     return json.loads(DASHBOARD.read_text())
+
+
+def test_every_timeseries_draws_its_targets_dashed(dashboard: dict[str, Any]) -> None:
+    drawn = []
+    for panel in dashboard["panels"]:
+        if panel["type"] != "timeseries":
+            continue
+        overrides = {
+            o["matcher"]["options"]: {p["id"]: p["value"] for p in o["properties"]}
+            for o in panel["fieldConfig"]["overrides"]
+            if o["matcher"]["id"] == "byFrameRefID"
+        }
+        for target in panel["targets"]:
+            if not TARGET.search(target["expr"]):
+                continue
+            style = overrides.get(target["refId"])
+            assert style is not None, (panel["title"], target["refId"])
+            assert style["custom.lineStyle"]["fill"] == "dash", panel["title"]
+            assert style["custom.fillOpacity"] == 0, panel["title"]
+            drawn.append(target["expr"])
+    for kpi in ("service_level_target_ratio", 'kpi="average_wait_seconds"', 'kpi="abandon_ratio"'):
+        assert any(kpi in expr for expr in drawn), kpi
 
 
 def test_the_queue_variable_lists_the_queues_of_the_chosen_groups(dashboard: dict[str, Any]) -> None:
