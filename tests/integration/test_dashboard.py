@@ -118,6 +118,12 @@ def produce_a_full_day(worker: Worker, producer: KafkaProducer) -> None:
     producer.flush()
 
 
+def merged_panel_titles() -> set[str]:
+    """Panels whose queries Grafana merges into one table, row by row on their common labels."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    return {p["title"] for p in panels if any(t["id"] == "merge" for t in p.get("transformations", []))}
+
+
 def variable_values(prometheus: Prometheus, name: str, **others: str) -> set[str]:
     """What Grafana lists for the query variable ``name``, the ``others`` filled in: for
     label_values(selector, label) it asks Prometheus for the label's values on the matching series."""
@@ -184,6 +190,25 @@ def test_every_dashboard_query_returns_data(
     assert [float(r["value"][1]) for r in reopened if r["metric"]["channel"] == "ticket"] == [1.0]
     csat = results['contact_centre_csat_score{queue=~"it-grafana", channel=~".+", window="15m"}']
     assert [float(r["value"][1]) for r in csat] == [4.0]
+    # A merged table's queries are joined on their labels: each answers with queue and channel only,
+    # one row per queue and channel (a label more, or a row per worker, would split the rows).
+    merged = merged_panel_titles()
+    assert merged
+    for title, expr in queries:
+        if title in merged:
+            rows = [frozenset(r["metric"].items()) for r in results[expr]]
+            assert all({label for label, _ in row} == {"queue", "channel"} for row in rows), (title, expr)
+            assert len(rows) == len(set(rows)), (title, expr)
+    # The group holds only this queue: its recorded service level is the queue's (voice; no ticket
+    # completes a wait).
+    voice = f'contact_centre_service_level_ratio{{queue="{QUEUE}", channel="voice", window="15m"}}'
+    group = f'group_window:contact_centre_service_level:ratio{{group="{GROUP}", window="15m"}}'
+
+    def group_is_the_queue() -> bool:
+        difference = prometheus.query(f"{group} - on () {voice}")
+        return len(difference) == 1 and float(difference[0]["value"][1]) == pytest.approx(0)
+
+    wait_for(group_is_the_queue, timeout=30)
 
 
 def test_the_queue_variable_lists_the_queues_of_the_chosen_groups(
