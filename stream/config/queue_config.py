@@ -37,6 +37,8 @@ class QueueSettings(BaseModel):
     service_level_target: Ratio = 0.8
     wait_alert_seconds: PositiveSeconds = 60.0
     short_abandon_seconds: Annotated[float, Field(ge=0)] = 5.0
+    #: Chats an agent handles at once (the staffing KPIs of the chat channel count slots).
+    chat_concurrency: Annotated[int, Field(ge=1, le=20)] = 1
     targets: dict[str, float] = Field(default_factory=dict)
 
     @field_validator("targets")
@@ -59,7 +61,11 @@ class QueueSettings(BaseModel):
     @property
     def queue_targets(self) -> QueueTargets:
         return QueueTargets(
-            self.service_level_seconds, self.service_level_target, self.wait_alert_seconds, self.all_targets
+            self.service_level_seconds,
+            self.service_level_target,
+            self.wait_alert_seconds,
+            self.all_targets,
+            self.chat_concurrency,
         )
 
 

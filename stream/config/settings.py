@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 
 from stream.config.queue_config import ConfigError, QueueConfig, did_you_mean, explain, load_queue_config
 from stream.kpi.alerting import AlertPolicy
+from stream.kpi.report import StaffingWindows
 from stream.kpi.windows import Window, parse_duration, parse_time_of_day, parse_windows
 
 
@@ -136,6 +137,12 @@ class Settings(BaseSettings):
     alert_window: str = Field(default="15m", description="window whose service level raises alerts")
     alert_hysteresis: float = Field(default=0.1, ge=0, lt=1)
     alert_min_contacts: int = Field(default=10, ge=1)
+    staffing_arrival_window: str = Field(
+        default="15m", description="rolling window whose arrival rate the staffing KPIs model"
+    )
+    staffing_handle_window: str = Field(
+        default="1h", description="window whose handle time and patience the staffing KPIs model"
+    )
 
     topic_calls: str = "contact-centre.calls"
     topic_chats: str = "contact-centre.chats"
@@ -172,12 +179,17 @@ class Settings(BaseSettings):
         parse_duration(value)
         return value
 
-    @field_validator("alert_window")
+    @field_validator("alert_window", "staffing_arrival_window", "staffing_handle_window")
     @classmethod
     def _configured_window(cls, value: str, info: ValidationInfo) -> str:
         windows = info.data.get("windows")
-        if windows is not None and value not in {w.name for w in parse_windows(windows)}:
+        if windows is None:
+            return value
+        by_name = {w.name: w for w in parse_windows(windows)}
+        if value not in by_name:
             raise ValueError(f"{value!r} is not one of KPI_WINDOWS ({windows})")
+        if info.field_name == "staffing_arrival_window" and by_name[value].is_calendar_day:
+            raise ValueError(f"{value!r} is not a rolling window: an arrival rate needs a window of fixed length")
         return value
 
     @model_validator(mode="after")
@@ -239,6 +251,11 @@ class Settings(BaseSettings):
     @cached_property
     def fcr_lookback_seconds(self) -> float:
         return float(parse_duration(self.fcr_lookback))
+
+    @cached_property
+    def staffing_windows(self) -> StaffingWindows:
+        by_name = {window.name: window for window in self.window_list}
+        return StaffingWindows(by_name[self.staffing_arrival_window], by_name[self.staffing_handle_window])
 
     @cached_property
     def alert_policy(self) -> AlertPolicy:

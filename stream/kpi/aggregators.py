@@ -194,7 +194,7 @@ _WAITS = Waits()
 AGGREGATORS = register(
     Count("offered", "contacts_offered"),
     _WAITS,
-    Mean("handled", ("handled", "handle_sum"), "average_handle_seconds"),
+    Mean("handled", ("handled", "handle_sum"), "average_handle_seconds", responses="contacts_handled"),
     Mean("fcr", ("fcr_count", "fcr_sum"), "fcr_ratio"),
     Mean("repeat", ("repeat_count", "repeat_sum"), "repeat_contact_ratio"),
     Mean("first_response", ("first_response_count", "first_response_sum"), "average_first_response_seconds"),

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from stream.kpi.presence import QueuePresence, agents_by_state
+from stream.kpi.presence import QueuePresence, agents_by_state, longest_in_state
 from stream.kpi.queue_keys import split_queue_key
 from stream.kpi.queue_state import QueueState, WaitingNow, waiting_now, window_totals
+from stream.kpi.staffing import NOTHING_KNOWN, StaffingKpis, demand_of, occupancy, staffing_kpis
 from stream.kpi.targets import QueueTargets
 from stream.kpi.window_cache import WindowKpis, WindowKpisCache
-from stream.kpi.windows import WindowSet
+from stream.kpi.windows import Window, WindowSet
 
 #: A queue's name -> its targets.
 TargetsOf = Callable[[str], QueueTargets]
@@ -25,10 +26,22 @@ class QueueReport:
     targets: QueueTargets
     waiting: WaitingNow
     windows: WindowKpis
+    staffing: StaffingKpis = NOTHING_KNOWN
+    #: Agents staffed (available, busy or in wrap-up) and available, as the presence stage last told.
+    agents_staffed: int | None = None
+    agents_available: int | None = None
 
     def targets_met(self, window: str) -> dict[str, bool]:
         """Target met per KPI that has a target and a value in ``window``."""
         return self.targets.met(self.windows[window])
+
+
+@dataclass(frozen=True, slots=True)
+class StaffingWindows:
+    """The windows the staffing KPIs read: arrivals from a rolling one, handle time and patience from another."""
+
+    arrivals: Window
+    handling: Window
 
 
 def build_reports(
@@ -38,9 +51,11 @@ def build_reports(
     now: float,
     only: Collection[str] | None = None,
     cache: WindowKpisCache | None = None,
+    staffing_windows: StaffingWindows | None = None,
 ) -> list[QueueReport]:
     """Reports of ``states`` over every window (or the windows named in ``only``); ``cache``: the
-    window KPIs of earlier reports, reused where nothing they depend on changed."""
+    window KPIs of earlier reports, reused where nothing they depend on changed; ``staffing_windows``:
+    where the staffing KPIs' demand comes from (None: no staffing KPIs)."""
     chosen = [window for window in window_set.windows if only is None or window.name in only]
     tz = window_set.tz
     reports = []
@@ -50,9 +65,50 @@ def build_reports(
             windows = cache.kpis(key, state, chosen, tz, now)
         else:
             windows = {window.name: window_totals(state, window, tz, now).kpis() for window in chosen}
-        reports.append(QueueReport(queue, channel, targets_of(queue), waiting_now(state, now), windows))
+        targets, waiting = targets_of(queue), waiting_now(state, now)
+        staffing = NOTHING_KNOWN
+        if staffing_windows is not None:
+            staffing = _staffing(state, windows, staffing_windows, targets, waiting, window_set, now, channel)
+        told = state.staffing
+        reports.append(
+            QueueReport(
+                queue,
+                channel,
+                targets,
+                waiting,
+                windows,
+                staffing,
+                told.staffed if told else None,
+                told.available if told else None,
+            )
+        )
     reports.sort(key=lambda r: (r.queue, r.channel))
     return reports
+
+
+def _staffing(
+    state: QueueState,
+    windows: WindowKpis,
+    chosen: StaffingWindows,
+    targets: QueueTargets,
+    waiting: WaitingNow,
+    window_set: WindowSet,
+    now: float,
+    channel: str,
+) -> StaffingKpis:
+    def kpis_of(window: Window) -> dict[str, float | None]:
+        return windows.get(window.name) or window_totals(state, window, window_set.tz, now).kpis()
+
+    span = now - chosen.arrivals.oldest_live_bucket(now, window_set.tz)
+    demand = demand_of(kpis_of(chosen.arrivals), span, kpis_of(chosen.handling))
+    return staffing_kpis(
+        demand,
+        state.staffing,
+        waiting.contacts_waiting,
+        targets.service_level_seconds,
+        targets.service_level_target,
+        targets.chat_concurrency if channel == "chat" else 1,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +116,34 @@ class PresenceReport:
     queue: str
     #: agent state -> agents whose latest state it is (every state, 0 included).
     agents: dict[str, int]
+    #: agent state -> how long the agent longest in it has been in it (0, or not in it: nobody).
+    longest_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def occupancy(self) -> float | None:
+        return occupancy(self.agents)
 
 
-def build_presence_reports(states: Iterable[tuple[str, QueuePresence]]) -> list[PresenceReport]:
-    return sorted((PresenceReport(queue, agents_by_state(state)) for queue, state in states), key=lambda r: r.queue)
+def build_presence_reports(states: Iterable[tuple[str, QueuePresence]], now: float) -> list[PresenceReport]:
+    return sorted(
+        (PresenceReport(queue, agents_by_state(state), longest_in_state(state, now)) for queue, state in states),
+        key=lambda r: r.queue,
+    )
 
 
 def reports_to_json(reports: list[QueueReport], presence: list[PresenceReport], now: float) -> dict[str, Any]:
     """The ``/api/kpis`` document."""
     return {
         "generated_at": datetime.fromtimestamp(now, UTC).isoformat(),
-        "agents": [{"queue": r.queue, "states": r.agents} for r in presence],
+        "agents": [
+            {
+                "queue": r.queue,
+                "states": r.agents,
+                "occupancy_ratio": r.occupancy,
+                "longest_in_state_seconds": r.longest_seconds,
+            }
+            for r in presence
+        ],
         "queues": [
             {
                 "queue": r.queue,
@@ -81,6 +154,11 @@ def reports_to_json(reports: list[QueueReport], presence: list[PresenceReport], 
                 "service_level_seconds": r.targets.service_level_seconds,
                 "service_level_target_ratio": r.targets.service_level_target,
                 "targets": r.targets.kpis,
+                "staffing": {
+                    **r.staffing.as_dict(),
+                    "agents_staffed": r.agents_staffed,
+                    "agents_available": r.agents_available,
+                },
                 "windows": {
                     name: {"kpis": kpis, "targets_met": r.targets_met(name)} for name, kpis in r.windows.items()
                 },

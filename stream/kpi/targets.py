@@ -48,6 +48,8 @@ class QueueTargets:
     wait_alert_seconds: float = 60.0
     #: KPI metric name (without prefix) -> target; the service-level target included.
     kpis: dict[str, float] = field(default_factory=dict)
+    #: Chats an agent of the queue handles at once: what the staffing KPIs count a chat agent as.
+    chat_concurrency: int = 1
 
     def met(self, kpis: dict[str, float | None]) -> dict[str, bool]:
         """Target met per KPI that has a target and a value in ``kpis``."""

@@ -124,6 +124,7 @@ def create_pipeline(settings: Settings, clock: Clock | None = None) -> Pipeline:
             lambda table: p.owner_of(table),
             settings.queue_config.targets_of,
             window_set,
+            settings.staffing_windows,
             now,
         ),
         health=health,
@@ -235,6 +236,8 @@ def register_stages(p: Pipeline, event_clock: EventClock | None) -> None:
                 queue_limit=queue_limit,
                 clock=p.clock,
                 metrics=metrics,
+                queue_facts=topics.queue_facts,
+                partitions=s.partitions,
             ),
         ),
     }

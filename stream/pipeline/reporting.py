@@ -9,7 +9,14 @@ import faust
 
 from stream.kpi.presence import distinct_agents_by_state
 from stream.kpi.queue_keys import split_queue_key
-from stream.kpi.report import PresenceReport, QueueReport, TargetsOf, build_presence_reports, build_reports
+from stream.kpi.report import (
+    PresenceReport,
+    QueueReport,
+    StaffingWindows,
+    TargetsOf,
+    build_presence_reports,
+    build_reports,
+)
 from stream.kpi.window_cache import WindowKpisCache
 from stream.kpi.windows import WindowSet
 from stream.pipeline.held_writes import HeldWrites
@@ -26,6 +33,7 @@ class Reporting:
     owner_of: Callable[[faust.TableT], Owns]
     targets_of: TargetsOf
     window_set: WindowSet
+    staffing_windows: StaffingWindows
     clock: Callable[[], float]
     #: Window KPIs of the full reports (every owned queue, every window) last built.
     _cache: WindowKpisCache = field(default_factory=WindowKpisCache, init=False)
@@ -40,14 +48,18 @@ class Reporting:
         )
         now = self.clock() if now is None else now
         if queues is not None or windows is not None:
-            return build_reports(owned, self.targets_of, self.window_set, now, windows)
+            return build_reports(
+                owned, self.targets_of, self.window_set, now, windows, staffing_windows=self.staffing_windows
+            )
         self._cache.keep_only({key for key, _ in owned})
-        return build_reports(owned, self.targets_of, self.window_set, now, cache=self._cache)
+        return build_reports(
+            owned, self.targets_of, self.window_set, now, cache=self._cache, staffing_windows=self.staffing_windows
+        )
 
-    def presence_reports(self, queues: Collection[str] | None = None) -> list[PresenceReport]:
+    def presence_reports(self, queues: Collection[str] | None = None, now: float | None = None) -> list[PresenceReport]:
         owns = self.owner_of(self.presence)
         owned = self.writes.items(self.presence, lambda name: owns(name) and (queues is None or name in queues))
-        return build_presence_reports(owned)
+        return build_presence_reports(owned, self.clock() if now is None else now)
 
     def agents_distinct(self) -> dict[str, int]:
         """The agents of the partitions this worker owns per latest state, each once whatever its

@@ -90,6 +90,27 @@ class KpiGauges:
         self._agents = gauge(
             "agents", "Agents whose latest state is this one, per queue they serve.", ("queue", "state")
         )
+        self._occupancy = gauge("agent_occupancy_ratio", "Agents busy or in wrap-up / agents staffed, now.", ("queue",))
+        self._longest = gauge(
+            "agent_state_longest_seconds",
+            "How long the agent longest in this state has been in it, now (0 when nobody is).",
+            ("queue", "state"),
+        )
+        self._required = gauge(
+            "agents_required",
+            "Agents needed now to meet the service-level target (Erlang A on the queue's arrivals, handle time "
+            "and patience).",
+            qc,
+        )
+        self._predicted = gauge(
+            "predicted_service_level_ratio", "Service level Erlang A predicts with the agents staffed now.", qc
+        )
+        self._expected_wait = gauge(
+            "expected_wait_seconds",
+            "Expected wait of a contact arriving now, from its place in the queue, the agents staffed and the "
+            "handle time.",
+            qc,
+        )
         self._agents_distinct = gauge(
             "agents_distinct",
             "Agents whose latest state is this one, each once whatever its queues (this worker's agents).",
@@ -117,6 +138,9 @@ class KpiGauges:
             self._sl_target,
             self._target,
             self._target_met,
+            self._required,
+            self._predicted,
+            self._expected_wait,
         ]
         self._written: dict[tuple[str, str], _Lines] = {}
 
@@ -141,15 +165,28 @@ class KpiGauges:
             for family_lines, text in zip(by_family, lines.by_family, strict=True):
                 family_lines.append(text)
         self._written = written
+        presence = list(presence)
         agents = [
             self._agents.line((report.queue, state), count)
             for report in presence
             for state, count in report.agents.items()
         ]
+        occupancy = [
+            self._occupancy.line((report.queue,), report.occupancy)
+            for report in presence
+            if report.occupancy is not None
+        ]
+        longest = [
+            self._longest.line((report.queue, state), report.longest_seconds.get(state, 0.0))
+            for report in presence
+            for state in AGENT_STATES
+        ]
         return "".join(
             [
                 *(family.header + "".join(lines) for family, lines in zip(self._families, by_family, strict=True)),
                 self._agents.header + "".join(agents),
+                self._occupancy.header + "".join(occupancy),
+                self._longest.header + "".join(longest),
                 self._agents_distinct.header,
                 *(self._agents_distinct.line((state,), agents_distinct.get(state, 0)) for state in AGENT_STATES),
                 self._queue_group.header,
@@ -184,10 +221,23 @@ class KpiGauges:
             self._sl_target.line(labels, r.targets.service_level_target),
             "".join(self._target.line((*labels, kpi), value) for kpi, value in r.targets.kpis.items()),
             "".join(target_met),
+            *(
+                "" if value is None else family.line(labels, value)
+                for family, value in (
+                    (self._required, r.staffing.agents_required),
+                    (self._predicted, r.staffing.predicted_service_level),
+                    (self._expected_wait, r.staffing.expected_wait_seconds),
+                )
+            ),
         ]
 
 
 def _unchanged(before: QueueReport, now: QueueReport) -> bool:
     # Window KPIs reused by the cache are the same object; comparing them by value would cost
     # about as much as writing them out.
-    return before.windows is now.windows and before.waiting == now.waiting and before.targets == now.targets
+    return (
+        before.windows is now.windows
+        and before.waiting == now.waiting
+        and before.targets == now.targets
+        and before.staffing == now.staffing
+    )

@@ -298,6 +298,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 def test_alert_window_may_be_any_configured_window(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KPI_WINDOWS", "5m,1h")
     monkeypatch.setenv("KPI_ALERT_WINDOW", "5m")
+    monkeypatch.setenv("KPI_STAFFING_ARRIVAL_WINDOW", "5m")
     assert load_settings().alert_policy.window == "5m"
     monkeypatch.delenv("KPI_ALERT_WINDOW")
     with pytest.raises(
@@ -410,7 +411,9 @@ def test_the_commit_interval_reaches_faust(monkeypatch: pytest.MonkeyPatch) -> N
 
 # --------------------------------------------------------------------------- every problem at once (check)
 
-QUEUE_KEYS = "service_level_seconds, service_level_target, wait_alert_seconds, short_abandon_seconds, targets"
+QUEUE_KEYS = (
+    "service_level_seconds, service_level_target, wait_alert_seconds, short_abandon_seconds, chat_concurrency, targets"
+)
 
 
 @pytest.mark.parametrize(
@@ -528,3 +531,21 @@ def test_the_queue_file_is_found_when_another_setting_is_bad(monkeypatch: pytest
     assert queue_file() == tmp_path / "queues.yaml"
     monkeypatch.delenv("KPI_CONFIG")
     assert queue_file() is None
+
+
+def test_staffing_reads_configured_windows_and_arrivals_a_rolling_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KPI_WINDOWS", "5m,30m,today")
+    monkeypatch.setenv("KPI_ALERT_WINDOW", "5m")
+    monkeypatch.setenv("KPI_STAFFING_ARRIVAL_WINDOW", "5m")
+    monkeypatch.setenv("KPI_STAFFING_HANDLE_WINDOW", "today")
+    chosen = load_settings().staffing_windows
+    assert (chosen.arrivals.name, chosen.handling.name) == ("5m", "today")
+    monkeypatch.setenv("KPI_STAFFING_ARRIVAL_WINDOW", "today")
+    with pytest.raises(ConfigError, match=r"^environment: KPI_STAFFING_ARRIVAL_WINDOW: .*'today' is not a rolling"):
+        load_settings()
+    monkeypatch.setenv("KPI_STAFFING_ARRIVAL_WINDOW", "5m")
+    monkeypatch.delenv("KPI_STAFFING_HANDLE_WINDOW")
+    with pytest.raises(
+        ConfigError, match=r"^environment: KPI_STAFFING_HANDLE_WINDOW: .*'1h' is not one of KPI_WINDOWS"
+    ):
+        load_settings()

@@ -13,7 +13,17 @@ from stream.kpi.aggregators import Totals, WaitRules
 from stream.kpi.contacts import ContactState, Lifecycle, apply_event
 from stream.kpi.facts import Fact
 from stream.kpi.ids import id_key
-from stream.kpi.queue_state import QueueState, WaitingNow, apply_facts, prune, waiting_now, window_totals
+from stream.kpi.queue_state import (
+    QueueState,
+    WaitingNow,
+    apply_facts,
+    apply_staffing,
+    prune,
+    split_staffing,
+    waiting_now,
+    window_totals,
+)
+from stream.kpi.staffing import Staffing
 from stream.kpi.windows import WindowSet, parse_window, parse_windows
 
 UTC = ZoneInfo("UTC")
@@ -69,6 +79,7 @@ EMPTY_KPIS = {
     "ces_responses": 0,
     "esat_responses": 0,
     "patience_seconds": None,
+    "contacts_handled": 0,
 }
 
 
@@ -184,6 +195,7 @@ def test_kpis_of_a_mixed_window() -> None:
         "service_level_ratio": 0.375,
         "abandon_ratio": 0.25,
         "average_handle_seconds": 150.0,
+        "contacts_handled": 2,
         "patience_seconds": 223.0 / 3,  # every completed wait's time over the abandons
     }
 
@@ -232,7 +244,7 @@ def test_service_level_of_two_thirds() -> None:
 def test_handle_time_without_wait_data() -> None:
     """A wrap in a window where the wait ended in an earlier window: AHT present, wait KPIs absent."""
     kpis = totals_of(fact("handled", 210)).kpis()
-    assert kpis == {**EMPTY_KPIS, "average_handle_seconds": 210.0}
+    assert kpis == {**EMPTY_KPIS, "average_handle_seconds": 210.0, "contacts_handled": 1}
 
 
 def test_zero_waits_are_a_value_not_absence() -> None:
@@ -669,6 +681,7 @@ def test_queue_state_wire_round_trip() -> None:
     state.answers = keyed({"s-1": T0 - 30})
     state.origins = {"it-contact-events/3": 41}
     state.active_at = T0 - 5
+    state.staffing = Staffing(12, 3, T0 - 2)
     wire = state.to_wire()
     assert wire == {
         "buckets": {
@@ -686,6 +699,7 @@ def test_queue_state_wire_round_trip() -> None:
         "origins": {"it-contact-events/3": 41},
         "answers": keyed({"s-1": T0 - 30}),
         "active_at": T0 - 5,
+        "staffing": [12, 3, T0 - 2],
     }
     restored = QueueState.from_wire(json.loads(json.dumps(wire)))
     assert restored == state
@@ -694,6 +708,23 @@ def test_queue_state_wire_round_trip() -> None:
         waiting=keyed({"old": T0}), answers=keyed({"s-1": T0})
     )
     assert all(isinstance(start, int) for start in restored.buckets["15m"])
+    # written before staffing was told to queues: none known
+    assert QueueState.from_wire({"waiting": {}}).staffing is None
+
+
+def test_staffing_facts_set_the_agents_and_count_nothing() -> None:
+    state = QueueState()
+    told = [
+        Fact("staffed", "sales", "voice", "", T0, 7.0),
+        Fact("available", "sales", "voice", "", T0, 2.0),
+    ]
+    measures, staffing = split_staffing([fact("offered", 0.0, T0 - 10), *told])
+    assert [f.kind for f in measures] == ["offered"] and staffing == told
+    apply_staffing(state, staffing)
+    assert state.staffing == Staffing(7, 2, T0) and state.is_empty
+    # a later word replaces it; half of one (a single fact) changes nothing
+    apply_staffing(state, [Fact("staffed", "sales", "voice", "", T0 + 1, 9.0)])
+    assert state.staffing == Staffing(7, 2, T0)
 
 
 def test_queue_state_is_empty_only_without_buckets_waits_alerts_and_answers() -> None:
@@ -774,6 +805,7 @@ def test_end_to_end_from_lifecycle_events() -> None:
         "service_level_ratio": pytest.approx(0.6666666667),
         "abandon_ratio": pytest.approx(0.3333333333),
         "average_handle_seconds": 300.0,
+        "contacts_handled": 1,
         "fcr_ratio": 1.0,
         "patience_seconds": 47.0,  # (12 + 18 + 4 + 60) / 2 abandons
     }

@@ -102,6 +102,7 @@ SALES_KPIS = {
     "service_level_ratio": 0.75,
     "abandon_ratio": 0.25,
     "average_handle_seconds": 250.0,
+    "contacts_handled": 2,
     "patience_seconds": 73.5,  # (10 + 25 + 40 + 2 + 70) / 2 abandons
 }
 
@@ -213,6 +214,14 @@ def test_reports_to_json() -> None:
         "service_level_seconds": 60.0,
         "service_level_target_ratio": 0.9,
         "targets": {"service_level_ratio": 0.9, "average_wait_seconds": 30, "abandon_ratio": 0.05, "csat_score": 4.5},
+        # built without staffing windows, and no agent word: nothing known
+        "staffing": {
+            "agents_required": None,
+            "predicted_service_level_ratio": None,
+            "expected_wait_seconds": None,
+            "agents_staffed": None,
+            "agents_available": None,
+        },
         "windows": {
             "15m": {
                 "kpis": SALES_KPIS,
@@ -269,7 +278,10 @@ def test_agents_in_json_document() -> None:
     sales = {"available": 2, "busy": 3, "wrapup": 1, "away": 0, "offline": 4}
     support = {"available": 0, "busy": 1, "wrapup": 0, "away": 1, "offline": 0}
     document = reports_to_json([], [PresenceReport("sales", sales), PresenceReport("support", support)], NOW)
-    assert document["agents"] == [{"queue": "sales", "states": sales}, {"queue": "support", "states": support}]
+    assert document["agents"] == [
+        {"queue": "sales", "states": sales, "occupancy_ratio": 4 / 6, "longest_in_state_seconds": {}},
+        {"queue": "support", "states": support, "occupancy_ratio": 1.0, "longest_in_state_seconds": {}},
+    ]
     assert document["queues"] == []
 
 
@@ -291,6 +303,7 @@ def test_report_at_a_later_instant_drops_expired_buckets() -> None:
         "service_level_ratio": 0.5,
         "abandon_ratio": 0.5,
         "average_handle_seconds": 300.0,
+        "contacts_handled": 1,
         "patience_seconds": 110.0,  # (40 + 70) / 1 abandon
     }
     assert report.waiting == WaitingNow(2, 645.0)

@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from stream.kpi.queue_state import WaitingNow
 from stream.kpi.report import PresenceReport, QueueReport
+from stream.kpi.staffing import StaffingKpis
 from stream.serving.kpi_gauges import KpiGauges
 from tests.unit.kpi.test_report import reports
 
@@ -115,3 +116,30 @@ def test_each_group_of_a_reported_queue_is_exported_once_per_window() -> None:
     }
     assert text.count("\ncontact_centre_queue_group{") == 6  # no line twice
     assert samples(gauges.text([r for r in reports() if r.queue == "support"], [], {}), "queue_group") == {}
+
+
+def test_staffing_gauges_are_written_where_known_and_changed_when_they_change() -> None:
+    gauges, first = KpiGauges({}), reports()
+    text = gauges.text(first, PRESENCE, {})
+    assert "contact_centre_agents_required{" not in text  # nothing known: absent, not 0
+    staffed = replace(first[1], staffing=StaffingKpis(agents_required=12, predicted_service_level=0.7))
+    text = gauges.text([first[0], staffed, first[2]], PRESENCE, {})
+    assert 'contact_centre_agents_required{channel="voice",queue="sales"} 12.0' in text
+    assert 'contact_centre_predicted_service_level_ratio{channel="voice",queue="sales"} 0.7' in text
+    assert "contact_centre_expected_wait_seconds{" not in text
+
+
+def test_occupancy_and_longest_in_state_per_queue() -> None:
+    presence = [
+        PresenceReport("sales", {"available": 1, "busy": 2, "wrapup": 1}, {"away": 2400.0, "busy": 30.0}),
+        PresenceReport("night", {"offline": 3}),
+    ]
+    families = {f.name: f for f in text_string_to_metric_families(KpiGauges({}).text([], presence, {}))}
+    occupancy = {s.labels["queue"]: s.value for s in families["contact_centre_agent_occupancy_ratio"].samples}
+    assert occupancy == {"sales": 0.75}  # nobody staffed at night: absent
+    longest = {
+        (s.labels["queue"], s.labels["state"]): s.value
+        for s in families["contact_centre_agent_state_longest_seconds"].samples
+    }
+    assert longest[("sales", "away")] == 2400.0 and longest[("sales", "available")] == 0.0
+    assert len(longest) == 10  # every state of every queue

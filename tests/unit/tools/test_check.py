@@ -113,10 +113,16 @@ def test_a_good_configuration_is_one_line_saying_what_was_checked(
 ) -> None:
     file = tmp_path / "queues.yaml"
     file.write_text("queues:\n  sales: {}\n  support: {}\ngroups:\n  north: [sales, support]\n", encoding="utf-8")
-    environ = {**BROKER, "KPI_CONFIG": str(file), "KPI_WINDOWS": "15m,today", "KPI_TIMEZONE": "Europe/Warsaw"}
+    environ = {
+        **BROKER,
+        "KPI_CONFIG": str(file),
+        "KPI_WINDOWS": "15m,today",
+        "KPI_STAFFING_HANDLE_WINDOW": "today",
+        "KPI_TIMEZONE": "Europe/Warsaw",
+    }
     assert check(monkeypatch, capsys, environ) == (
         0,
-        [f"ok: 4 KPI_* variables; {file}: 2 queues, 1 group; windows 15m, today (Europe/Warsaw)"],
+        [f"ok: 5 KPI_* variables; {file}: 2 queues, 1 group; windows 15m, today (Europe/Warsaw)"],
     )
 
 

@@ -1,0 +1,122 @@
+"""Staffing now, per queue and channel (SPEC §4): the agents needed to meet the service-level
+target, the service level the agents staffed now would give, and the wait of a contact arriving now.
+
+The demand comes from the queue's own windows: the arrival rate from one rolling window (offered
+over the time the window's live buckets span), the handle time and the patience from another
+(usually longer, as handle times vary more than arrivals). The model is Erlang A
+(stream.kpi.queueing); a queue whose window has no abandon has no measured patience and is
+modelled with none (Erlang C). Chat agents handle ``chat_concurrency`` chats at once: the model's
+servers are chat slots, and the agents needed are the slots needed divided by the concurrency,
+rounded up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from stream.kpi import queueing
+from stream.kpi.aggregators import Results
+
+#: Fewer contacts handled in the handle window than this give no handle time to staff by: an
+#: average of a handful of contacts swings by minutes from one to the next.
+MIN_HANDLED = 5
+#: Channels whose contacts wait for an agent; tickets wait in a backlog, not a queue.
+QUEUED_CHANNELS = ("voice", "chat")
+
+
+@dataclass(frozen=True, slots=True)
+class Staffing:
+    """A queue's agents as last told by the presence stage: those staffed (available, busy or in
+    wrap-up) and those available, as of the presence stage's clock."""
+
+    staffed: int
+    available: int
+    as_of: float
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    arrival_rate: float  # contacts per second
+    handle_seconds: float
+    #: 1 / mean patience; 0 when no contact abandoned in the window (nobody is known to give up).
+    abandon_rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class StaffingKpis:
+    """None where too little is known (SPEC §4: absent, never 0)."""
+
+    agents_required: int | None = None
+    predicted_service_level: float | None = None
+    expected_wait_seconds: float | None = None
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {
+            "agents_required": self.agents_required,
+            "predicted_service_level_ratio": self.predicted_service_level,
+            "expected_wait_seconds": self.expected_wait_seconds,
+        }
+
+
+NOTHING_KNOWN = StaffingKpis()
+
+
+def demand_of(arrivals: Results, arrival_span_seconds: float, handling: Results) -> Demand | None:
+    """The demand on a queue from its arrival window's KPIs (over ``arrival_span_seconds``) and its
+    handle window's; None when the handle window has fewer than :data:`MIN_HANDLED` contacts
+    handled or nothing was offered."""
+    offered, handle = arrivals["contacts_offered"], handling["average_handle_seconds"]
+    if not offered or handle is None or handle <= 0 or (handling["contacts_handled"] or 0) < MIN_HANDLED:
+        return None
+    patience = handling["patience_seconds"]
+    abandon_rate = 1.0 / patience if patience else 0.0
+    return Demand(offered / max(arrival_span_seconds, 1.0), handle, abandon_rate)
+
+
+def staffing_kpis(
+    demand: Demand | None,
+    staffing: Staffing | None,
+    contacts_waiting: int,
+    service_level_seconds: float,
+    target: float,
+    concurrency: int,
+) -> StaffingKpis:
+    """Agents required (from the demand alone), and with the agents staffed now the predicted
+    service level and the expected wait of a contact arriving now."""
+    if demand is None:
+        return NOTHING_KNOWN
+    required: int | None
+    try:
+        slots = queueing.required_agents(
+            demand.arrival_rate, demand.handle_seconds, service_level_seconds, target, demand.abandon_rate
+        )
+        required = math.ceil(slots / concurrency)
+    except ValueError:  # a target of 0 or 1, or one out of reach of any sensible count
+        required = None
+    if staffing is None:
+        return StaffingKpis(required)
+    slots_staffed = staffing.staffed * concurrency
+    predicted = queueing.erlang_a(
+        demand.arrival_rate, demand.handle_seconds, slots_staffed, demand.abandon_rate, service_level_seconds
+    ).service_level
+    free = min(staffing.available * concurrency, slots_staffed)
+    wait = queueing.expected_wait_seconds(
+        contacts_waiting, slots_staffed, free, demand.handle_seconds, demand.abandon_rate
+    )
+    return StaffingKpis(required, predicted, wait if math.isfinite(wait) else None)
+
+
+def occupancy(agents: Mapping[str, int]) -> float | None:
+    """Agents busy or in wrap-up over agents staffed, now (a state not in ``agents``: nobody);
+    None with nobody staffed."""
+    working = agents.get("busy", 0) + agents.get("wrapup", 0)
+    staffed = working + agents.get("available", 0)
+    return working / staffed if staffed else None
+
+
+def staffing_of(agents: Mapping[str, int], as_of: float) -> Staffing:
+    """The staffing of a queue whose agents by state are ``agents``."""
+    available = agents.get("available", 0)
+    return Staffing(available + agents.get("busy", 0) + agents.get("wrapup", 0), available, as_of)
