@@ -45,6 +45,8 @@ defaults:
     ces_score: 5
     employee_nps_score: 10
 queues:
+  it-staffing:
+    chat_concurrency: 2
   it-sales:
     service_level_seconds: 30
     wait_alert_seconds: 45
