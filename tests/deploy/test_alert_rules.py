@@ -27,7 +27,7 @@ def run(*command: str) -> str:
 
 
 def test_rules_are_valid() -> None:
-    assert "SUCCESS: 12 rules found" in run("promtool", "check", "rules", str(RULES))
+    assert "SUCCESS: 13 rules found" in run("promtool", "check", "rules", str(RULES))
 
 
 def test_rules_unit_tests_pass() -> None:
