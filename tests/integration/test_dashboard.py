@@ -96,6 +96,13 @@ def produce_a_full_day(worker: Worker, producer: KafkaProducer) -> None:
         ("tickets", make_event("ticket.solved", "gf-t1", b + 120)),
         ("agents", make_agent_state("gf-a1", b, "busy", QUEUE)),
     ]
+    for n in range(4):  # with gf-c1, the five handled contacts the staffing KPIs need (docs/metrics.md#staffing)
+        contact = f"gf-h{n}"
+        events += [
+            ("calls", make_event("contact.queued", contact, b + n, queue=QUEUE)),
+            ("calls", make_event("contact.answered", contact, b + n + 5, agent_id="gf-a1")),
+            ("calls", make_event("contact.wrapped", contact, b + n + 90, resolved=True)),
+        ]
     for kind, score in (("csat", 4), ("nps", 9), ("ces", 6), ("esat", 8)):
         events.append(
             (
