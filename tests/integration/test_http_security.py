@@ -18,11 +18,10 @@ from kafka import KafkaProducer
 from playwright.sync_api import expect, sync_playwright
 
 from stream.tools.embedded_broker import EmbeddedBroker
-from tests.integration.conftest import Worker, running_worker, wait_for
+from tests.integration.conftest import CHROMIUM, CHROMIUM_ARGS, Worker, running_worker, wait_for
 from tests.integration.events import make_event, produce
 from tests.integration.prometheus_server import JOB, running_prometheus
 from tests.integration.scrape import series
-from tests.integration.test_wallboard import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,7 @@
 """Staffing on the real worker: a scripted queue with a known arrival rate, handle time, patience
 and agents gives, on /api/kpis and /metrics, the values of the documented model (docs/metrics.md,
-Staffing) computed here from those inputs with the queueing module."""
+Staffing) computed here from those inputs with the queueing module; the wallboard in a real headless
+Chromium shows them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from kafka import KafkaProducer
+from playwright.sync_api import Page, expect
 
 from stream.kpi import queueing
 from stream.kpi.windows import parse_window
@@ -90,7 +92,10 @@ def expected(entry: dict[str, Any], slots_per_agent: int) -> tuple[int, float, f
     return math.ceil(slots / slots_per_agent), predicted, wait
 
 
-def test_a_scripted_queue_gives_the_models_staffing(worker: Worker, producer: KafkaProducer) -> None:
+@pytest.fixture(scope="module")
+def staffed_queue(worker: Worker, producer: KafkaProducer) -> Worker:
+    """The scripted queue's contacts, then its agents, on the session worker: ready once both its
+    channels have been told their agents."""
     start = time.time()
     produce_contacts(producer, worker.topics["calls"], "voice", start)
     produce_contacts(producer, worker.topics["chats"], "chat", start)
@@ -101,9 +106,15 @@ def test_a_scripted_queue_gives_the_models_staffing(worker: Worker, producer: Ka
     for agent, (state, ago) in AGENTS.items():
         produce(producer, worker.topics["agents"], make_agent_state(agent, start - ago, state, QUEUE), agent.encode())
     producer.flush()
-    voice = wait_for(lambda: (e := entry_of(worker, "voice")) and e["staffing"]["agents_staffed"] == STAFFED and e)
-    chat = wait_for(lambda: (e := entry_of(worker, "chat")) and e["staffing"]["agents_staffed"] == STAFFED and e)
+    for channel in ("voice", "chat"):
+        wait_for(lambda c=channel: (e := entry_of(worker, c)) and e["staffing"]["agents_staffed"] == STAFFED)
+    return worker
 
+
+def test_a_scripted_queue_gives_the_models_staffing(staffed_queue: Worker) -> None:
+    worker = staffed_queue
+    voice, chat = entry_of(worker, "voice"), entry_of(worker, "chat")
+    assert voice is not None and chat is not None
     kpis = voice["windows"]["1h"]["kpis"]
     assert (kpis["average_handle_seconds"], kpis["contacts_handled"], kpis["patience_seconds"]) == (
         HANDLE,
@@ -139,3 +150,31 @@ def test_a_scripted_queue_gives_the_models_staffing(worker: Worker, producer: Ka
     )
     assert metrics[series("contact_centre_agent_occupancy_ratio", queue=QUEUE)] == pytest.approx(5 / 8)
     assert metrics[series("contact_centre_agent_state_longest_seconds", queue=QUEUE, state="away")] >= 2400
+
+
+def test_the_wallboard_shows_agents_needed_expected_wait_occupancy_and_the_agents(
+    staffed_queue: Worker, page: Page
+) -> None:
+    page.goto(f"{staffed_queue.base_url}/wallboard?queue={QUEUE}")
+    tile = page.locator(f'section[data-queue="{QUEUE}"][data-channel="voice"]')
+    expect(tile).to_be_visible(timeout=10_000)
+    voice = entry_of(staffed_queue, "voice")
+    assert voice is not None
+    staffing = voice["staffing"]
+    needed = tile.locator('[data-kpi="agents_needed"]')
+    expect(needed.locator("dd")).to_have_text(f"{staffing['agents_required']} / {STAFFED}")
+    expect(needed).to_have_attribute("data-state", "red")  # fewer staffed than needed
+    expected_wait = round(staffing["expected_wait_seconds"])
+    expect(tile.locator('[data-kpi="expected_wait_seconds"] dd')).to_have_text(
+        f"{expected_wait // 60}:{expected_wait % 60:02d}"
+    )
+    expect(tile.locator('[data-kpi="occupancy_ratio"] dd')).to_have_text("63%")  # 5 of 8
+    strip = tile.locator('[data-kpi="agents"]')
+    expect(strip).to_contain_text("3 available \u00b7 4 busy \u00b7 1 wrap-up \u00b7 2 away \u00b7 longest away 40:")
+    # Chat agents take two chats each: the chat tile needs fewer agents for the same contacts.
+    chat = entry_of(staffed_queue, "chat")
+    assert chat is not None
+    chat_tile = page.locator(f'section[data-queue="{QUEUE}"][data-channel="chat"]')
+    expect(chat_tile.locator('[data-kpi="agents_needed"] dd')).to_have_text(
+        f"{chat['staffing']['agents_required']} / {STAFFED}"
+    )

@@ -27,9 +27,8 @@ from kafka import KafkaProducer
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from stream.tools.embedded_broker import EmbeddedBroker
-from tests.integration.conftest import Worker, running_worker, wait_for
+from tests.integration.conftest import CHROMIUM, CHROMIUM_ARGS, Worker, running_worker, wait_for
 from tests.integration.events import make_event, produce
-from tests.integration.test_wallboard import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.integration
 
