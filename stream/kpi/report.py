@@ -10,7 +10,15 @@ from typing import Any
 from stream.kpi.presence import QueuePresence, agents_by_state, longest_in_state
 from stream.kpi.queue_keys import split_queue_key
 from stream.kpi.queue_state import QueueState, WaitingNow, waiting_now, window_totals
-from stream.kpi.staffing import NOTHING_KNOWN, StaffingKpis, demand_of, occupancy, staffing_kpis
+from stream.kpi.staffing import (
+    NOTHING_KNOWN,
+    RequiredAgentsCache,
+    StaffingKpis,
+    agents_required,
+    demand_of,
+    occupancy,
+    staffing_kpis,
+)
 from stream.kpi.targets import QueueTargets
 from stream.kpi.window_cache import WindowKpis, WindowKpisCache
 from stream.kpi.windows import Window, WindowSet
@@ -52,10 +60,12 @@ def build_reports(
     only: Collection[str] | None = None,
     cache: WindowKpisCache | None = None,
     staffing_windows: StaffingWindows | None = None,
+    required_cache: RequiredAgentsCache | None = None,
 ) -> list[QueueReport]:
     """Reports of ``states`` over every window (or the windows named in ``only``); ``cache``: the
     window KPIs of earlier reports, reused where nothing they depend on changed; ``staffing_windows``:
-    where the staffing KPIs' demand comes from (None: no staffing KPIs)."""
+    where the staffing KPIs' demand comes from (None: no staffing KPIs); ``required_cache``: agents
+    required of earlier reports, reused for a few seconds."""
     chosen = [window for window in window_set.windows if only is None or window.name in only]
     tz = window_set.tz
     reports = []
@@ -68,7 +78,9 @@ def build_reports(
         targets, waiting = targets_of(queue), waiting_now(state, now)
         staffing = NOTHING_KNOWN
         if staffing_windows is not None:
-            staffing = _staffing(state, windows, staffing_windows, targets, waiting, window_set, now, channel)
+            staffing = _staffing(
+                key, state, windows, staffing_windows, targets, waiting, window_set, now, required_cache
+            )
         told = state.staffing
         reports.append(
             QueueReport(
@@ -87,6 +99,7 @@ def build_reports(
 
 
 def _staffing(
+    key: str,
     state: QueueState,
     windows: WindowKpis,
     chosen: StaffingWindows,
@@ -94,21 +107,22 @@ def _staffing(
     waiting: WaitingNow,
     window_set: WindowSet,
     now: float,
-    channel: str,
+    required_cache: RequiredAgentsCache | None,
 ) -> StaffingKpis:
     def kpis_of(window: Window) -> dict[str, float | None]:
         return windows.get(window.name) or window_totals(state, window, window_set.tz, now).kpis()
 
     span = now - chosen.arrivals.oldest_live_bucket(now, window_set.tz)
     demand = demand_of(kpis_of(chosen.arrivals), span, kpis_of(chosen.handling))
-    return staffing_kpis(
-        demand,
-        state.staffing,
-        waiting.contacts_waiting,
-        targets.service_level_seconds,
-        targets.service_level_target,
-        targets.chat_concurrency if channel == "chat" else 1,
-    )
+    if demand is None:
+        return NOTHING_KNOWN
+    seconds, target = targets.service_level_seconds, targets.service_level_target
+    concurrency = targets.chat_concurrency if split_queue_key(key)[1] == "chat" else 1
+    if required_cache is None:
+        required = agents_required(demand, seconds, target, concurrency)
+    else:
+        required = required_cache.get(key, demand, seconds, target, concurrency, now)
+    return staffing_kpis(demand, state.staffing, waiting.contacts_waiting, seconds, concurrency, required)
 
 
 @dataclass(frozen=True, slots=True)

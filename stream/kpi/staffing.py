@@ -13,7 +13,7 @@ rounded up.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from stream.kpi import queueing
@@ -75,37 +75,75 @@ def demand_of(arrivals: Results, arrival_span_seconds: float, handling: Results)
     return Demand(offered / max(arrival_span_seconds, 1.0), handle, abandon_rate)
 
 
+def agents_required(demand: Demand, service_level_seconds: float, target: float, concurrency: int) -> int | None:
+    """The fewest agents that meet ``target`` within ``service_level_seconds``; None for a target of
+    0 or 1, or one no sensible count reaches."""
+    try:
+        slots = queueing.required_agents(
+            demand.arrival_rate, demand.handle_seconds, service_level_seconds, target, demand.abandon_rate
+        )
+    except ValueError:
+        return None
+    return math.ceil(slots / concurrency)
+
+
 def staffing_kpis(
     demand: Demand | None,
     staffing: Staffing | None,
     contacts_waiting: int,
     service_level_seconds: float,
-    target: float,
     concurrency: int,
+    required: int | None,
 ) -> StaffingKpis:
-    """Agents required (from the demand alone), and with the agents staffed now the predicted
-    service level and the expected wait of a contact arriving now."""
+    """With the agents staffed now, the predicted service level and the expected wait of a contact
+    arriving now, beside ``required`` (:func:`agents_required` of the same demand)."""
     if demand is None:
         return NOTHING_KNOWN
-    required: int | None
-    try:
-        slots = queueing.required_agents(
-            demand.arrival_rate, demand.handle_seconds, service_level_seconds, target, demand.abandon_rate
-        )
-        required = math.ceil(slots / concurrency)
-    except ValueError:  # a target of 0 or 1, or one out of reach of any sensible count
-        required = None
     if staffing is None:
         return StaffingKpis(required)
     slots_staffed = staffing.staffed * concurrency
-    predicted = queueing.erlang_a(
-        demand.arrival_rate, demand.handle_seconds, slots_staffed, demand.abandon_rate, service_level_seconds
-    ).service_level
+    try:
+        predicted: float | None = queueing.erlang_a(
+            demand.arrival_rate, demand.handle_seconds, slots_staffed, demand.abandon_rate, service_level_seconds
+        ).service_level
+    except ValueError:  # a patience so long that an overload's queue has no end: no steady state to predict
+        predicted = None
     free = min(staffing.available * concurrency, slots_staffed)
     wait = queueing.expected_wait_seconds(
         contacts_waiting, slots_staffed, free, demand.handle_seconds, demand.abandon_rate
     )
     return StaffingKpis(required, predicted, wait if math.isfinite(wait) else None)
+
+
+class RequiredAgentsCache:
+    """Agents required per queue key, searched again at most every ``max_age`` seconds.
+
+    The search evaluates Erlang A at every count from a lower bound up: about 1 ms at 50 Erlangs,
+    15 ms at 500, for each queue at each report (every second). Its inputs are 15-minute and
+    hour-long windows, which a few seconds move by a fraction of a per cent, so the count is kept
+    for a few seconds; the predicted service level and the expected wait, one evaluation each, are
+    computed at every report.
+    """
+
+    def __init__(self, max_age: float = 5.0) -> None:
+        self._max_age = max_age
+        #: key -> (searched at, what it was searched for, the count).
+        self._kept: dict[str, tuple[float, tuple[float, float, int], int | None]] = {}
+
+    def get(
+        self, key: str, demand: Demand, service_level_seconds: float, target: float, concurrency: int, now: float
+    ) -> int | None:
+        rules = (service_level_seconds, target, concurrency)
+        kept = self._kept.get(key)
+        if kept is not None and kept[1] == rules and 0 <= now - kept[0] < self._max_age:
+            return kept[2]
+        required = agents_required(demand, service_level_seconds, target, concurrency)
+        self._kept[key] = (now, rules, required)
+        return required
+
+    def keep_only(self, keys: Collection[str]) -> None:
+        for key in self._kept.keys() - set(keys):
+            del self._kept[key]
 
 
 def occupancy(agents: Mapping[str, int]) -> float | None:

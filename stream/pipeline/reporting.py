@@ -17,6 +17,7 @@ from stream.kpi.report import (
     build_presence_reports,
     build_reports,
 )
+from stream.kpi.staffing import RequiredAgentsCache
 from stream.kpi.window_cache import WindowKpisCache
 from stream.kpi.windows import WindowSet
 from stream.pipeline.held_writes import HeldWrites
@@ -37,6 +38,8 @@ class Reporting:
     clock: Callable[[], float]
     #: Window KPIs of the full reports (every owned queue, every window) last built.
     _cache: WindowKpisCache = field(default_factory=WindowKpisCache, init=False)
+    #: Agents required per owned queue key, kept a few seconds (the search is the costly part).
+    _required: RequiredAgentsCache = field(default_factory=RequiredAgentsCache, init=False)
 
     def reports(
         self, now: float | None = None, queues: Collection[str] | None = None, windows: Collection[str] | None = None
@@ -49,11 +52,25 @@ class Reporting:
         now = self.clock() if now is None else now
         if queues is not None or windows is not None:
             return build_reports(
-                owned, self.targets_of, self.window_set, now, windows, staffing_windows=self.staffing_windows
+                owned,
+                self.targets_of,
+                self.window_set,
+                now,
+                windows,
+                staffing_windows=self.staffing_windows,
+                required_cache=self._required,
             )
-        self._cache.keep_only({key for key, _ in owned})
+        keys = {key for key, _ in owned}
+        self._cache.keep_only(keys)
+        self._required.keep_only(keys)
         return build_reports(
-            owned, self.targets_of, self.window_set, now, cache=self._cache, staffing_windows=self.staffing_windows
+            owned,
+            self.targets_of,
+            self.window_set,
+            now,
+            cache=self._cache,
+            staffing_windows=self.staffing_windows,
+            required_cache=self._required,
         )
 
     def presence_reports(self, queues: Collection[str] | None = None, now: float | None = None) -> list[PresenceReport]:

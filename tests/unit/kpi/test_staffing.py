@@ -12,7 +12,10 @@ from stream.kpi.staffing import (
     MIN_HANDLED,
     NOTHING_KNOWN,
     Demand,
+    RequiredAgentsCache,
     Staffing,
+    StaffingKpis,
+    agents_required,
     demand_of,
     occupancy,
     staffing_kpis,
@@ -45,40 +48,40 @@ def test_no_abandon_is_no_patience_measured_so_nobody_gives_up() -> None:
 )
 def test_too_little_data_is_no_demand_and_no_kpi(arrivals: dict, handling: dict) -> None:
     assert demand_of(arrivals, 900.0, handling) is None
-    assert staffing_kpis(None, Staffing(10, 2, 0.0), 3, 20.0, 0.8, 1) == NOTHING_KNOWN
+    assert staffing_kpis(None, Staffing(10, 2, 0.0), 3, 20.0, 1, None) == NOTHING_KNOWN
 
 
 def test_with_the_agents_staffed_the_model_gives_service_level_and_wait() -> None:
     demand = Demand(0.1, 240.0, 1 / 300)  # 24 Erlangs
-    kpis = staffing_kpis(demand, Staffing(26, 0, 0.0), 5, 20.0, 0.8, 1)
-    assert kpis.agents_required == queueing.required_agents(0.1, 240.0, 20.0, 0.8, 1 / 300)
+    required = agents_required(demand, 20.0, 0.8, 1)
+    assert required == queueing.required_agents(0.1, 240.0, 20.0, 0.8, 1 / 300)
+    kpis = staffing_kpis(demand, Staffing(26, 0, 0.0), 5, 20.0, 1, required)
+    assert kpis.agents_required == required
     assert kpis.predicted_service_level == queueing.erlang_a(0.1, 240.0, 26, 1 / 300, 20.0).service_level
     # five waiting ahead, all 26 busy: six moves up at 26/240 + i/300 a second
     assert kpis.expected_wait_seconds == pytest.approx(sum(1 / (26 / 240 + i / 300) for i in range(6)))
 
 
 def test_free_agents_answer_a_new_contact_at_once() -> None:
-    kpis = staffing_kpis(Demand(0.1, 240.0, 0.0), Staffing(26, 3, 0.0), 2, 20.0, 0.8, 1)
+    kpis = staffing_kpis(Demand(0.1, 240.0, 0.0), Staffing(26, 3, 0.0), 2, 20.0, 1, 27)
     assert kpis.expected_wait_seconds == 0.0
 
 
 def test_without_agents_the_wait_is_absent_not_infinite() -> None:
-    kpis = staffing_kpis(Demand(0.1, 240.0, 1 / 300), Staffing(0, 0, 0.0), 1, 20.0, 0.8, 1)
+    kpis = staffing_kpis(Demand(0.1, 240.0, 1 / 300), Staffing(0, 0, 0.0), 1, 20.0, 1, 27)
     assert kpis.expected_wait_seconds is None and kpis.predicted_service_level == 0.0
-    assert kpis.agents_required is not None
 
 
 def test_without_word_of_the_agents_only_the_required_count_is_known() -> None:
-    kpis = staffing_kpis(Demand(0.1, 240.0, 1 / 300), None, 1, 20.0, 0.8, 1)
-    assert kpis.agents_required is not None
-    assert (kpis.predicted_service_level, kpis.expected_wait_seconds) == (None, None)
+    kpis = staffing_kpis(Demand(0.1, 240.0, 1 / 300), None, 1, 20.0, 1, 27)
+    assert kpis == StaffingKpis(agents_required=27)
 
 
 def test_a_chat_agent_is_as_many_slots_as_its_concurrency() -> None:
     demand = Demand(0.1, 240.0, 1 / 300)
     slots = queueing.required_agents(0.1, 240.0, 20.0, 0.8, 1 / 300)
-    chat = staffing_kpis(demand, Staffing(9, 0, 0.0), 0, 20.0, 0.8, 3)
-    assert chat.agents_required == math.ceil(slots / 3)
+    assert agents_required(demand, 20.0, 0.8, 3) == math.ceil(slots / 3)
+    chat = staffing_kpis(demand, Staffing(9, 0, 0.0), 0, 20.0, 3, None)
     assert chat.predicted_service_level == queueing.erlang_a(0.1, 240.0, 27, 1 / 300, 20.0).service_level
 
 
@@ -87,3 +90,21 @@ def test_occupancy_and_staffing_count_available_busy_and_wrapup() -> None:
     assert occupancy(agents) == 6 / 8
     assert staffing_of(agents, 12.0) == Staffing(8, 2, 12.0)
     assert occupancy({"away": 3, "offline": 1}) is None
+
+
+@pytest.mark.parametrize(("target", "expected"), [(0.0, None), (1.0, None)])
+def test_a_target_no_count_can_meet_gives_no_required_count(target: float, expected: None) -> None:
+    assert agents_required(Demand(0.1, 240.0, 1 / 300), 20.0, target, 1) is expected
+
+
+def test_the_required_count_is_searched_again_after_a_few_seconds_or_new_rules() -> None:
+    cache, searched = RequiredAgentsCache(max_age=5.0), Demand(0.1, 240.0, 1 / 300)
+    first = cache.get("sales/voice", searched, 20.0, 0.8, 1, now=100.0)
+    assert first == agents_required(searched, 20.0, 0.8, 1)
+    doubled = Demand(0.2, 240.0, 1 / 300)
+    assert cache.get("sales/voice", doubled, 20.0, 0.8, 1, now=104.9) == first  # kept
+    assert cache.get("sales/voice", doubled, 20.0, 0.8, 1, now=105.0) == agents_required(doubled, 20.0, 0.8, 1)
+    assert cache.get("sales/voice", doubled, 20.0, 0.9, 1, now=105.1) == agents_required(doubled, 20.0, 0.9, 1)
+    cache.keep_only([])  # the key went: its count is not kept for the demand it was searched for
+    assert cache.get("sales/voice", searched, 20.0, 0.9, 1, now=105.2) == agents_required(searched, 20.0, 0.9, 1)
+    assert agents_required(searched, 20.0, 0.9, 1) != agents_required(doubled, 20.0, 0.9, 1)
