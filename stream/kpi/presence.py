@@ -16,8 +16,8 @@ to the later to arrive winning.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stream.kpi.ids import id_key
@@ -42,10 +42,17 @@ class AgentUpdate:
     state: str
     queues: tuple[str, ...]
     place: Place = NO_PLACE
+    #: Since when (event time) the agent has been in ``state``, as the agent stage keeps it (None:
+    #: from ``ts``); not part of what the update says, so not compared.
+    since: float | None = field(default=None, compare=False)
 
     @property
     def version(self) -> Version:
         return self.ts, self.place
+
+    @property
+    def in_state_since(self) -> float:
+        return self.ts if self.since is None else self.since
 
     def to_wire(self) -> list[Any]:
         return _AGENT_UPDATE_WIRE.to_wire(self)
@@ -78,8 +85,19 @@ class Presence:
 
 
 #: A place travels as a list of two; a row without one was written before places were recorded.
-_AGENT_UPDATE_WIRE = Row(AgentUpdate, encode={"queues": list, "place": list}, decode={"queues": tuple, "place": tuple})
+_AGENT_UPDATE_WIRE = Row(
+    AgentUpdate,
+    encode={"queues": list, "place": list},
+    decode={"queues": tuple, "place": tuple},
+    optional=("since",),
+)
 _PRESENCE_WIRE = Row(Presence, encode={"place": list}, decode={"place": tuple})
+
+
+def kept_update(latest: AgentUpdate | None, update: AgentUpdate) -> AgentUpdate:
+    """``update`` as the agent stage keeps it: in the same state as ``latest``, since ``latest``'s start."""
+    since = latest.in_state_since if latest is not None and latest.state == update.state else update.ts
+    return replace(update, since=since)
 
 
 def apply_agent_update(latest: AgentUpdate | None, update: AgentUpdate) -> list[Presence] | None:
@@ -145,6 +163,24 @@ def agents_by_state(state: QueuePresence) -> dict[str, int]:
         if agent_state is not None:
             counts[agent_state] += 1
     return counts
+
+
+def agents_serving(latest: Iterable[AgentUpdate], queues: Collection[str], now: float) -> list[dict[str, Any]]:
+    """The agents serving any of ``queues``, with their state and how long they have been in it at
+    ``now``: by state, then longest in it first (what a supervisor scans for: who has been away
+    longest)."""
+    order = {state: n for n, state in enumerate(AGENT_STATES)}
+    serving = [update for update in latest if not queues.isdisjoint(update.queues)]
+    serving.sort(key=lambda u: (order[u.state], u.in_state_since, u.agent_id))
+    return [
+        {
+            "agent_id": u.agent_id,
+            "state": u.state,
+            "in_state_seconds": max(0.0, now - u.in_state_since),
+            "queues": list(u.queues),
+        }
+        for u in serving
+    ]
 
 
 def longest_in_state(state: QueuePresence, now: float) -> dict[str, float]:

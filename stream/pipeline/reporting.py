@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 import faust
 
-from stream.kpi.presence import distinct_agents_by_state
+from stream.kpi.presence import agents_serving, distinct_agents_by_state
 from stream.kpi.queue_keys import split_queue_key
 from stream.kpi.report import (
     PresenceReport,
@@ -77,6 +78,12 @@ class Reporting:
         owns = self.owner_of(self.presence)
         owned = self.writes.items(self.presence, lambda name: owns(name) and (queues is None or name in queues))
         return build_presence_reports(owned, self.clock() if now is None else now)
+
+    def queue_agents(self, queues: Collection[str], now: float | None = None) -> list[dict[str, Any]]:
+        """The agents of this worker's partitions serving any of ``queues``, with state and time in it."""
+        owns = self.owner_of(self.agents)
+        latest = (update for _, update in self.writes.items(self.agents, owns))
+        return agents_serving(latest, queues, self.clock() if now is None else now)
 
     def agents_distinct(self) -> dict[str, int]:
         """The agents of the partitions this worker owns per latest state, each once whatever its

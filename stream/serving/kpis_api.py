@@ -18,6 +18,7 @@ import aiohttp
 from pydantic_core import from_json, to_json
 
 from stream.kpi.centre import centre_totals
+from stream.kpi.presence import AGENT_STATES
 
 #: The version of the document's shape (docs/api/kpis.schema.json); raised when a field changes meaning
 #: or goes away, not when one is added.
@@ -108,6 +109,7 @@ def finished(
         **context,
         "centre": centre_totals(document["queues"]),
         "agents": document["agents"],
+        **({"queue_agents": document["queue_agents"]} if "queue_agents" in document else {}),
         "queues": document["queues"],
     }
 
@@ -117,16 +119,25 @@ def merged(own: dict[str, Any], others: Sequence[Mapping[str, Any]]) -> dict[str
     queue that two answers hold (while a rebalance moves it) is taken from the first."""
     queues: dict[tuple[str, str], Any] = {}
     agents: dict[str, Any] = {}
+    by_name: dict[str, Any] = {}
     for document in (own, *others):
         for entry in document["queues"]:
             queues.setdefault((entry["queue"], entry["channel"]), entry)
         for entry in document["agents"]:
             agents.setdefault(entry["queue"], entry)
-    return {
+        for entry in document.get("queue_agents", ()):
+            by_name.setdefault(entry["agent_id"], entry)
+    document = {
         "generated_at": own["generated_at"],
         "queues": [queues[key] for key in sorted(queues)],
         "agents": [agents[key] for key in sorted(agents)],
     }
+    if "queue_agents" in own:
+        order = {state: n for n, state in enumerate(AGENT_STATES)}
+        document["queue_agents"] = sorted(
+            by_name.values(), key=lambda a: (order[a["state"]], -a["in_state_seconds"], a["agent_id"])
+        )
+    return document
 
 
 async def ask_workers(

@@ -59,7 +59,11 @@ class ReportSource(Protocol):
 
     def reports(self, now: float | None = None, queues: Collection[str] | None = None) -> list[QueueReport]: ...
 
-    def presence_reports(self, queues: Collection[str] | None = None) -> list[PresenceReport]: ...
+    def presence_reports(
+        self, queues: Collection[str] | None = None, now: float | None = None
+    ) -> list[PresenceReport]: ...
+
+    def queue_agents(self, queues: Collection[str], now: float | None = None) -> list[dict[str, Any]]: ...
 
     def agents_distinct(self) -> dict[str, int]: ...
 
@@ -98,8 +102,10 @@ def register_views(
 
     def own_queues(query: KpiQuery) -> tuple[dict[str, Any], Body]:
         now = source.clock()
-        reports, presence = source.reports(now, query.queues), source.presence_reports(query.queues)
+        reports, presence = source.reports(now, query.queues), source.presence_reports(query.queues, now)
         document = narrowed(reports_to_json(reports, presence, now), query)
+        if query.queues is not None:  # the agents by name, for a queue or a group asked for
+            document["queue_agents"] = source.queue_agents(query.queues, now)
         scope = "local" if query.local else "centre"  # the only worker, when not asked for its own part
         return document, Body.of(finished(document, scope=scope, missing=[], context=context))
 

@@ -43,6 +43,7 @@ AGENTS = {
     "st-10": ("away", 600),
 }
 STAFFED, AVAILABLE = 8, 3
+STATE_ORDER = ("available", "busy", "wrapup", "away", "offline")
 
 
 def produce_contacts(producer: KafkaProducer, topic: str, channel: str, start: float) -> None:
@@ -75,7 +76,12 @@ def entry_of(worker: Worker, channel: str) -> dict[str, Any] | None:
     document = json.loads(body)
     for entry in document["queues"]:
         if entry["channel"] == channel:
-            return {**entry, "generated_at": document["generated_at"], "agents": document["agents"]}
+            return {
+                **entry,
+                "generated_at": document["generated_at"],
+                "agents": document["agents"],
+                "queue_agents": document["queue_agents"],
+            }
     return None
 
 
@@ -146,6 +152,14 @@ def test_a_scripted_queue_gives_the_models_staffing(staffed_queue: Worker) -> No
     assert 2400 <= agents["longest_in_state_seconds"]["away"] < 2400 + 120
     assert 400 <= agents["longest_in_state_seconds"]["busy"] < 400 + 120
 
+    # By name in /api/kpis?queue= (never in /metrics, which has no agent labels): by state, longest in it first.
+    by_state = sorted(AGENTS.items(), key=lambda item: (STATE_ORDER.index(item[1][0]), -item[1][1]))
+    listed = voice["queue_agents"]
+    assert [(a["agent_id"], a["state"]) for a in listed] == [(agent, state) for agent, (state, _) in by_state]
+    away = next(a for a in listed if a["agent_id"] == "st-9")
+    assert 2400 <= away["in_state_seconds"] < 2400 + 120 and away["queues"] == [QUEUE]
+    status, body = worker.get("/metrics")
+    assert status == 200 and b"st-9" not in body
     metrics = worker.metrics()
     labels = {"queue": QUEUE, "channel": "voice"}
     assert metrics[series("contact_centre_agents_required", **labels)] == voice["staffing"]["agents_required"]

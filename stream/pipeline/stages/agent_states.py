@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import faust
 
-from stream.kpi.presence import AgentUpdate, apply_agent_update
+from stream.kpi.presence import AgentUpdate, apply_agent_update, kept_update
 from stream.pipeline.held_writes import HeldWrites
 from stream.pipeline.outbox import Delivery, Outbox
 from stream.serving.metrics import Metrics
@@ -34,7 +34,7 @@ class AgentStateStage:
                 if latest == update:
                     self.metrics.duplicate.labels(self.agents_topic).inc()
                 continue
-            touched[update.agent_id] = update
+            touched[update.agent_id] = kept_update(latest, update)
             for presence in presences:
                 outbox.add(self.queue_presence, presence.queue, presence.to_wire())
         await outbox.send()

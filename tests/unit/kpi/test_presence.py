@@ -16,10 +16,12 @@ from stream.kpi.presence import (
     agent_expired,
     agent_kept_until,
     agents_by_state,
+    agents_serving,
     apply_agent_update,
     apply_presence,
     distinct_agents_by_state,
     forget_gone,
+    kept_update,
     longest_in_state,
 )
 
@@ -231,3 +233,30 @@ def test_longest_in_state_counts_from_when_the_agent_entered_the_state() -> None
     now = T0 + 2400
     assert longest_in_state(queues["sales"], now) == {**ZERO, "away": 2400.0, "busy": 1500.0}
     assert longest_in_state(queues["support"], now) == {**ZERO, "away": 1200.0}
+
+
+def test_the_agent_stage_keeps_when_the_state_began() -> None:
+    away = kept_update(None, update("a1", T0, "away", "sales"))
+    assert away.in_state_since == T0
+    again = kept_update(away, update("a1", T0 + 600, "away", "sales", "support"))  # its queues changed
+    assert again.in_state_since == T0 and again == update("a1", T0 + 600, "away", "sales", "support")
+    back = kept_update(again, update("a1", T0 + 900, "available", "sales"))
+    assert back.in_state_since == T0 + 900
+    assert AgentUpdate.from_wire(again.to_wire()).in_state_since == T0
+    assert update("a1", T0, "away").to_wire() == ["a1", T0, "away", [], [-1, -1]]  # no start: none written
+
+
+def test_agents_serving_a_queue_by_state_longest_first() -> None:
+    latest = [
+        kept_update(None, update("a1", T0, "away", "sales")),
+        kept_update(None, update("a2", T0 - 600, "away", "sales", "support")),
+        kept_update(None, update("a3", T0 - 60, "available", "sales")),
+        kept_update(None, update("a4", T0 - 900, "busy", "support")),
+    ]
+    listed = agents_serving(latest, {"sales"}, now=T0 + 60)
+    assert [(a["agent_id"], a["state"], a["in_state_seconds"]) for a in listed] == [
+        ("a3", "available", 120.0),
+        ("a2", "away", 660.0),
+        ("a1", "away", 60.0),
+    ]
+    assert listed[1]["queues"] == ["sales", "support"]

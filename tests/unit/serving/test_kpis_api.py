@@ -123,6 +123,23 @@ def test_workers_answers_merge_sorted_with_a_queue_held_twice_taken_once() -> No
     assert whole["generated_at"] == own["generated_at"]
 
 
+def test_the_agents_of_a_queue_asked_for_merge_by_name_and_state() -> None:
+    def agent(name: str, state: str, seconds: float) -> dict[str, Any]:
+        return {"agent_id": name, "state": state, "in_state_seconds": seconds, "queues": ["sales"]}
+
+    own = {**document(entry("sales")), "queue_agents": [agent("a1", "away", 60.0), agent("a2", "busy", 30.0)]}
+    other = {**document(), "queue_agents": [agent("a3", "away", 2400.0), agent("a2", "busy", 31.0)]}
+    whole = merged(own, [other])
+    assert [(a["agent_id"], a["state"]) for a in whole["queue_agents"]] == [
+        ("a2", "busy"),
+        ("a3", "away"),
+        ("a1", "away"),
+    ]
+    assert whole["queue_agents"][0]["in_state_seconds"] == 30.0  # an agent two answers hold: the asking worker's
+    assert "queue_agents" in finished(whole, scope="centre", missing=[], context={})
+    assert "queue_agents" not in merged(document(entry("sales")), [other])  # not asked for: not listed
+
+
 def test_the_served_document_says_its_scope_and_what_is_missing() -> None:
     missing = [{"worker": "http://w2:6066", "reason": "no answer within 1 s"}]
     served = finished(document(entry("sales")), scope="centre", missing=missing, context={"timezone": "UTC"})
