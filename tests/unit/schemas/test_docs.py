@@ -1,16 +1,19 @@
 """docs/: the pages name everything the code exports or reads, so they cannot fall behind it: every
 metric a worker exports, recording and alert rule, ``KPI_*`` variable, event type and dead-letter
-reason; and no metric the worker does not export."""
+reason; no metric the worker does not export; and every example event of events.md is valid."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import get_args
 
+import jsonschema
 import pytest
 import yaml
 
+from schemas import decode_event
 from schemas.json_schema import event_types
 from stream.config.queue_config import SECTIONS, QueueSettings
 from stream.config.settings import Settings, variable_of
@@ -26,6 +29,8 @@ METRIC = re.compile(r"(?<![\w:])contact_centre_[a-z_]+(?![\w:])")
 #: A table row of metrics.md that describes a metric.
 ROW = re.compile(r"^\| `(contact_centre_[a-z_]+)` \|.*$", re.M)
 HISTOGRAM_SERIES = re.compile(r"_(bucket|count|sum)$")
+#: The lines of a fenced JSON block.
+JSON_BLOCK = re.compile(r"^```json\n(.*?)^```$", re.M | re.S)
 
 
 def page(name: str) -> str:
@@ -82,6 +87,21 @@ def test_every_event_type_and_dead_letter_reason_is_in_events_md() -> None:
     text = page("events.md")
     assert not [t.name for t in event_types() if f"`{t.name}`" not in text]
     assert not [reason for reason in (*get_args(Reason), "late") if f"`{reason}`" not in text]
+
+
+def test_every_example_in_events_md_is_an_event_its_schema_accepts() -> None:
+    # The alerts topic's example is an output message, not an input event.
+    text, alerts, _ = page("events.md").partition("\n## The alerts topic\n")
+    lines = [line for block in JSON_BLOCK.findall(text) for line in block.splitlines()]
+    assert alerts and lines
+    shown: set[str] = set()
+    for line in lines:
+        document = json.loads(line)
+        schema = json.loads((DOCS / "schemas" / f"{document['type']}.json").read_text())
+        jsonschema.Draft202012Validator(schema).validate(document)
+        assert decode_event(line.encode()).type == document["type"]
+        shown.add(document["type"])
+    assert shown == {t.name for t in event_types()}, "events.md shows no example of some event type"
 
 
 def test_docs_readme_links_every_page_and_folder() -> None:
