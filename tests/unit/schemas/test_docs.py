@@ -1,6 +1,7 @@
 """docs/: the pages name everything the code exports or reads, so they cannot fall behind it: every
-metric a worker exports, recording and alert rule, ``KPI_*`` variable, event type and dead-letter
-reason; no metric the worker does not export; and every example event of events.md is valid."""
+metric a worker exports, recording rule (metrics.md), alert rule and its severity (alerting.md),
+``KPI_*`` variable, event type and dead-letter reason; no metric the worker does not export; and
+every example event of events.md is valid."""
 
 from __future__ import annotations
 
@@ -67,12 +68,20 @@ def test_metrics_md_names_no_metric_the_worker_does_not_export() -> None:
     assert not unknown, f"docs/metrics.md names metrics no worker exports: {sorted(unknown)}"
 
 
-@pytest.mark.parametrize("rules", ["recording.yml", "alerts.yml"])
-def test_every_prometheus_rule_is_in_metrics_md(rules: str) -> None:
+@pytest.mark.parametrize(("rules", "name"), [("recording.yml", "metrics.md"), ("alerts.yml", "alerting.md")])
+def test_every_prometheus_rule_is_in_its_page(rules: str, name: str) -> None:
     groups = yaml.safe_load((ROOT / "deploy" / "prometheus" / rules).read_text())["groups"]
     names = [rule.get("record") or rule["alert"] for group in groups for rule in group["rules"]]
-    text = page("metrics.md")
-    assert names and not [name for name in names if f"`{name}`" not in text]
+    text = page(name)
+    missing = [rule for rule in names if f"`{rule}`" not in text]
+    assert names and not missing, f"docs/{name} does not describe {missing}"
+
+
+def test_alerting_md_gives_each_alert_its_severity() -> None:
+    groups = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())["groups"]
+    severities = {rule["alert"]: rule["labels"]["severity"] for group in groups for rule in group["rules"]}
+    rows = dict(re.findall(r"^\| `(\w+)` \| (\w+) \|", page("alerting.md"), re.M))
+    assert {alert: rows.get(alert) for alert in severities} == severities
 
 
 def test_every_setting_is_in_configuration_md() -> None:
