@@ -4,7 +4,7 @@ not on screen are named; groups, ?queue=, ?window= (every window of KPI_WINDOWS,
 ?kiosk=1, the centre's time zone, a partial answer, and the flash and beep of a new breach.
 
 Screenshots go to pytest's tmp_path; with WALLBOARD_DOCS=1 the run also refreshes the ones the
-README shows (docs/wallboard.png, docs/wallboard-*.png).
+docs/wallboard.md shows (docs/wallboard.png, docs/wallboard-*.png).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from tests.integration.events import make_event, produce
 pytestmark = pytest.mark.integration
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-DOC_SCREENSHOTS = {"wallboard.png", "wallboard-paged.png", "wallboard-group.png"}  # shown in the README
+DOC_SCREENSHOTS = {"wallboard.png", "wallboard-paged.png", "wallboard-group.png"}  # shown in docs/wallboard.md
 CENTRE_ZONE = "Europe/London"
 BROWSER_ZONE = "Pacific/Auckland"  # 11 to 13 hours away from London: a clock in the wrong zone shows
 WINDOWS = ("15m", "1h", "today", "7d")
