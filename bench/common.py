@@ -410,12 +410,24 @@ def offered_in(document: dict[str, Any], queue: str | None = None, window: str =
     )
 
 
+#: What an /api/kpis queue entry and agents entry hold that depends on the instant it is read: live
+#: ages, and staffing, which models the arrival rate over the window's span at that instant (a channel
+#: also learns its agents at the first agent event after its first contact, so when depends on how
+#: the stages interleave).
+_INSTANT_QUEUE_FIELDS = frozenset({"oldest_waiting_seconds", "staffing"})
+_INSTANT_AGENT_FIELDS = frozenset({"longest_in_state_seconds"})
+
+
 def normalised_kpis(document: dict[str, Any]) -> dict[str, Any]:
-    """/api/kpis without its generation time and live ages (the centre's oldest wait among them)."""
+    """/api/kpis without what depends on the instant it is read: its generation time, the centre (its
+    oldest wait), live ages and staffing."""
     document = dict(document)
     document.pop("generated_at", None)
     document.pop("centre", None)
-    document["queues"] = [{k: v for k, v in q.items() if k != "oldest_waiting_seconds"} for q in document["queues"]]
+    document["queues"] = [{k: v for k, v in q.items() if k not in _INSTANT_QUEUE_FIELDS} for q in document["queues"]]
+    document["agents"] = [
+        {k: v for k, v in a.items() if k not in _INSTANT_AGENT_FIELDS} for a in document.get("agents", [])
+    ]
     return document
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
+from bench.common import differences, normalised_kpis
 from stream.faust_ext.endoffsets import record_ends
 from stream.tools.embedded_broker import EmbeddedBroker
 from stream.tools.simulator import Simulation, SimulationConfig, encode
@@ -48,17 +49,6 @@ def processed(worker: Worker) -> float:
     return sum(value for (name, _), value in metrics.items() if name == "contact_centre_events_processed_total")
 
 
-def differences(a: Any, b: Any, path: str = "") -> list[str]:
-    """Where two JSON documents differ, as readable paths."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return [
-            d for key in sorted(set(a) | set(b), key=str) for d in differences(a.get(key), b.get(key), f"{path}/{key}")
-        ]
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
-        return [d for n, (x, y) in enumerate(zip(a, b, strict=True)) for d in differences(x, y, f"{path}[{n}]")]
-    return [] if a == b else [f"{path}: {a!r} != {b!r}"]
-
-
 def unread(worker: Worker) -> list[str]:
     """Partitions whose committed offset in ``worker``'s group is short of the end: where a worker
     that differs is still behind, rather than having lost something."""
@@ -90,12 +80,7 @@ def comparable(worker: Worker, query: str = "?local=1") -> dict[str, Any]:
     instant it is read."""
     status, body = worker.get("/api/kpis" + query)
     assert status == 200
-    document = json.loads(body)
-    for queue in document["queues"]:
-        queue.pop("oldest_waiting_seconds")
-    for instant in ("generated_at", "centre"):
-        document.pop(instant)
-    return document
+    return normalised_kpis(json.loads(body))
 
 
 @pytest.mark.parametrize("store", ["memory", "rocksdb"])

@@ -172,5 +172,5 @@ def test_tickets_fcr_surveys_and_agents(worker: Worker, producer: KafkaProducer)
         for q in document["queues"]
         if q["queue"] == QUEUE
     )
-    assert one_queue["agents"] == [support]
+    assert [(a["queue"], a["states"]) for a in one_queue["agents"]] == [(QUEUE, support["states"])]
     assert json.loads(worker.get("/api/kpis?queue=no-such-queue")[1])["queues"] == []
