@@ -13,6 +13,7 @@ from stream.kpi.queue_state import QueueState, WaitingNow, waiting_now, window_t
 from stream.kpi.staffing import (
     NOTHING_KNOWN,
     RequiredAgentsCache,
+    Staffing,
     StaffingKpis,
     agents_required,
     demand_of,
@@ -25,6 +26,8 @@ from stream.kpi.windows import Window, WindowSet
 
 #: A queue's name -> its targets.
 TargetsOf = Callable[[str], QueueTargets]
+#: A queue's name -> its agents now, None where they are not known.
+StaffingOf = Callable[[str], Staffing | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +38,8 @@ class QueueReport:
     waiting: WaitingNow
     windows: WindowKpis
     staffing: StaffingKpis = NOTHING_KNOWN
-    #: Agents staffed (available, busy or in wrap-up) and available, as the presence stage last told.
+    #: Agents staffed (available, busy or in wrap-up) and available now; None where the queue's
+    #: presence is not known here (another worker's partition).
     agents_staffed: int | None = None
     agents_available: int | None = None
 
@@ -61,11 +65,12 @@ def build_reports(
     cache: WindowKpisCache | None = None,
     staffing_windows: StaffingWindows | None = None,
     required_cache: RequiredAgentsCache | None = None,
+    staffing_of: StaffingOf = lambda queue: None,
 ) -> list[QueueReport]:
     """Reports of ``states`` over every window (or the windows named in ``only``); ``cache``: the
     window KPIs of earlier reports, reused where nothing they depend on changed; ``staffing_windows``:
     where the staffing KPIs' demand comes from (None: no staffing KPIs); ``required_cache``: agents
-    required of earlier reports, reused for a few seconds."""
+    required of earlier reports, reused for a few seconds; ``staffing_of``: each queue's agents now."""
     chosen = [window for window in window_set.windows if only is None or window.name in only]
     tz = window_set.tz
     reports = []
@@ -75,13 +80,12 @@ def build_reports(
             windows = cache.kpis(key, state, chosen, tz, now)
         else:
             windows = {window.name: window_totals(state, window, tz, now).kpis() for window in chosen}
-        targets, waiting = targets_of(queue), waiting_now(state, now)
+        targets, waiting, told = targets_of(queue), waiting_now(state, now), staffing_of(queue)
         staffing = NOTHING_KNOWN
         if staffing_windows is not None:
             staffing = _staffing(
-                key, state, windows, staffing_windows, targets, waiting, window_set, now, required_cache
+                key, state, windows, staffing_windows, targets, waiting, told, window_set, now, required_cache
             )
-        told = state.staffing
         reports.append(
             QueueReport(
                 queue,
@@ -105,6 +109,7 @@ def _staffing(
     chosen: StaffingWindows,
     targets: QueueTargets,
     waiting: WaitingNow,
+    agents: Staffing | None,
     window_set: WindowSet,
     now: float,
     required_cache: RequiredAgentsCache | None,
@@ -122,7 +127,7 @@ def _staffing(
         required = agents_required(demand, seconds, target, concurrency)
     else:
         required = required_cache.get(key, demand, seconds, target, concurrency, now)
-    return staffing_kpis(demand, state.staffing, waiting.contacts_waiting, seconds, concurrency, required)
+    return staffing_kpis(demand, agents, waiting.contacts_waiting, seconds, concurrency, required)
 
 
 @dataclass(frozen=True, slots=True)

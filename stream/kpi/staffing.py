@@ -28,8 +28,7 @@ QUEUED_CHANNELS = ("voice", "chat")
 
 @dataclass(frozen=True, slots=True)
 class Staffing:
-    """A queue's agents as last told by the presence stage: those staffed (available, busy or in
-    wrap-up) and those available, as of the presence stage's clock."""
+    """A queue's agents now: those staffed (available, busy or in wrap-up) and those available."""
 
     staffed: int
     available: int
@@ -154,7 +153,7 @@ def occupancy(agents: Mapping[str, int]) -> float | None:
     return working / staffed if staffed else None
 
 
-def staffing_of(agents: Mapping[str, int], as_of: float) -> Staffing:
+def staffing_now(agents: Mapping[str, int], as_of: float) -> Staffing:
     """The staffing of a queue whose agents by state are ``agents``."""
     available = agents.get("available", 0)
     return Staffing(available + agents.get("busy", 0) + agents.get("wrapup", 0), available, as_of)

@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from stream.config.queue_config import QueueConfig, QueueSettings
+from stream.kpi import queueing
 from stream.kpi.aggregators import Totals
 from stream.kpi.queue_state import QueueState, WaitingNow
-from stream.kpi.report import PresenceReport, QueueReport, build_reports, reports_to_json
-from stream.kpi.windows import WindowSet, parse_windows
+from stream.kpi.report import PresenceReport, QueueReport, StaffingWindows, build_reports, reports_to_json
+from stream.kpi.staffing import NOTHING_KNOWN, Staffing
+from stream.kpi.windows import WindowSet, parse_window, parse_windows
 from tests.unit.kpi.test_queue_state import EMPTY_KPIS
 
 UTC = ZoneInfo("UTC")
@@ -307,3 +309,32 @@ def test_report_at_a_later_instant_drops_expired_buckets() -> None:
         "patience_seconds": 110.0,  # (40 + 70) / 1 abandon
     }
     assert report.waiting == WaitingNow(2, 645.0)
+
+
+def test_staffing_from_the_windows_and_the_queues_agents() -> None:
+    """60 offered in the 15m window (its live buckets span 900 s at NOW, a bucket start), 10 handled
+    in 1,800 s and 2 abandons over 200 s of completed waits in 1h; 6 agents staffed, 1 available, 3
+    waiting. Agents are known for sales only."""
+    state = QueueState(
+        buckets={
+            "15m": {B0 - 300: Totals.of(offered=60)},
+            "1h": {B0 - 480: Totals.of(handled=10, handle_sum=1800.0, abandoned=2, completed_wait_sum=200.0)},
+        },
+        waiting={"w1": NOW - 30, "w2": NOW - 20, "w3": NOW - 10},
+    )
+    windows = StaffingWindows(parse_window("15m"), parse_window("1h"))
+    agents = {"sales": Staffing(6, 1, NOW)}
+    states = [("sales/voice", state), ("support/voice", state)]
+    sales, support = build_reports(
+        states, CONFIG.targets_of, WINDOWS, NOW, staffing_windows=windows, staffing_of=agents.get
+    )
+    rate, theta = 60 / 900, 2 / 200  # sales: 90 % in 60 s
+    assert sales.staffing.agents_required == queueing.required_agents(rate, 180.0, 60.0, 0.9, theta)
+    assert sales.staffing.predicted_service_level == queueing.erlang_a(rate, 180.0, 6, theta, 60.0).service_level
+    assert sales.staffing.expected_wait_seconds == queueing.expected_wait_seconds(3, 6, 1, 180.0, theta)
+    assert (sales.agents_staffed, sales.agents_available) == (6, 1)
+    # support: the same demand at the default 80 % in 20 s, and no agents known here
+    assert support.staffing.agents_required == queueing.required_agents(rate, 180.0, 20.0, 0.8, theta)
+    assert (support.staffing.predicted_service_level, support.agents_staffed) == (None, None)
+    # without staffing windows, no staffing KPI
+    assert build_reports(states, CONFIG.targets_of, WINDOWS, NOW)[0].staffing == NOTHING_KNOWN

@@ -19,7 +19,7 @@ from stream.kpi.staffing import (
     demand_of,
     occupancy,
     staffing_kpis,
-    staffing_of,
+    staffing_now,
 )
 
 #: 90 contacts offered over a 900 s window: 0.1 a second.
@@ -88,7 +88,7 @@ def test_a_chat_agent_is_as_many_slots_as_its_concurrency() -> None:
 def test_occupancy_and_staffing_count_available_busy_and_wrapup() -> None:
     agents = {"available": 2, "busy": 5, "wrapup": 1, "away": 4, "offline": 9}
     assert occupancy(agents) == 6 / 8
-    assert staffing_of(agents, 12.0) == Staffing(8, 2, 12.0)
+    assert staffing_now(agents, 12.0) == Staffing(8, 2, 12.0)
     assert occupancy({"away": 3, "offline": 1}) is None
 
 
