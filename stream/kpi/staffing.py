@@ -22,8 +22,6 @@ from stream.kpi.aggregators import Results
 #: Fewer contacts handled in the handle window than this give no handle time to staff by: an
 #: average of a handful of contacts swings by minutes from one to the next.
 MIN_HANDLED = 5
-#: Channels whose contacts wait for an agent; tickets wait in a backlog, not a queue.
-QUEUED_CHANNELS = ("voice", "chat")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +30,6 @@ class Staffing:
 
     staffed: int
     available: int
-    as_of: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +150,7 @@ def occupancy(agents: Mapping[str, int]) -> float | None:
     return working / staffed if staffed else None
 
 
-def staffing_now(agents: Mapping[str, int], as_of: float) -> Staffing:
+def staffing_now(agents: Mapping[str, int]) -> Staffing:
     """The staffing of a queue whose agents by state are ``agents``."""
     available = agents.get("available", 0)
-    return Staffing(available + agents.get("busy", 0) + agents.get("wrapup", 0), available, as_of)
+    return Staffing(available + agents.get("busy", 0) + agents.get("wrapup", 0), available)

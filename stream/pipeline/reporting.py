@@ -52,7 +52,7 @@ class Reporting:
             self.queues, lambda key: owns(key) and (queues is None or split_queue_key(key)[0] in queues)
         )
         now = self.clock() if now is None else now
-        staffing_of = self._staffing_of(now)
+        staffing_of = self._staffing_of()
         if queues is not None or windows is not None:
             return build_reports(
                 owned,
@@ -78,7 +78,7 @@ class Reporting:
             staffing_of=staffing_of,
         )
 
-    def _staffing_of(self, now: float) -> StaffingOf:
+    def _staffing_of(self) -> StaffingOf:
         """Each queue's agents now, from its presence where this worker owns it: the staffing KPIs of
         a queue's channels are known on the worker that owns both (always, with one worker)."""
         owns = self.owner_of(self.presence)
@@ -87,7 +87,7 @@ class Reporting:
         def staffing_of(queue: str) -> Staffing | None:
             if queue not in known:
                 presence = self.writes.get(self.presence, queue) if owns(queue) else None
-                known[queue] = None if presence is None else staffing_now(agents_by_state(presence), now)
+                known[queue] = None if presence is None else staffing_now(agents_by_state(presence))
             return known[queue]
 
         return staffing_of

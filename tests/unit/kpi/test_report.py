@@ -323,7 +323,7 @@ def test_staffing_from_the_windows_and_the_queues_agents() -> None:
         waiting={"w1": NOW - 30, "w2": NOW - 20, "w3": NOW - 10},
     )
     windows = StaffingWindows(parse_window("15m"), parse_window("1h"))
-    agents = {"sales": Staffing(6, 1, NOW)}
+    agents = {"sales": Staffing(6, 1)}
     states = [("sales/voice", state), ("support/voice", state)]
     sales, support = build_reports(
         states, CONFIG.targets_of, WINDOWS, NOW, staffing_windows=windows, staffing_of=agents.get

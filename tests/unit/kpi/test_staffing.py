@@ -48,14 +48,14 @@ def test_no_abandon_is_no_patience_measured_so_nobody_gives_up() -> None:
 )
 def test_too_little_data_is_no_demand_and_no_kpi(arrivals: dict, handling: dict) -> None:
     assert demand_of(arrivals, 900.0, handling) is None
-    assert staffing_kpis(None, Staffing(10, 2, 0.0), 3, 20.0, 1, None) == NOTHING_KNOWN
+    assert staffing_kpis(None, Staffing(10, 2), 3, 20.0, 1, None) == NOTHING_KNOWN
 
 
 def test_with_the_agents_staffed_the_model_gives_service_level_and_wait() -> None:
     demand = Demand(0.1, 240.0, 1 / 300)  # 24 Erlangs
     required = agents_required(demand, 20.0, 0.8, 1)
     assert required == queueing.required_agents(0.1, 240.0, 20.0, 0.8, 1 / 300)
-    kpis = staffing_kpis(demand, Staffing(26, 0, 0.0), 5, 20.0, 1, required)
+    kpis = staffing_kpis(demand, Staffing(26, 0), 5, 20.0, 1, required)
     assert kpis.agents_required == required
     assert kpis.predicted_service_level == queueing.erlang_a(0.1, 240.0, 26, 1 / 300, 20.0).service_level
     # five waiting ahead, all 26 busy: six moves up at 26/240 + i/300 a second
@@ -63,12 +63,12 @@ def test_with_the_agents_staffed_the_model_gives_service_level_and_wait() -> Non
 
 
 def test_free_agents_answer_a_new_contact_at_once() -> None:
-    kpis = staffing_kpis(Demand(0.1, 240.0, 0.0), Staffing(26, 3, 0.0), 2, 20.0, 1, 27)
+    kpis = staffing_kpis(Demand(0.1, 240.0, 0.0), Staffing(26, 3), 2, 20.0, 1, 27)
     assert kpis.expected_wait_seconds == 0.0
 
 
 def test_without_agents_the_wait_is_absent_not_infinite() -> None:
-    kpis = staffing_kpis(Demand(0.1, 240.0, 1 / 300), Staffing(0, 0, 0.0), 1, 20.0, 1, 27)
+    kpis = staffing_kpis(Demand(0.1, 240.0, 1 / 300), Staffing(0, 0), 1, 20.0, 1, 27)
     assert kpis.expected_wait_seconds is None and kpis.predicted_service_level == 0.0
 
 
@@ -81,14 +81,14 @@ def test_a_chat_agent_is_as_many_slots_as_its_concurrency() -> None:
     demand = Demand(0.1, 240.0, 1 / 300)
     slots = queueing.required_agents(0.1, 240.0, 20.0, 0.8, 1 / 300)
     assert agents_required(demand, 20.0, 0.8, 3) == math.ceil(slots / 3)
-    chat = staffing_kpis(demand, Staffing(9, 0, 0.0), 0, 20.0, 3, None)
+    chat = staffing_kpis(demand, Staffing(9, 0), 0, 20.0, 3, None)
     assert chat.predicted_service_level == queueing.erlang_a(0.1, 240.0, 27, 1 / 300, 20.0).service_level
 
 
 def test_occupancy_and_staffing_count_available_busy_and_wrapup() -> None:
     agents = {"available": 2, "busy": 5, "wrapup": 1, "away": 4, "offline": 9}
     assert occupancy(agents) == 6 / 8
-    assert staffing_now(agents, 12.0) == Staffing(8, 2, 12.0)
+    assert staffing_now(agents) == Staffing(8, 2)
     assert occupancy({"away": 3, "offline": 1}) is None
 
 
