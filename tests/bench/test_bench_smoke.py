@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -43,31 +44,38 @@ KEYS = (
 )
 
 
+def run_bench(*args: str, timeout: float, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """``python -m bench.run ARGS``: its exit status and the end of its output. Run in a process group
+    of its own, so a run past ``timeout`` is stopped with the workers and broker it started (killing
+    only the benchmark would leave them running, and slow every test after)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.run", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        pytest.fail(f"bench.run {' '.join(args)} did not finish within {timeout:.0f} s:\n{output[-3000:]}")
+    return process.returncode, output[-3000:]
+
+
 @pytest.mark.integration
 @pytest.mark.xdist_group("heavy")  # several workers and references one after another (tests/conftest.py)
 @pytest.mark.timeout(400)
 def test_quick_benchmark_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "latest.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.run",
-            "--quick",
-            "--no-profile",
-            "--memory-events",
-            "2000",
-            "--recovery-contacts",
-            "200",
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    status, output = run_bench(
+        *("--quick", "--no-profile", "--memory-events", "2000", "--recovery-contacts", "200", "--out", str(out)),
         timeout=380,
     )
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert status == 0, output
     result = json.loads(out.read_text())
     for key in KEYS:
         value = result.get(key)
@@ -86,16 +94,19 @@ def test_quick_benchmark_writes_every_figure(tmp_path: Path) -> None:
 @pytest.mark.timeout(300)
 def test_quick_month_records_every_day_and_recovers_to_the_same_kpis(tmp_path: Path) -> None:
     out = tmp_path / "latest.json"
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--only", "month", "--month-days", "2", "--out", str(out)],
-        cwd=ROOT,
+    status, output = run_bench(
+        "--quick",
+        "--only",
+        "month",
+        "--month-days",
+        "2",
+        "--out",
+        str(out),
         # Each day waits for the worker's commits, and each restart for one more.
         env={**os.environ, "KPI_COMMIT_INTERVAL_SECONDS": "2"},
-        capture_output=True,
-        text=True,
         timeout=280,
     )
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert status == 0, output
     month = json.loads(out.read_text())["month"]
     assert month["simulated_days"] == 2 and month["events"] > 0
     for series in ("rss_mb_by_day", "metrics_build_ms_by_day", "kpis_build_ms_by_day", "events_per_s_by_day"):
