@@ -29,7 +29,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 
 from stream.config.queue_config import ConfigError, QueueConfig, did_you_mean, explain, load_queue_config
 from stream.kpi.alerting import AlertPolicy
-from stream.kpi.report import StaffingWindows
+from stream.kpi.staffing import StaffingWindows
 from stream.kpi.windows import Window, parse_duration, parse_time_of_day, parse_windows
 
 

@@ -15,6 +15,7 @@ from stream.kpi.staffing import (
     RequiredAgentsCache,
     Staffing,
     StaffingKpis,
+    StaffingWindows,
     agents_required,
     demand_of,
     occupancy,
@@ -38,22 +39,12 @@ class QueueReport:
     waiting: WaitingNow
     windows: WindowKpis
     staffing: StaffingKpis = NOTHING_KNOWN
-    #: Agents staffed (available, busy or in wrap-up) and available now; None where the queue's
-    #: presence is not known here (another worker's partition).
-    agents_staffed: int | None = None
-    agents_available: int | None = None
+    #: The queue's agents now; None where its presence is not known here (another worker's partition).
+    agents: Staffing | None = None
 
     def targets_met(self, window: str) -> dict[str, bool]:
         """Target met per KPI that has a target and a value in ``window``."""
         return self.targets.met(self.windows[window])
-
-
-@dataclass(frozen=True, slots=True)
-class StaffingWindows:
-    """The windows the staffing KPIs read: arrivals from a rolling one, handle time and patience from another."""
-
-    arrivals: Window
-    handling: Window
 
 
 def build_reports(
@@ -94,8 +85,7 @@ def build_reports(
                 waiting,
                 windows,
                 staffing,
-                told.staffed if told else None,
-                told.available if told else None,
+                told,
             )
         )
     reports.sort(key=lambda r: (r.queue, r.channel))
@@ -175,8 +165,8 @@ def reports_to_json(reports: list[QueueReport], presence: list[PresenceReport], 
                 "targets": r.targets.kpis,
                 "staffing": {
                     **r.staffing.as_dict(),
-                    "agents_staffed": r.agents_staffed,
-                    "agents_available": r.agents_available,
+                    "agents_staffed": r.agents.staffed if r.agents else None,
+                    "agents_available": r.agents.available if r.agents else None,
                 },
                 "windows": {
                     name: {"kpis": kpis, "targets_met": r.targets_met(name)} for name, kpis in r.windows.items()

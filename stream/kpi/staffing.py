@@ -18,10 +18,19 @@ from dataclasses import dataclass
 
 from stream.kpi import queueing
 from stream.kpi.aggregators import Results
+from stream.kpi.windows import Window
 
 #: Fewer contacts handled in the handle window than this give no handle time to staff by: an
 #: average of a handful of contacts swings by minutes from one to the next.
 MIN_HANDLED = 5
+
+
+@dataclass(frozen=True, slots=True)
+class StaffingWindows:
+    """The windows the staffing KPIs read: arrivals from a rolling one, handle time and patience from another."""
+
+    arrivals: Window
+    handling: Window
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,12 +154,11 @@ class RequiredAgentsCache:
 def occupancy(agents: Mapping[str, int]) -> float | None:
     """Agents busy or in wrap-up over agents staffed, now (a state not in ``agents``: nobody);
     None with nobody staffed."""
-    working = agents.get("busy", 0) + agents.get("wrapup", 0)
-    staffed = working + agents.get("available", 0)
-    return working / staffed if staffed else None
+    staffing = staffing_now(agents)
+    return (staffing.staffed - staffing.available) / staffing.staffed if staffing.staffed else None
 
 
 def staffing_now(agents: Mapping[str, int]) -> Staffing:
-    """The staffing of a queue whose agents by state are ``agents``."""
+    """The staffing of a queue whose agents by state are ``agents`` (a state not in it: nobody)."""
     available = agents.get("available", 0)
     return Staffing(available + agents.get("busy", 0) + agents.get("wrapup", 0), available)

@@ -14,12 +14,11 @@ from stream.kpi.report import (
     PresenceReport,
     QueueReport,
     StaffingOf,
-    StaffingWindows,
     TargetsOf,
     build_presence_reports,
     build_reports,
 )
-from stream.kpi.staffing import RequiredAgentsCache, Staffing, staffing_now
+from stream.kpi.staffing import RequiredAgentsCache, Staffing, StaffingWindows, staffing_now
 from stream.kpi.window_cache import WindowKpisCache
 from stream.kpi.windows import WindowSet
 from stream.pipeline.held_writes import HeldWrites

@@ -12,8 +12,8 @@ from stream.config.queue_config import QueueConfig, QueueSettings
 from stream.kpi import queueing
 from stream.kpi.aggregators import Totals
 from stream.kpi.queue_state import QueueState, WaitingNow
-from stream.kpi.report import PresenceReport, QueueReport, StaffingWindows, build_reports, reports_to_json
-from stream.kpi.staffing import NOTHING_KNOWN, Staffing
+from stream.kpi.report import PresenceReport, QueueReport, build_reports, reports_to_json
+from stream.kpi.staffing import NOTHING_KNOWN, Staffing, StaffingWindows
 from stream.kpi.windows import WindowSet, parse_window, parse_windows
 from tests.unit.kpi.test_queue_state import EMPTY_KPIS
 
@@ -332,9 +332,9 @@ def test_staffing_from_the_windows_and_the_queues_agents() -> None:
     assert sales.staffing.agents_required == queueing.required_agents(rate, 180.0, 60.0, 0.9, theta)
     assert sales.staffing.predicted_service_level == queueing.erlang_a(rate, 180.0, 6, theta, 60.0).service_level
     assert sales.staffing.expected_wait_seconds == queueing.expected_wait_seconds(3, 6, 1, 180.0, theta)
-    assert (sales.agents_staffed, sales.agents_available) == (6, 1)
+    assert sales.agents == Staffing(6, 1)
     # support: the same demand at the default 80 % in 20 s, and no agents known here
     assert support.staffing.agents_required == queueing.required_agents(rate, 180.0, 20.0, 0.8, theta)
-    assert (support.staffing.predicted_service_level, support.agents_staffed) == (None, None)
+    assert (support.staffing.predicted_service_level, support.agents) == (None, None)
     # without staffing windows, no staffing KPI
     assert build_reports(states, CONFIG.targets_of, WINDOWS, NOW)[0].staffing == NOTHING_KNOWN
