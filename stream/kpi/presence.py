@@ -16,7 +16,7 @@ to the later to arrive winning.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -167,20 +167,27 @@ def agents_by_state(state: QueuePresence) -> dict[str, int]:
 
 def agents_serving(latest: Iterable[AgentUpdate], queues: Collection[str], now: float) -> list[dict[str, Any]]:
     """The agents serving any of ``queues``, with their state and how long they have been in it at
-    ``now``: by state, then longest in it first (what a supervisor scans for: who has been away
-    longest)."""
-    order = {state: n for n, state in enumerate(AGENT_STATES)}
-    serving = [update for update in latest if not queues.isdisjoint(update.queues)]
-    serving.sort(key=lambda u: (order[u.state], u.in_state_since, u.agent_id))
-    return [
+    ``now``, in :func:`listing_order`."""
+    listed = [
         {
             "agent_id": u.agent_id,
             "state": u.state,
             "in_state_seconds": max(0.0, now - u.in_state_since),
             "queues": list(u.queues),
         }
-        for u in serving
+        for u in latest
+        if not queues.isdisjoint(u.queues)
     ]
+    return sorted(listed, key=listing_order)
+
+
+_STATE_ORDER = {state: n for n, state in enumerate(AGENT_STATES)}
+
+
+def listing_order(agent: Mapping[str, Any]) -> tuple[int, float, str]:
+    """Where a listed agent (:func:`agents_serving`) goes: by state, then longest in it first (what a
+    supervisor scans for: who has been away longest)."""
+    return _STATE_ORDER[agent["state"]], -agent["in_state_seconds"], agent["agent_id"]
 
 
 def longest_in_state(state: QueuePresence, now: float) -> dict[str, float]:

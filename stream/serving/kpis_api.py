@@ -18,7 +18,7 @@ import aiohttp
 from pydantic_core import from_json, to_json
 
 from stream.kpi.centre import centre_totals
-from stream.kpi.presence import AGENT_STATES
+from stream.kpi.presence import listing_order
 
 #: The version of the document's shape (docs/api/kpis.schema.json); raised when a field changes meaning
 #: or goes away, not when one is added.
@@ -133,10 +133,7 @@ def merged(own: dict[str, Any], others: Sequence[Mapping[str, Any]]) -> dict[str
         "agents": [agents[key] for key in sorted(agents)],
     }
     if "queue_agents" in own:
-        order = {state: n for n, state in enumerate(AGENT_STATES)}
-        document["queue_agents"] = sorted(
-            by_name.values(), key=lambda a: (order[a["state"]], -a["in_state_seconds"], a["agent_id"])
-        )
+        document["queue_agents"] = sorted(by_name.values(), key=listing_order)
     return document
 
 
