@@ -269,7 +269,7 @@ def rules(tables: Tables, r: Retention, now: float) -> list[Expiring]:
         return None if state.is_empty else changed
 
     def presence(key: str, state: QueuePresence) -> Verdict:
-        if idle(key, max((entry[3] for entry in state.agents.values()), default=None)):
+        if idle(key, max((at for _, _, _, at, _ in state.agents.values()), default=None)):
             return None
         changed = forget_gone(state, now, r.dedupe_seconds, r.agent_ttl_seconds)
         return changed if state.agents else None
