@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import faust
 
+from stream.pipeline.slow_batches import watched
 from stream.serving.metrics import Metrics
 
 #: Exit status of a worker that gave up on an unreachable broker.
@@ -38,7 +39,7 @@ async def run_batch(
     for event in batch:  # how long each message waited for its stage, since it was produced
         metrics.stage_delay.observe((stage,), started - event.message.timestamp)
     try:
-        await handle(batch)
+        await watched(stage, len(batch), handle(batch))
     except Exception as exc:
         log.exception("stage %s failed on a batch of %d messages", stage, len(batch))
         exit_worker(
