@@ -12,8 +12,10 @@ it has to wait does the rest of it go through Faust's original race, so a rebala
 exactly as before.
 
 Around a rebalance Faust can drop records it has already taken from the Kafka client;
-:class:`NoSkippedRecords` notices the jump and reads them again, and stream partitions with no
-committed offset yet are read from the beginning (``ConsumerThread.seek_to_committed``).
+:class:`NoSkippedRecords` notices the jump (or, at the end of a partition, the client's position
+past them) and reads them again, and stream partitions with no committed offset yet are read from
+the beginning (``ConsumerThread.seek_to_committed``). :class:`OneAckPerOffset` keeps a record
+acknowledged twice from holding its partition's commits back.
 
 Faust also fetches with a fixed ``fetch_max_wait_ms=1500``: at low rates each fetch then waits
 up to 1.5 s for data, which is what an event takes to reach the gauges. :func:`consumer_class`
@@ -27,7 +29,11 @@ Internals relied on, each checked against the installed library by
   ``asyncio.Event`` (the hand-off recognises the call by the code object of ``Event.wait``);
   ``mode.Service.wait_first`` and its ``WaitResults``, which the inline path returns;
 - ``Consumer._wait_next_records`` (every record taken from the client passes through it),
-  ``getmany``, ``seek``, and ``perform_seek`` filling ``Consumer._read_offset``: how a jump is seen;
+  ``getmany``, ``seek``, ``position``, ``flow_active``, and ``perform_seek`` filling
+  ``Consumer._read_offset``: how a jump is seen; aiokafka's position moving only as records are
+  handed out: how records dropped at the end of a partition are seen;
+- ``Consumer._new_offset`` and the sorted list ``Consumer._acked`` it reads: where a repeated
+  offset stops the commits;
 - ``Consumer._commit_tps``, which chooses the offsets before its first wait, and
   ``_commit_offsets``, which flushes the producer before committing: why held writes are safe;
 - ``AIOKafkaConsumerThread._create_worker_consumer`` and aiokafka's ``AIOKafkaConsumer._fetch_max_wait_ms``,
@@ -42,8 +48,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Mapping
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Mapping, MutableMapping
 from typing import Any
 
 import aiokafka
@@ -56,6 +63,10 @@ from mode.services import WaitResults
 from stream.faust_ext.endoffsets import record_ends
 
 log = logging.getLogger(__name__)
+
+#: How often, at most, each stream partition's position in the client is compared with the next
+#: record to deliver (a call to the client's thread per partition).
+POSITION_CHECK_SECONDS = 5.0
 
 
 class InlineHandoff:
@@ -106,9 +117,18 @@ class NoSkippedRecords:
     count as active keeps being fetched), and letting that through would lose them, as Faust's
     drain loop then counts the gap as acknowledged. Changelog partitions (compacted, so gaps are
     normal) are not checked.
+
+    A jump is seen only when a later record comes; records dropped at the end of a partition
+    have none, and would wait for the partition's next input (forever, at the end of a replay).
+    Between fetches, when every record taken has been delivered or dropped, the client's
+    position (the offset after the last record it handed out) is therefore compared with the
+    partition's next record, every :data:`POSITION_CHECK_SECONDS`: past it, the partition is
+    moved back. If, moved back there, the client hands out nothing and comes back to the same
+    position, the offsets in between hold no records (transaction markers) and are let be.
     """
 
     app: faust.types.AppT
+    flow_active: bool
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -116,17 +136,54 @@ class NoSkippedRecords:
         self._known_gaps: dict[TP, tuple[int, int]] = {}
         #: Per stream partition, the offsets taken from the client since its last seek and not yet delivered.
         self._undelivered: defaultdict[TP, deque[int]] = defaultdict(deque)
+        self._positions_due = 0.0
+        #: Per stream partition, the (next record, client position) it was last moved back over.
+        self._moved_back: dict[TP, tuple[int, int]] = {}
+        #: Stream partitions the client handed records of since they were last moved back.
+        self._taken_since_moved: set[TP] = set()
+        #: Per stream partition, offsets (from, to) found to hold no records.
+        self._empty: dict[TP, tuple[int, int]] = {}
 
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         records, active_partitions = await super()._wait_next_records(timeout)  # type: ignore[misc]
         if records:
             changelogs = self.app.tables.changelog_topics
             for tp, fetched in records.items():
-                if tp.topic not in changelogs:
+                if tp.topic not in changelogs and fetched:
                     self._undelivered[tp].extend(record.offset for record in fetched)
+                    self._taken_since_moved.add(tp)
         return records, active_partitions
 
+    async def _check_positions(self) -> None:
+        """Move back each stream partition whose client position is past its next record."""
+        now = time.monotonic()
+        if now < self._positions_due or not self.flow_active:
+            return
+        self._positions_due = now + POSITION_CHECK_SECONDS
+        for tp, expected in list(self._next_offsets.items()):
+            try:
+                position = await self.position(tp)  # type: ignore[attr-defined]
+            except Exception:  # no longer assigned: the seek after the rebalance places it
+                continue
+            span = (expected, position)
+            if position is None or position <= expected or self._empty.get(tp) == span:
+                continue
+            if self._moved_back.get(tp) == span and tp not in self._taken_since_moved:
+                self._empty[tp] = span
+                continue
+            log.warning(
+                "%s: the client is at offset %d, past records from %d that were never delivered; reading them again",
+                tp,
+                position,
+                expected,
+            )
+            self._moved_back[tp] = span
+            self._taken_since_moved.discard(tp)
+            self._undelivered[tp].clear()
+            await self.seek(tp, expected)  # type: ignore[attr-defined]
+
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        await self._check_positions()
         next_offsets, known_gaps, undelivered = self._next_offsets, self._known_gaps, self._undelivered
         changelogs = self.app.tables.changelog_topics
         rewound: set[TP] = set()
@@ -172,6 +229,28 @@ class NoSkippedRecords:
         self._next_offsets.update(
             (tp, offset) for tp, offset in read_offsets.items() if offset is not None and tp.topic not in changelogs
         )
+
+
+class OneAckPerOffset:
+    """Commits past a record acknowledged twice.
+
+    Faust keeps each partition's acknowledged offsets in a sorted list and commits up to the end of
+    its first run of consecutive numbers. An offset can be in it twice (acknowledged, and filled in
+    again as part of a gap Faust's drain loop saw before the partition was moved back), and a
+    repeated number ends the run: with 7, 8, 8, 9 acknowledged it commits 9, and from there one
+    offset per commit, so that a restarted worker seemed to stop committing. Each commit leaves the
+    list without repeats, so the next one goes to the end of the run.
+    """
+
+    _acked: MutableMapping[TP, list[int]]
+
+    def _new_offset(self, tp: TP) -> int | None:
+        offset: int | None = super()._new_offset(tp)  # type: ignore[misc]
+        acked = self._acked[tp]
+        unique = sorted(set(acked))
+        if len(unique) != len(acked):
+            acked[:] = unique
+        return offset
 
 
 class FlushBeforeCommit:
@@ -252,5 +331,5 @@ def consumer_class(fetch_wait_ms: int) -> type[faust_aiokafka.Consumer]:
     def _new_consumer_thread(self: faust_aiokafka.Consumer) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
-    bases = (InlineHandoff, FlushBeforeCommit, NoSkippedRecords, faust_aiokafka.Consumer)
+    bases = (InlineHandoff, FlushBeforeCommit, OneAckPerOffset, NoSkippedRecords, faust_aiokafka.Consumer)
     return type("Consumer", bases, {"_new_consumer_thread": _new_consumer_thread})

@@ -11,13 +11,17 @@ from typing import Any
 
 import mode
 import pytest
+from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from intervaltree import IntervalTree
 
+from stream.faust_ext import consumer as consumer_module
 from stream.faust_ext.consumer import (
     FlushBeforeCommit,
     InlineHandoff,
     NoSkippedRecords,
+    OneAckPerOffset,
     consumer_class,
 )
 
@@ -163,7 +167,8 @@ def test_the_consumer_has_every_override_on_fausts_aiokafka_consumer() -> None:
     """No per-version fallback: stream.faust_ext.compat refuses other versions before the worker starts."""
     consumer = consumer_class(100)
     assert issubclass(consumer, faust_aiokafka.Consumer)
-    assert all(issubclass(consumer, override) for override in (InlineHandoff, NoSkippedRecords, FlushBeforeCommit))
+    overrides = (InlineHandoff, NoSkippedRecords, OneAckPerOffset, FlushBeforeCommit)
+    assert all(issubclass(consumer, override) for override in overrides)
 
 
 Records = list[tuple[str, int]]
@@ -183,12 +188,19 @@ class Fetched:
         self.committed: dict[TP, int | None] = {}
         self._read_offset: dict[TP, int | None] = {}
         self._taken: Records = []
+        self.flow_active = True
+        #: The client's position per partition: the offset after the last record it handed out.
+        self.positions: dict[TP, int] = {}
 
     async def _wait_next_records(self, timeout: float) -> tuple[dict[TP, list[Any]], None]:
         records: dict[TP, list[Any]] = defaultdict(list)
         for topic, offset in self._taken:
             records[TP(topic, 0)].append(SimpleNamespace(offset=offset))
+            self.positions[TP(topic, 0)] = offset + 1
         return records, None
+
+    async def position(self, tp: TP) -> int | None:
+        return self.positions.get(tp)
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
         fetch = self.fetches.pop(0)
@@ -199,6 +211,7 @@ class Fetched:
 
     async def seek(self, tp: TP, offset: int) -> None:
         self.seeks.append((tp, offset))
+        self.positions[tp] = offset
 
     async def perform_seek(self) -> None:
         # What Faust's does: every assigned partition's read offset becomes its committed offset.
@@ -267,6 +280,86 @@ async def test_after_a_seek_to_committed_offsets_records_must_start_there() -> N
     assert await delivered(consumer) == [("chats", 3)]
     assert consumer.seeks == [(TP("calls", 0), 12)]
     assert await delivered(consumer) == [("calls", 12)]
+
+
+async def test_records_dropped_at_the_end_of_a_partition_are_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No later record shows the jump: the client's position, past the next record, does."""
+    monkeypatch.setattr(consumer_module, "POSITION_CHECK_SECONDS", 0.0)
+    consumer = Checked(
+        [
+            ([("agents", 3), ("agents", 4), ("agents", 5)], [("agents", 3)]),  # 4 and 5 dropped, then nothing
+            [],
+            [("agents", 4), ("agents", 5)],
+            [],
+        ]
+    )
+    assert await delivered(consumer) == [("agents", 3)]
+    assert await delivered(consumer) == []
+    assert consumer.seeks == [(TP("agents", 0), 4)]
+    assert await delivered(consumer) == [("agents", 4), ("agents", 5)]
+    assert await delivered(consumer) == []
+    assert consumer.seeks == [(TP("agents", 0), 4)]
+
+
+async def test_offsets_without_records_at_the_end_of_a_partition_are_let_be(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transaction marker after the last record: moved back once, the client hands out nothing
+    and comes back to the same position, so the partition is not moved back again."""
+    monkeypatch.setattr(consumer_module, "POSITION_CHECK_SECONDS", 0.0)
+    consumer = Checked([[("calls", 8)], [], [], []])
+    calls = TP("calls", 0)
+    assert await delivered(consumer) == [("calls", 8)]
+    consumer.positions[calls] = 10  # the client stepped over the marker at 9
+    assert await delivered(consumer) == []
+    consumer.positions[calls] = 10  # moved back to 9, it handed out nothing and stepped over it again
+    assert await delivered(consumer) == []
+    assert await delivered(consumer) == []
+    assert consumer.seeks == [(calls, 9)]
+
+
+async def test_positions_are_not_checked_while_the_flow_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """During a rebalance the seek to the committed offsets places every partition."""
+    monkeypatch.setattr(consumer_module, "POSITION_CHECK_SECONDS", 0.0)
+    consumer = Checked([([("calls", 1), ("calls", 2)], [("calls", 1)]), []])
+    await delivered(consumer)
+    consumer.flow_active = False
+    await delivered(consumer)
+    assert consumer.seeks == []
+
+
+class FaustAcks:
+    """Faust's own ``_new_offset`` over a partition's acknowledged offsets, committed at ``committed``."""
+
+    _new_offset = faust_consumer.Consumer._new_offset
+
+    def __init__(self, acked: list[int], committed: int) -> None:
+        self._acked = {TP("calls", 0): acked}
+        self._acked_index = {TP("calls", 0): set(acked)}
+        self._gap: defaultdict[TP, IntervalTree] = defaultdict(IntervalTree)
+        self._committed_offset = {TP("calls", 0): committed}
+
+    def commits(self, rounds: int) -> list[int | None]:
+        """The offsets ``rounds`` commits in a row choose, each committed before the next."""
+        chosen = []
+        for _ in range(rounds):
+            offset = self._new_offset(TP("calls", 0))
+            if offset is not None:
+                self._committed_offset[TP("calls", 0)] = offset
+            chosen.append(offset)
+        return chosen
+
+
+class Acks(OneAckPerOffset, FaustAcks):
+    pass
+
+
+def test_a_record_acknowledged_twice_holds_back_only_one_commit() -> None:
+    """Offsets read again after a move back, each acknowledged twice: Faust alone commits one
+    offset at a time."""
+    twice = [7, 8, 8, 9, 9, 10, 10]
+    assert FaustAcks(list(twice), committed=7).commits(3) == [9, 10, 11]
+    acks = Acks(list(twice), committed=7)
+    assert acks.commits(2) == [9, 11]
+    assert acks._acked[TP("calls", 0)] == []
 
 
 class Committing:

@@ -136,6 +136,20 @@ SIGNATURES: list[tuple[Any, str, list[str], str, str]] = [
     ),
     (
         faust_consumer.Consumer,
+        "position",
+        ["self", "tp"],
+        "async",
+        "consumer.NoSkippedRecords compares it with each partition's next record to deliver",
+    ),
+    (
+        faust_consumer.Consumer,
+        "_new_offset",
+        ["self", "tp"],
+        "sync",
+        "consumer.OneAckPerOffset overrides it to take repeated offsets out of the acknowledged list",
+    ),
+    (
+        faust_consumer.Consumer,
         "_commit_tps",
         ["self", "tps", "start_new_transaction"],
         "async",
@@ -380,6 +394,37 @@ def test_perform_seek_sets_read_offset_to_the_committed_offsets() -> None:
         "read_offset = self._read_offset",
         "await self.seek_to_committed()",
         "read_offset.update(",
+    )
+
+
+def test_the_clients_position_moves_only_as_records_are_handed_out() -> None:
+    """NoSkippedRecords reads a position past the partition's next record as records handed to Faust and never
+    delivered. That holds only if aiokafka advances a partition's position when it hands records out, not when
+    it fetches them ahead; otherwise every prefetch would look like dropped records and be read again."""
+    from aiokafka.consumer import fetcher
+
+    assert "state.consumed_to(self._partition_records.next_fetch_offset)" in source(
+        fetcher.FetchResult._update_position
+    )
+    consumed_to = {
+        name for name, method in own_methods(fetcher.FetchResult).items() if calls(method, "_update_position")
+    }
+    assert consumed_to == {"getone", "getall"}
+    assert "flow_active" in vars(faust_consumer.Consumer)  # NoSkippedRecords checks only while the flow runs
+
+
+def test_fausts_acknowledged_offsets_are_a_sorted_list_whose_first_run_is_committed() -> None:
+    """OneAckPerOffset replaces a partition's list in ``Consumer._acked`` by its sorted unique offsets after each
+    ``_new_offset``: right only while ``_new_offset`` reads that list, sorts it and commits the end of its first
+    run of consecutive numbers, removing that run from the front."""
+    assert "self._acked = defaultdict(list)" in source(faust_consumer.Consumer.__init__)
+    assert in_order(
+        flat(source(faust_consumer.Consumer._new_offset)),
+        "acked = self._acked[tp]",
+        "acked.sort()",
+        "batch = next(consecutive_numbers(acked))",
+        "acked[: len(batch)] = []",
+        "return batch[-1] + 1",
     )
 
 
@@ -786,6 +831,7 @@ def _consumer_thread() -> type:
 OVERRIDING: list[tuple[Callable[[], type], type]] = [
     (lambda: consumer.InlineHandoff, faust_consumer.Consumer),
     (lambda: consumer.NoSkippedRecords, faust_consumer.Consumer),
+    (lambda: consumer.OneAckPerOffset, faust_consumer.Consumer),
     (lambda: consumer.FlushBeforeCommit, faust_consumer.Consumer),
     (lambda: consumer.consumer_class(100), faust_aiokafka.Consumer),
     (_consumer_thread, faust_aiokafka.AIOKafkaConsumerThread),
