@@ -29,9 +29,11 @@ Internals relied on, each checked against the installed library by
   ``asyncio.Event`` (the hand-off recognises the call by the code object of ``Event.wait``);
   ``mode.Service.wait_first`` and its ``WaitResults``, which the inline path returns;
 - ``Consumer._wait_next_records`` (every record taken from the client passes through it),
-  ``getmany``, ``seek``, ``position``, ``flow_active``, and ``perform_seek`` filling
-  ``Consumer._read_offset``: how a jump is seen; aiokafka's position moving only as records are
-  handed out: how records dropped at the end of a partition are seen;
+  ``getmany``, ``seek``, ``flow_active``, and ``perform_seek`` filling ``Consumer._read_offset``:
+  how a jump is seen; aiokafka's ``TopicPartitionState.position``, moving only as records are
+  handed out, read without waiting through ``AIOKafkaConsumer._subscription`` (its public
+  ``position()`` waits, for a partition without a valid position, until it has one): how records
+  dropped at the end of a partition are seen;
 - ``Consumer._new_offset`` and the sorted list ``Consumer._acked`` it reads: where a repeated
   offset stops the commits;
 - ``Consumer._commit_tps``, which chooses the offsets before its first wait, and
@@ -161,12 +163,11 @@ class NoSkippedRecords:
             return
         self._positions_due = now + POSITION_CHECK_SECONDS
         for tp, expected in list(self._next_offsets.items()):
-            try:
-                position = await self.position(tp)  # type: ignore[attr-defined]
-            except Exception:  # no longer assigned: the seek after the rebalance places it
+            position = self._client_position(tp)
+            if position is None or position <= expected:
                 continue
             span = (expected, position)
-            if position is None or position <= expected or self._empty.get(tp) == span:
+            if self._empty.get(tp) == span:
                 continue
             if self._moved_back.get(tp) == span and tp not in self._taken_since_moved:
                 self._empty[tp] = span
@@ -181,6 +182,15 @@ class NoSkippedRecords:
             self._taken_since_moved.discard(tp)
             self._undelivered[tp].clear()
             await self.seek(tp, expected)  # type: ignore[attr-defined]
+
+    def _client_position(self, tp: TP) -> int | None:
+        """The offset after the last record of ``tp`` the client handed out; None while it has no
+        valid position (not assigned, or being reset). Read without waiting: this runs in the loop
+        that delivers records, which must not wait on the client."""
+        client = self._thread._consumer  # type: ignore[attr-defined]
+        subscription = client._subscription.subscription if client is not None else None
+        state = subscription.assignment.state_value(tp) if subscription is not None else None
+        return state.position if state is not None and state.has_valid_position else None
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         await self._check_positions()

@@ -11,6 +11,8 @@ from typing import Any
 
 import mode
 import pytest
+from aiokafka import TopicPartition
+from aiokafka.consumer.subscription_state import SubscriptionState
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
@@ -199,9 +201,6 @@ class Fetched:
             self.positions[TP(topic, 0)] = offset + 1
         return records, None
 
-    async def position(self, tp: TP) -> int | None:
-        return self.positions.get(tp)
-
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
         fetch = self.fetches.pop(0)
         self._taken, delivered = fetch if isinstance(fetch, tuple) else (fetch, fetch)
@@ -219,7 +218,8 @@ class Fetched:
 
 
 class Checked(NoSkippedRecords, Fetched):
-    pass
+    def _client_position(self, tp: TP) -> int | None:
+        return self.positions.get(tp)
 
 
 async def delivered(consumer: Checked) -> list[tuple[str, int]]:
@@ -314,6 +314,20 @@ async def test_offsets_without_records_at_the_end_of_a_partition_are_let_be(monk
     assert await delivered(consumer) == []
     assert await delivered(consumer) == []
     assert consumer.seeks == [(calls, 9)]
+
+
+async def test_the_clients_position_is_read_without_waiting_for_one() -> None:
+    """A partition being reset has no position yet: it is skipped, not waited for."""
+    state = SubscriptionState()
+    state.assign_from_user({TopicPartition("calls", 0)})
+    delivering = SimpleNamespace(_thread=SimpleNamespace(_consumer=SimpleNamespace(_subscription=state)))
+    position = NoSkippedRecords._client_position
+    assert position(delivering, TP("calls", 0)) is None
+    state.subscription.assignment.state_value(TP("calls", 0)).seek(4)
+    assert position(delivering, TP("calls", 0)) == 4
+    assert position(delivering, TP("calls", 1)) is None  # not assigned
+    delivering._thread._consumer = None  # not started
+    assert position(delivering, TP("calls", 0)) is None
 
 
 async def test_positions_are_not_checked_while_the_flow_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:

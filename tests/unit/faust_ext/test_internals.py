@@ -136,13 +136,6 @@ SIGNATURES: list[tuple[Any, str, list[str], str, str]] = [
     ),
     (
         faust_consumer.Consumer,
-        "position",
-        ["self", "tp"],
-        "async",
-        "consumer.NoSkippedRecords compares it with each partition's next record to deliver",
-    ),
-    (
-        faust_consumer.Consumer,
         "_new_offset",
         ["self", "tp"],
         "sync",
@@ -397,11 +390,24 @@ def test_perform_seek_sets_read_offset_to_the_committed_offsets() -> None:
     )
 
 
-def test_the_clients_position_moves_only_as_records_are_handed_out() -> None:
+async def test_the_clients_position_moves_only_as_records_are_handed_out() -> None:
     """NoSkippedRecords reads a position past the partition's next record as records handed to Faust and never
     delivered. That holds only if aiokafka advances a partition's position when it hands records out, not when
     it fetches them ahead; otherwise every prefetch would look like dropped records and be read again."""
     from aiokafka.consumer import fetcher
+    from aiokafka.consumer.subscription_state import SubscriptionState
+
+    # Read as NoSkippedRecords._client_position reads it, from the thread's client, without waiting.
+    assert "self._consumer = self._create_consumer(" in source(faust_aiokafka.AIOKafkaConsumerThread.on_start)
+    assert "self._subscription = SubscriptionState(" in source(AIOKafkaConsumer.__init__)
+    state = SubscriptionState()
+    state.assign_from_user({TopicPartition("calls", 0)})
+    assignment = state.subscription.assignment
+    partition = assignment.state_value(TP("calls", 0))
+    assert not partition.has_valid_position  # waiting for its committed offset: not read
+    partition.seek(7)
+    assert partition.has_valid_position and partition.position == 7
+    assert assignment.state_value(TP("calls", 1)) is None  # not assigned
 
     assert "state.consumed_to(self._partition_records.next_fetch_offset)" in source(
         fetcher.FetchResult._update_position
