@@ -30,10 +30,11 @@ Internals relied on, each checked against the installed library by
   ``mode.Service.wait_first`` and its ``WaitResults``, which the inline path returns;
 - ``Consumer._wait_next_records`` (every record taken from the client passes through it),
   ``getmany``, ``seek``, ``flow_active``, and ``perform_seek`` filling ``Consumer._read_offset``:
-  how a jump is seen; aiokafka's ``TopicPartitionState.position``, moving only as records are
-  handed out, read without waiting through ``AIOKafkaConsumer._subscription`` (its public
-  ``position()`` waits, for a partition without a valid position, until it has one): how records
-  dropped at the end of a partition are seen;
+  how a jump is seen; ``Consumer._committed_offset``, ``_acked_index``, ``_gap`` (interval trees of
+  offsets counted as empty) and ``_unacked_messages`` (every message handed to a stream and not yet
+  acknowledged), with aiokafka's ``TopicPartitionState.position`` (moving only as records are handed
+  out, read without waiting through ``AIOKafkaConsumer._subscription``: its public ``position()``
+  waits until a partition being reset has one): how a lost record at a commit point is seen;
 - ``Consumer._new_offset`` and the sorted list ``Consumer._acked`` it reads: where a repeated
   offset stops the commits;
 - ``Consumer._commit_tps``, which chooses the offsets before its first wait, and
@@ -66,9 +67,9 @@ from stream.faust_ext.endoffsets import record_ends
 
 log = logging.getLogger(__name__)
 
-#: How often, at most, each stream partition's position in the client is compared with the next
-#: record to deliver (a call to the client's thread per partition).
-POSITION_CHECK_SECONDS = 5.0
+#: How often, at most, each stream partition's commit point is checked for a lost record: a record
+#: is found lost at two checks in a row, so it is read again 5 to 10 s after it was lost.
+LOST_CHECK_SECONDS = 5.0
 
 
 class InlineHandoff:
@@ -120,13 +121,19 @@ class NoSkippedRecords:
     drain loop then counts the gap as acknowledged. Changelog partitions (compacted, so gaps are
     normal) are not checked.
 
-    A jump is seen only when a later record comes; records dropped at the end of a partition
-    have none, and would wait for the partition's next input (forever, at the end of a replay).
-    Between fetches, when every record taken has been delivered or dropped, the client's
-    position (the offset after the last record it handed out) is therefore compared with the
-    partition's next record, every :data:`POSITION_CHECK_SECONDS`: past it, the partition is
-    moved back. If, moved back there, the client hands out nothing and comes back to the same
-    position, the offsets in between hold no records (transaction markers) and are let be.
+    A jump is seen only when a later record comes, and only among the records this class
+    delivers: records dropped at the end of a partition have no later one, and Faust's drain loop
+    itself drops delivered records below a partition's read offset, which a callback that was
+    waiting on a full buffer sets back past the seek of a recovery (the records in the buffer
+    are then cleared). Either way the partition's commits stop at the first lost record, for
+    good. So, between fetches (when every record handed out is processed, in a stream's buffer or
+    lost), every :data:`LOST_CHECK_SECONDS` each stream partition's commit point is checked: a
+    record there that the client has handed out, that is neither acknowledged nor in flight nor
+    in a gap Faust counts as empty, at two checks in a row (a commit under way takes the
+    acknowledged records out of the list before it moves the committed offset), is lost, and the
+    partition is read again from it. If, moved back there, the client hands out nothing and
+    comes back to the same position, the offsets in between hold no records (a transaction
+    marker at the end of the partition) and are let be.
     """
 
     app: faust.types.AppT
@@ -138,8 +145,10 @@ class NoSkippedRecords:
         self._known_gaps: dict[TP, tuple[int, int]] = {}
         #: Per stream partition, the offsets taken from the client since its last seek and not yet delivered.
         self._undelivered: defaultdict[TP, deque[int]] = defaultdict(deque)
-        self._positions_due = 0.0
-        #: Per stream partition, the (next record, client position) it was last moved back over.
+        self._lost_check_due = 0.0
+        #: Per stream partition, the commit point the last check found lost.
+        self._suspected: dict[TP, int] = {}
+        #: Per stream partition, the (commit point, client position) it was last moved back over.
         self._moved_back: dict[TP, tuple[int, int]] = {}
         #: Stream partitions the client handed records of since they were last moved back.
         self._taken_since_moved: set[TP] = set()
@@ -156,32 +165,56 @@ class NoSkippedRecords:
                     self._taken_since_moved.add(tp)
         return records, active_partitions
 
-    async def _check_positions(self) -> None:
-        """Move back each stream partition whose client position is past its next record."""
+    async def _read_lost_records_again(self) -> None:
+        """Move back each stream partition whose commit point holds a lost record (see the class)."""
         now = time.monotonic()
-        if now < self._positions_due or not self.flow_active:
+        if now < self._lost_check_due or not self.flow_active:
             return
-        self._positions_due = now + POSITION_CHECK_SECONDS
-        for tp, expected in list(self._next_offsets.items()):
-            position = self._client_position(tp)
-            if position is None or position <= expected:
+        self._lost_check_due = now + LOST_CHECK_SECONDS
+        in_flight: defaultdict[TP, set[int]] = defaultdict(set)
+        for message in list(self._unacked_messages):  # type: ignore[attr-defined]
+            in_flight[message.tp].add(message.offset)
+        suspected, self._suspected = self._suspected, {}
+        for tp in list(self._next_offsets):
+            span = self._lost_span(tp, in_flight[tp])
+            if span is None:
                 continue
-            span = (expected, position)
+            head, position = span
+            if suspected.get(tp) != head:
+                self._suspected[tp] = head
+                continue
             if self._empty.get(tp) == span:
                 continue
             if self._moved_back.get(tp) == span and tp not in self._taken_since_moved:
                 self._empty[tp] = span
                 continue
             log.warning(
-                "%s: the client is at offset %d, past records from %d that were never delivered; reading them again",
+                "%s: records from %d (the committed offset) to %d were handed out and never processed; "
+                "reading them again",
                 tp,
-                position,
-                expected,
+                head,
+                position - 1,
             )
             self._moved_back[tp] = span
             self._taken_since_moved.discard(tp)
             self._undelivered[tp].clear()
-            await self.seek(tp, expected)  # type: ignore[attr-defined]
+            self._next_offsets[tp] = head
+            await self.seek(tp, head)  # type: ignore[attr-defined]
+
+    def _lost_span(self, tp: TP, in_flight: set[int]) -> tuple[int, int] | None:
+        """(commit point, client position) of ``tp`` if the record at the commit point looks lost:
+        handed out by the client, not acknowledged, not in flight and not in a gap Faust counts as
+        empty."""
+        head: int | None = self._committed_offset.get(tp)  # type: ignore[attr-defined]
+        if head is None:  # never committed: Faust commits its first run of acknowledgements as it is
+            return None
+        position = self._client_position(tp)
+        if position is None or position <= head or head in in_flight:
+            return None
+        if head in self._acked_index.get(tp, ()):  # type: ignore[attr-defined]
+            return None
+        gaps = self._gap.get(tp)  # type: ignore[attr-defined]
+        return None if gaps and gaps.overlaps(head) else (head, position)
 
     def _client_position(self, tp: TP) -> int | None:
         """The offset after the last record of ``tp`` the client handed out; None while it has no
@@ -193,7 +226,7 @@ class NoSkippedRecords:
         return state.position if state is not None and state.has_valid_position else None
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
-        await self._check_positions()
+        await self._read_lost_records_again()
         next_offsets, known_gaps, undelivered = self._next_offsets, self._known_gaps, self._undelivered
         changelogs = self.app.tables.changelog_topics
         rewound: set[TP] = set()

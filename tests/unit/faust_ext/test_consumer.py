@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import mode
 import pytest
@@ -193,6 +193,12 @@ class Fetched:
         self.flow_active = True
         #: The client's position per partition: the offset after the last record it handed out.
         self.positions: dict[TP, int] = {}
+        # What the commits read: the committed offsets, the acknowledged offsets, the gaps counted
+        # as empty and the messages handed to a stream and not yet acknowledged.
+        self._committed_offset: dict[TP, int | None] = {}
+        self._acked_index: defaultdict[TP, set[int]] = defaultdict(set)
+        self._gap: defaultdict[TP, IntervalTree] = defaultdict(IntervalTree)
+        self._unacked_messages: set[Any] = set()
 
     async def _wait_next_records(self, timeout: float) -> tuple[dict[TP, list[Any]], None]:
         records: dict[TP, list[Any]] = defaultdict(list)
@@ -282,37 +288,63 @@ async def test_after_a_seek_to_committed_offsets_records_must_start_there() -> N
     assert await delivered(consumer) == [("calls", 12)]
 
 
-async def test_records_dropped_at_the_end_of_a_partition_are_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No later record shows the jump: the client's position, past the next record, does."""
-    monkeypatch.setattr(consumer_module, "POSITION_CHECK_SECONDS", 0.0)
-    consumer = Checked(
-        [
-            ([("agents", 3), ("agents", 4), ("agents", 5)], [("agents", 3)]),  # 4 and 5 dropped, then nothing
-            [],
-            [("agents", 4), ("agents", 5)],
-            [],
-        ]
-    )
-    assert await delivered(consumer) == [("agents", 3)]
+async def test_records_handed_out_and_never_processed_are_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restarted worker committed at 1: records 1 to 3 were handed out and delivered, and neither
+    processed nor in a stream's buffer (Faust's drain loop dropped them). Nothing follows them, and
+    the commits would stay at 1 for good; two checks in a row see it, and the partition is read again."""
+    monkeypatch.setattr(consumer_module, "LOST_CHECK_SECONDS", 0.0)
+    calls = TP("calls", 0)
+    consumer = Checked([[("calls", 1), ("calls", 2), ("calls", 3)], [], [], [("calls", 1), ("calls", 2), ("calls", 3)]])
+    consumer._committed_offset[calls] = 1
+    assert await delivered(consumer) == [("calls", 1), ("calls", 2), ("calls", 3)]
+    assert await delivered(consumer) == []  # seen once: a commit may be under way
+    assert consumer.seeks == []
     assert await delivered(consumer) == []
-    assert consumer.seeks == [(TP("agents", 0), 4)]
-    assert await delivered(consumer) == [("agents", 4), ("agents", 5)]
-    assert await delivered(consumer) == []
-    assert consumer.seeks == [(TP("agents", 0), 4)]
+    assert consumer.seeks == [(calls, 1)]
+    assert await delivered(consumer) == [("calls", 1), ("calls", 2), ("calls", 3)]
+
+
+class InFlight(NamedTuple):
+    tp: TP
+    offset: int
+
+
+@pytest.mark.parametrize("state", ["acknowledged", "in flight", "in a gap", "not handed out", "never committed"])
+async def test_a_commit_point_that_will_move_is_not_read_again(monkeypatch: pytest.MonkeyPatch, state: str) -> None:
+    monkeypatch.setattr(consumer_module, "LOST_CHECK_SECONDS", 0.0)
+    calls = TP("calls", 0)
+    consumer = Checked([[("calls", 1), ("calls", 2)], [], []])
+    consumer._committed_offset[calls] = None if state == "never committed" else 1
+    if state == "acknowledged":
+        consumer._acked_index[calls] = {1, 2}
+    elif state == "in flight":
+        consumer._unacked_messages = {InFlight(calls, 1)}
+    elif state == "in a gap":
+        consumer._gap[calls].addi(1, 2)  # no record at 1 (a transaction marker), 2 acknowledged
+        consumer._acked_index[calls] = {2}
+    await delivered(consumer)
+    if state == "not handed out":
+        consumer.positions[calls] = 1
+    await delivered(consumer)
+    await delivered(consumer)
+    assert consumer.seeks == []
 
 
 async def test_offsets_without_records_at_the_end_of_a_partition_are_let_be(monkeypatch: pytest.MonkeyPatch) -> None:
     """A transaction marker after the last record: moved back once, the client hands out nothing
     and comes back to the same position, so the partition is not moved back again."""
-    monkeypatch.setattr(consumer_module, "POSITION_CHECK_SECONDS", 0.0)
-    consumer = Checked([[("calls", 8)], [], [], []])
+    monkeypatch.setattr(consumer_module, "LOST_CHECK_SECONDS", 0.0)
+    consumer = Checked([[("calls", 8)], [], [], [], [], [], []])
     calls = TP("calls", 0)
     assert await delivered(consumer) == [("calls", 8)]
+    consumer._committed_offset[calls] = 9  # 8 processed and committed
     consumer.positions[calls] = 10  # the client stepped over the marker at 9
-    assert await delivered(consumer) == []
+    for _ in range(2):
+        assert await delivered(consumer) == []
+    assert consumer.seeks == [(calls, 9)]
     consumer.positions[calls] = 10  # moved back to 9, it handed out nothing and stepped over it again
-    assert await delivered(consumer) == []
-    assert await delivered(consumer) == []
+    for _ in range(4):
+        assert await delivered(consumer) == []
     assert consumer.seeks == [(calls, 9)]
 
 
@@ -330,12 +362,14 @@ async def test_the_clients_position_is_read_without_waiting_for_one() -> None:
     assert position(delivering, TP("calls", 0)) is None
 
 
-async def test_positions_are_not_checked_while_the_flow_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_nothing_is_read_again_while_the_flow_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     """During a rebalance the seek to the committed offsets places every partition."""
-    monkeypatch.setattr(consumer_module, "POSITION_CHECK_SECONDS", 0.0)
-    consumer = Checked([([("calls", 1), ("calls", 2)], [("calls", 1)]), []])
+    monkeypatch.setattr(consumer_module, "LOST_CHECK_SECONDS", 0.0)
+    consumer = Checked([[("calls", 1), ("calls", 2)], [], []])
+    consumer._committed_offset[TP("calls", 0)] = 1
     await delivered(consumer)
     consumer.flow_active = False
+    await delivered(consumer)
     await delivered(consumer)
     assert consumer.seeks == []
 

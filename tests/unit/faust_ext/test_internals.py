@@ -419,6 +419,37 @@ async def test_the_clients_position_moves_only_as_records_are_handed_out() -> No
     assert "flow_active" in vars(faust_consumer.Consumer)  # NoSkippedRecords checks only while the flow runs
 
 
+def test_what_a_lost_record_at_a_commit_point_is_told_from() -> None:
+    """NoSkippedRecords counts the record at a partition's commit point as lost when it is neither in
+    ``_acked_index`` nor among ``_unacked_messages`` (messages handed to a stream, added by ``track_message``
+    and taken out on acknowledgement) nor in a ``_gap`` interval tree, with ``_committed_offset`` the commit
+    point. Were any of these kept elsewhere, records in flight would be read again at every check, or lost ones
+    never; the drain loop's drop below the read offset is what makes such records lost."""
+    init = flat(source(faust_consumer.Consumer.__init__))
+    for line in (
+        "self._acked_index = defaultdict(set)",
+        "self._gap = defaultdict(IntervalTree)",
+        "self._committed_offset = defaultdict(lambda: None)",
+        "self._unacked_messages = WeakSet()",
+    ):
+        assert line in init
+    assert "self._unacked_messages.add(message)" in source(faust_consumer.Consumer.track_message)
+    ack = flat(source(faust_consumer.Consumer.ack))
+    assert in_order(ack, "self._unacked_messages.discard(message)", "acked_index.add(offset)")
+    assert in_order(
+        flat(source(faust_consumer.Consumer._drain_messages)),
+        "r_offset = get_read_offset(tp)",
+        "if r_offset is None or offset >= r_offset:",
+        "set_read_offset(tp, offset)",
+        '"DROPPED MESSAGE ROFF %r: k=%r v=%r"',
+    )
+    from intervaltree import IntervalTree
+
+    gaps = IntervalTree()
+    gaps.addi(5, 8)  # offsets 5, 6 and 7
+    assert gaps.overlaps(5) and gaps.overlaps(7) and not gaps.overlaps(8)
+
+
 def test_fausts_acknowledged_offsets_are_a_sorted_list_whose_first_run_is_committed() -> None:
     """OneAckPerOffset replaces a partition's list in ``Consumer._acked`` by its sorted unique offsets after each
     ``_new_offset``: right only while ``_new_offset`` reads that list, sorts it and commits the end of its first
