@@ -414,21 +414,31 @@ def offered_in(document: dict[str, Any], queue: str | None = None, window: str =
 #: ages, and staffing, which models the arrival rate over the window's span at that instant (a channel
 #: also learns its agents at the first agent event after its first contact, so when depends on how
 #: the stages interleave).
-_INSTANT_QUEUE_FIELDS = frozenset({"oldest_waiting_seconds", "staffing"})
+_INSTANT_QUEUE_FIELDS = frozenset({"oldest_waiting_seconds"})
+#: The staffing model's outputs read the arrival rate over the time a window's live buckets span now;
+#: the agents staffed and available it rests on do not depend on the instant.
+_INSTANT_STAFFING_FIELDS = frozenset({"agents_required", "predicted_service_level_ratio", "expected_wait_seconds"})
 _INSTANT_AGENT_FIELDS = frozenset({"longest_in_state_seconds"})
 
 
 def normalised_kpis(document: dict[str, Any]) -> dict[str, Any]:
     """/api/kpis without what depends on the instant it is read: its generation time, the centre (its
-    oldest wait), live ages and staffing."""
+    oldest wait), live ages and the staffing model's outputs."""
     document = dict(document)
     document.pop("generated_at", None)
     document.pop("centre", None)
-    document["queues"] = [{k: v for k, v in q.items() if k not in _INSTANT_QUEUE_FIELDS} for q in document["queues"]]
+    document["queues"] = [
+        {k: _without(v, _INSTANT_STAFFING_FIELDS) if k == "staffing" else v for k, v in q.items()}
+        for q in ({k: v for k, v in q.items() if k not in _INSTANT_QUEUE_FIELDS} for q in document["queues"])
+    ]
     document["agents"] = [
         {k: v for k, v in a.items() if k not in _INSTANT_AGENT_FIELDS} for a in document.get("agents", [])
     ]
     return document
+
+
+def _without(fields: dict[str, Any], left_out: frozenset[str]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if k not in left_out}
 
 
 def differences(a: Any, b: Any, path: str = "") -> list[str]:

@@ -29,9 +29,13 @@ FactKind = Literal[
     "nps",
     "ces",
     "esat",
+    "staffed",  # value: the queue's agents available, busy or in wrap-up now (from the presence stage)
+    "available",  # value: the queue's agents available now
 ]
 
 SURVEY_KINDS: frozenset[str] = frozenset({"csat", "nps", "ces", "esat"})
+#: Facts that tell a queue and channel its agents now, rather than measure a contact.
+STAFFING_KINDS: frozenset[str] = frozenset({"staffed", "available"})
 
 
 @dataclass(frozen=True, slots=True)

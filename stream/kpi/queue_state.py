@@ -13,8 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from stream.kpi.aggregators import Totals, WaitRules
-from stream.kpi.facts import SURVEY_KINDS, Fact
+from stream.kpi.facts import STAFFING_KINDS, SURVEY_KINDS, Fact
 from stream.kpi.ids import id_key
+from stream.kpi.staffing import Staffing
 from stream.kpi.windows import Window, WindowSet
 
 #: Bounds on one queue and channel's collections of ids, far above real use (a few hundred
@@ -55,6 +56,9 @@ class QueueState:
     origins: dict[str, int] = field(default_factory=dict)
     #: The worker's clock when facts last came: a queue idle long enough is forgotten.
     active_at: float | None = None
+    #: The queue's agents now, as the presence stage last told (the queue's presence may be on
+    #: another worker): not a reason to keep the state, as it says nothing of contacts.
+    staffing: Staffing | None = None
     #: Counts the calls of apply_facts (not written to the changelog), so reports can reuse the
     #: window KPIs of a state no fact has reached since (stream.kpi.window_cache). Expiry drops
     #: only buckets already outside their window, which no window's KPIs include.
@@ -86,6 +90,7 @@ class QueueState:
             "answers": self.answers,
             "origins": self.origins,
             "active_at": self.active_at,
+            "staffing": None if self.staffing is None else [self.staffing.staffed, self.staffing.available],
         }
 
     @classmethod
@@ -100,7 +105,25 @@ class QueueState:
             answers={id_key(answer): at for answer, at in data.get("answers", {}).items()},
             origins=dict(data.get("origins", {})),
             active_at=data.get("active_at"),
+            staffing=Staffing(*data["staffing"]) if data.get("staffing") else None,
         )
+
+
+def split_staffing(facts: Iterable[Fact]) -> tuple[list[Fact], list[Fact]]:
+    """The facts that measure contacts, and those that tell the queue its agents."""
+    measures: list[Fact] = []
+    staffing: list[Fact] = []
+    for fact in facts:
+        (staffing if fact.kind in STAFFING_KINDS else measures).append(fact)
+    return measures, staffing
+
+
+def apply_staffing(state: QueueState, facts: Iterable[Fact]) -> None:
+    """Keep the agents told by ``facts``: one "staffed" and one "available" fact, from the partition
+    of the queue's presence, which sends them in order (a re-delivery is recognised by its origin)."""
+    told = {fact.kind: fact for fact in facts}
+    if set(told) == STAFFING_KINDS:
+        state.staffing = Staffing(int(told["staffed"].value), int(told["available"].value))
 
 
 def apply_facts(

@@ -27,8 +27,6 @@ from stream.kpi.windows import Window, WindowSet
 
 #: A queue's name -> its targets.
 TargetsOf = Callable[[str], QueueTargets]
-#: A queue's name -> its agents now, None where they are not known.
-StaffingOf = Callable[[str], Staffing | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +37,7 @@ class QueueReport:
     waiting: WaitingNow
     windows: WindowKpis
     staffing: StaffingKpis = NOTHING_KNOWN
-    #: The queue's agents now; None where its presence is not known here (another worker's partition).
+    #: The queue's agents now, as its presence last told; None before any agent state of the queue.
     agents: Staffing | None = None
 
     def targets_met(self, window: str) -> dict[str, bool]:
@@ -56,12 +54,11 @@ def build_reports(
     cache: WindowKpisCache | None = None,
     staffing_windows: StaffingWindows | None = None,
     required_cache: RequiredAgentsCache | None = None,
-    staffing_of: StaffingOf = lambda queue: None,
 ) -> list[QueueReport]:
     """Reports of ``states`` over every window (or the windows named in ``only``); ``cache``: the
     window KPIs of earlier reports, reused where nothing they depend on changed; ``staffing_windows``:
     where the staffing KPIs' demand comes from (None: no staffing KPIs); ``required_cache``: agents
-    required of earlier reports, reused for a few seconds; ``staffing_of``: each queue's agents now."""
+    required of earlier reports, reused for a few seconds."""
     chosen = [window for window in window_set.windows if only is None or window.name in only]
     tz = window_set.tz
     reports = []
@@ -71,7 +68,7 @@ def build_reports(
             windows = cache.kpis(key, state, chosen, tz, now)
         else:
             windows = {window.name: window_totals(state, window, tz, now).kpis() for window in chosen}
-        targets, waiting, told = targets_of(queue), waiting_now(state, now), staffing_of(queue)
+        targets, waiting, told = targets_of(queue), waiting_now(state, now), state.staffing
         staffing = NOTHING_KNOWN
         if staffing_windows is not None:
             staffing = _staffing(

@@ -23,6 +23,8 @@ from stream.kpi.windows import Window
 #: Fewer contacts handled in the handle window than this give no handle time to staff by: an
 #: average of a handful of contacts swings by minutes from one to the next.
 MIN_HANDLED = 5
+#: The channels whose contacts wait in a queue for an agent: the ones a queue's agents are told to.
+QUEUED_CHANNELS = ("voice", "chat")
 
 
 @dataclass(frozen=True, slots=True)

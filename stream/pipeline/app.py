@@ -236,6 +236,8 @@ def register_stages(p: Pipeline, event_clock: EventClock | None) -> None:
                 queue_limit=queue_limit,
                 clock=p.clock,
                 metrics=metrics,
+                queue_facts=topics.queue_facts,
+                partitions=s.partitions,
             ),
         ),
     }

@@ -8,17 +8,16 @@ from typing import Any
 
 import faust
 
-from stream.kpi.presence import agents_by_state, agents_serving, distinct_agents_by_state
+from stream.kpi.presence import agents_serving, distinct_agents_by_state
 from stream.kpi.queue_keys import split_queue_key
 from stream.kpi.report import (
     PresenceReport,
     QueueReport,
-    StaffingOf,
     TargetsOf,
     build_presence_reports,
     build_reports,
 )
-from stream.kpi.staffing import RequiredAgentsCache, Staffing, StaffingWindows, staffing_now
+from stream.kpi.staffing import RequiredAgentsCache, StaffingWindows
 from stream.kpi.window_cache import WindowKpisCache
 from stream.kpi.windows import WindowSet
 from stream.pipeline.held_writes import HeldWrites
@@ -51,7 +50,6 @@ class Reporting:
             self.queues, lambda key: owns(key) and (queues is None or split_queue_key(key)[0] in queues)
         )
         now = self.clock() if now is None else now
-        staffing_of = self._staffing_of()
         if queues is not None or windows is not None:
             return build_reports(
                 owned,
@@ -61,7 +59,6 @@ class Reporting:
                 windows,
                 staffing_windows=self.staffing_windows,
                 required_cache=self._required,
-                staffing_of=staffing_of,
             )
         keys = {key for key, _ in owned}
         self._cache.keep_only(keys)
@@ -74,22 +71,7 @@ class Reporting:
             cache=self._cache,
             staffing_windows=self.staffing_windows,
             required_cache=self._required,
-            staffing_of=staffing_of,
         )
-
-    def _staffing_of(self) -> StaffingOf:
-        """Each queue's agents now, from its presence where this worker owns it: the staffing KPIs of
-        a queue's channels are known on the worker that owns both (always, with one worker)."""
-        owns = self.owner_of(self.presence)
-        known: dict[str, Staffing | None] = {}  # a queue's channels ask once
-
-        def staffing_of(queue: str) -> Staffing | None:
-            if queue not in known:
-                presence = self.writes.get(self.presence, queue) if owns(queue) else None
-                known[queue] = None if presence is None else staffing_now(agents_by_state(presence))
-            return known[queue]
-
-        return staffing_of
 
     def presence_reports(self, queues: Collection[str] | None = None, now: float | None = None) -> list[PresenceReport]:
         owns = self.owner_of(self.presence)

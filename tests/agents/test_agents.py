@@ -16,6 +16,7 @@ from stream.kpi.customers import Visit
 from stream.kpi.facts import Fact
 from stream.kpi.presence import AgentUpdate, Presence
 from stream.kpi.queue_state import QueueState
+from stream.kpi.staffing import Staffing
 from stream.pipeline.app import Pipeline
 from stream.pipeline.exits import EXIT_STAGE_FAILED
 from stream.pipeline.expiry import SLICES, Expiry
@@ -271,6 +272,30 @@ async def test_agent_presence_through_both_stages(pipeline: tuple[Pipeline, Reco
         ("sales", 1, 0),
         ("support", 1, 0),
     ]
+    # Each queue's staffing goes to the queue stage of its voice and chat, with the origin of the
+    # presence message it follows from, so that a re-delivery is skipped there.
+    told = producer.values_sent_to(p.topics.queue_facts.get_topic_name())
+    sections = [section for message in told for section in message]
+    assert {tuple(section["origin"]) for section in sections} == {(p.topics.queue_presence.get_topic_name() + "/0", 0)}
+    facts = [Fact.from_wire(row) for section in sections for row in section["facts"]]
+    assert sorted((f.kind, f.queue, f.channel, f.value) for f in facts) == [
+        (kind, queue, channel, 1.0 if kind == "staffed" else 0.0)
+        for kind in ("available", "staffed")
+        for queue in ("sales", "support")
+        for channel in ("chat", "voice")
+    ]
+    # Agents alone do not make a queue's channel; once it has contacts, they are its staffing.
+    async with _running(p, "queues") as agent:
+        for message in told:
+            await agent.put(encode(message))
+    assert p.reporting.reports() == []
+    offered = Fact("offered", "sales", "voice", "c1", NOW - 10)
+    async with _running(p, "queues") as agent:
+        await agent.put(encode([{"origin": None, "facts": [offered.to_wire()]}]))
+        for message in told:
+            await agent.put(encode(message))
+    [report] = p.reporting.reports()
+    assert report.agents == Staffing(1, 0)
 
 
 async def test_a_key_changed_by_several_batches_is_written_once_when_the_writes_are_flushed(

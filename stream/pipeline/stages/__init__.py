@@ -8,7 +8,7 @@
 3. ``customers`` (:mod:`.customers`): visits -> per-customer history (table) -> FCR and repeat-contact facts.
 4. ``agent-states`` (:mod:`.agent_states`): agent events -> each agent's latest state (table) -> presence per queue.
 5. ``queues`` (:mod:`.queues`): facts -> per-queue window aggregates (table) and histograms.
-6. ``presence`` (:mod:`.presence`): presence -> agents per queue (table).
+6. ``presence`` (:mod:`.presence`): presence -> agents per queue (table) -> staffing facts for the queues.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import faust
 from stream.kpi.aggregators import WaitRules
 from stream.kpi.facts import Fact
 from stream.kpi.queue_keys import queue_key
-from stream.kpi.queue_state import QueueState, apply_facts, prune
+from stream.kpi.queue_state import QueueState, apply_facts, apply_staffing, prune, split_staffing
 from stream.kpi.windows import WindowSet
 from stream.pipeline.held_writes import HeldWrites
 from stream.pipeline.outbox import Delivery
@@ -52,8 +52,11 @@ class QueueStage:
                     by_key[queue_key(fact.queue, fact.channel)].append(fact)
                 for key, facts in by_key.items():
                     queue = facts[0].queue
+                    measures, staffing = split_staffing(facts)
                     state = touched.get(key) or self.writes.get(table, key)
                     if state is None:
+                        if not measures:
+                            continue  # agents alone do not make a queue's channel
                         if not self.queue_limit.may_add(table, queue, new_keys):
                             self.metrics.over_queue_limit.labels("queues").inc(len(facts))
                             continue
@@ -62,12 +65,15 @@ class QueueStage:
                         self.metrics.redelivered.labels(self.facts_topic).inc(len(facts))
                         continue
                     touched[key] = state
-                    applied = apply_facts(state, facts, self.wait_rules_of(queue), self.window_set, now)
+                    apply_staffing(state, staffing)
+                    if not measures:
+                        continue
+                    applied = apply_facts(state, measures, self.wait_rules_of(queue), self.window_set, now)
                     if applied.duplicates:
                         self.metrics.duplicate.labels(self.surveys_topic).inc(applied.duplicates)
                     if applied.over_limit:
                         self.metrics.over_state_limit.labels("queues").inc(applied.over_limit)
-                    measured += facts
+                    measured += measures
         for key, state in touched.items():
             prune(state, self.window_set, now, self.contact_ttl_seconds, self.dedupe_seconds)
             self.writes.put(table, key, state)

@@ -17,10 +17,13 @@ from stream.kpi.queue_state import (
     QueueState,
     WaitingNow,
     apply_facts,
+    apply_staffing,
     prune,
+    split_staffing,
     waiting_now,
     window_totals,
 )
+from stream.kpi.staffing import Staffing
 from stream.kpi.windows import WindowSet, parse_window, parse_windows
 
 UTC = ZoneInfo("UTC")
@@ -678,6 +681,7 @@ def test_queue_state_wire_round_trip() -> None:
     state.answers = keyed({"s-1": T0 - 30})
     state.origins = {"it-contact-events/3": 41}
     state.active_at = T0 - 5
+    state.staffing = Staffing(12, 3)
     wire = state.to_wire()
     assert wire == {
         "buckets": {
@@ -695,6 +699,7 @@ def test_queue_state_wire_round_trip() -> None:
         "origins": {"it-contact-events/3": 41},
         "answers": keyed({"s-1": T0 - 30}),
         "active_at": T0 - 5,
+        "staffing": [12, 3],
     }
     restored = QueueState.from_wire(json.loads(json.dumps(wire)))
     assert restored == state
@@ -703,6 +708,23 @@ def test_queue_state_wire_round_trip() -> None:
         waiting=keyed({"old": T0}), answers=keyed({"s-1": T0})
     )
     assert all(isinstance(start, int) for start in restored.buckets["15m"])
+    # written before any agent state of the queue: none known
+    assert QueueState.from_wire({"waiting": {}}).staffing is None
+
+
+def test_staffing_facts_set_the_agents_and_count_nothing() -> None:
+    state = QueueState()
+    told = [
+        Fact("staffed", "sales", "voice", "", T0, 7.0),
+        Fact("available", "sales", "voice", "", T0, 2.0),
+    ]
+    measures, staffing = split_staffing([fact("offered", 0.0, T0 - 10), *told])
+    assert [f.kind for f in measures] == ["offered"] and staffing == told
+    apply_staffing(state, staffing)
+    assert state.staffing == Staffing(7, 2) and state.is_empty
+    # a later word replaces it; half of one (a single fact) changes nothing
+    apply_staffing(state, [Fact("staffed", "sales", "voice", "", T0 + 1, 9.0)])
+    assert state.staffing == Staffing(7, 2)
 
 
 def test_queue_state_is_empty_only_without_buckets_waits_alerts_and_answers() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -314,20 +315,18 @@ def test_report_at_a_later_instant_drops_expired_buckets() -> None:
 def test_staffing_from_the_windows_and_the_queues_agents() -> None:
     """60 offered in the 15m window (its live buckets span 900 s at NOW, a bucket start), 10 handled
     in 1,800 s and 2 abandons over 200 s of completed waits in 1h; 6 agents staffed, 1 available, 3
-    waiting. Agents are known for sales only."""
-    state = QueueState(
+    waiting. Agents are known for sales only (its presence told them)."""
+    support = QueueState(
         buckets={
             "15m": {B0 - 300: Totals.of(offered=60)},
             "1h": {B0 - 480: Totals.of(handled=10, handle_sum=1800.0, abandoned=2, completed_wait_sum=200.0)},
         },
         waiting={"w1": NOW - 30, "w2": NOW - 20, "w3": NOW - 10},
     )
+    sales = replace(support, staffing=Staffing(6, 1))
     windows = StaffingWindows(parse_window("15m"), parse_window("1h"))
-    agents = {"sales": Staffing(6, 1)}
-    states = [("sales/voice", state), ("support/voice", state)]
-    sales, support = build_reports(
-        states, CONFIG.targets_of, WINDOWS, NOW, staffing_windows=windows, staffing_of=agents.get
-    )
+    states = [("sales/voice", sales), ("support/voice", support)]
+    sales, support = build_reports(states, CONFIG.targets_of, WINDOWS, NOW, staffing_windows=windows)
     rate, theta = 60 / 900, 2 / 200  # sales: 90 % in 60 s
     assert sales.staffing.agents_required == queueing.required_agents(rate, 180.0, 60.0, 0.9, theta)
     assert sales.staffing.predicted_service_level == queueing.erlang_a(rate, 180.0, 6, theta, 60.0).service_level
