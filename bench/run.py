@@ -746,7 +746,7 @@ def main(argv: list[str] | None = None) -> int:
     only = set(args.only.split(",")) if args.only else {"throughput", "latency", "memory", "recovery"}
     quick = args.quick
     if quick:  # every worker and Faust reference joins its group in about half the session timeout
-        os.environ.setdefault("BENCH_SESSION_TIMEOUT", "6")
+        os.environ.setdefault("BENCH_SESSION_TIMEOUT", "4")
     events = args.events or (3000 if quick else 200_000)
     memory_events = args.memory_events if args.memory_events is not None else (3000 if quick else 1_000_000)
     latency_seconds = args.latency_seconds or (3.0 if quick else 20.0)
@@ -892,7 +892,7 @@ def main(argv: list[str] | None = None) -> int:
                     workdir,
                     recovery_contacts,
                     recovery_agents,
-                    session_timeout=6 if quick else 10,
+                    session_timeout=4 if quick else 10,
                     store=store,
                     equal_timeout=10 if quick else 60,
                 )
