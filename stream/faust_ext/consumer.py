@@ -31,10 +31,11 @@ Internals relied on, each checked against the installed library by
 - ``Consumer._wait_next_records`` (every record taken from the client passes through it),
   ``getmany``, ``seek``, ``flow_active``, and ``perform_seek`` filling ``Consumer._read_offset``:
   how a jump is seen; ``Consumer._committed_offset``, ``_acked_index``, ``_gap`` (interval trees of
-  offsets counted as empty) and ``_unacked_messages`` (every message handed to a stream and not yet
-  acknowledged), with aiokafka's ``TopicPartitionState.position`` (moving only as records are handed
-  out, read without waiting through ``AIOKafkaConsumer._subscription``: its public ``position()``
-  waits until a partition being reset has one): how a lost record at a commit point is seen;
+  offsets counted as empty) and ``_unacked_messages`` (messages a stream has taken and not yet
+  acknowledged), the conductor's channels (iterating ``app.topics``) with their buffers
+  (``Channel._queue``), and aiokafka's ``TopicPartitionState.position`` (moving only as records are
+  handed out, read without waiting through ``AIOKafkaConsumer._subscription``: its public
+  ``position()`` waits until a partition being reset has one): how a lost record is seen;
 - ``Consumer._new_offset`` and the sorted list ``Consumer._acked`` it reads: where a repeated
   offset stops the commits;
 - ``Consumer._commit_tps``, which chooses the offsets before its first wait, and
@@ -129,9 +130,10 @@ class NoSkippedRecords:
     good. So, between fetches (when every record handed out is processed, in a stream's buffer or
     lost), every :data:`LOST_CHECK_SECONDS` each stream partition's commit point is checked: a
     record there that the client has handed out, that is neither acknowledged nor in flight nor
-    in a gap Faust counts as empty, at two checks in a row (a commit under way takes the
-    acknowledged records out of the list before it moves the committed offset), is lost, and the
-    partition is read again from it. If, moved back there, the client hands out nothing and
+    in a gap Faust counts as empty, at two checks in a row while no stream's buffer holds a record
+    (a record waiting in a buffer is not tracked yet; a commit under way takes the acknowledged
+    records out of the list before it moves the committed offset), is lost, and the partition is
+    read again from it. If, moved back there, the client hands out nothing and
     comes back to the same position, the offsets in between hold no records (a transaction
     marker at the end of the partition) and are let be.
     """
@@ -171,6 +173,12 @@ class NoSkippedRecords:
         if now < self._lost_check_due or not self.flow_active:
             return
         self._lost_check_due = now + LOST_CHECK_SECONDS
+        if self._records_waiting():
+            # A record in a stream's buffer is not tracked until its agent takes it, and can wait
+            # there for long (a buffer of large internal messages in a backlog): judged only when
+            # every buffer is empty, which a stuck partition soon leaves them.
+            self._suspected = {}
+            return
         in_flight: defaultdict[TP, set[int]] = defaultdict(set)
         for message in list(self._unacked_messages):  # type: ignore[attr-defined]
             in_flight[message.tp].add(message.offset)
@@ -200,6 +208,10 @@ class NoSkippedRecords:
             self._undelivered[tp].clear()
             self._next_offsets[tp] = head
             await self.seek(tp, head)  # type: ignore[attr-defined]
+
+    def _records_waiting(self) -> bool:
+        """Whether a stream's buffer holds records its agent has not taken yet."""
+        return any(getattr(channel, "_queue", None) and channel._queue.qsize() for channel in self.app.topics)
 
     def _lost_span(self, tp: TP, in_flight: set[int]) -> tuple[int, int] | None:
         """(commit point, client position) of ``tp`` if the record at the commit point looks lost:

@@ -184,7 +184,12 @@ class Fetched:
     fetches."""
 
     def __init__(self, fetches: list[Fetch]) -> None:
-        self.app = SimpleNamespace(tables=SimpleNamespace(changelog_topics={"app-queues-changelog"}))
+        # The conductor's channels: each stream's buffer of records its agent has not taken yet.
+        self.buffer: asyncio.Queue[Any] = asyncio.Queue()
+        self.app = SimpleNamespace(
+            tables=SimpleNamespace(changelog_topics={"app-queues-changelog"}),
+            topics=[SimpleNamespace(_queue=self.buffer), SimpleNamespace(_queue=None)],
+        )
         self.fetches = fetches
         self.seeks: list[tuple[TP, int]] = []
         self.committed: dict[TP, int | None] = {}
@@ -309,7 +314,9 @@ class InFlight(NamedTuple):
     offset: int
 
 
-@pytest.mark.parametrize("state", ["acknowledged", "in flight", "in a gap", "not handed out", "never committed"])
+@pytest.mark.parametrize(
+    "state", ["acknowledged", "in flight", "waiting in a buffer", "in a gap", "not handed out", "never committed"]
+)
 async def test_a_commit_point_that_will_move_is_not_read_again(monkeypatch: pytest.MonkeyPatch, state: str) -> None:
     monkeypatch.setattr(consumer_module, "LOST_CHECK_SECONDS", 0.0)
     calls = TP("calls", 0)
@@ -319,6 +326,8 @@ async def test_a_commit_point_that_will_move_is_not_read_again(monkeypatch: pyte
         consumer._acked_index[calls] = {1, 2}
     elif state == "in flight":
         consumer._unacked_messages = {InFlight(calls, 1)}
+    elif state == "waiting in a buffer":  # not tracked until its agent takes it
+        consumer.buffer.put_nowait(InFlight(calls, 1))
     elif state == "in a gap":
         consumer._gap[calls].addi(1, 2)  # no record at 1 (a transaction marker), 2 acknowledged
         consumer._acked_index[calls] = {2}

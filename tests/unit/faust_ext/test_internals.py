@@ -19,8 +19,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import faust
+import faust.channels
 import faust.streams
 import faust.tables.recovery
+import faust.topics
 import mode
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -443,6 +445,15 @@ def test_what_a_lost_record_at_a_commit_point_is_told_from() -> None:
         "set_read_offset(tp, offset)",
         '"DROPPED MESSAGE ROFF %r: k=%r v=%r"',
     )
+    # A record in a stream's buffer is tracked only when the stream takes it; the buffers are those of the
+    # channels the conductor holds: the iterator each topic registers when a stream starts reading it.
+    assert in_order(
+        flat(source(faust.topics.Topic.__aiter__)),
+        "channel = self.clone(is_iterator=True)",
+        "self.app.topics.add(cast(TopicT, channel))",
+    )
+    assert "return iter(self._topics)" in source(faust_conductor.Conductor.__iter__)
+    assert "self._queue = queue" in source(faust.channels.Channel.__init__)
     from intervaltree import IntervalTree
 
     gaps = IntervalTree()
