@@ -121,6 +121,15 @@ def staffed_queue(worker: Worker, producer: KafkaProducer) -> Worker:
     producer.flush()
     for channel in ("voice", "chat"):
         wait_for(lambda c=channel: (e := entry_of(worker, c)) and e["staffing"]["agents_staffed"] == STAFFED)
+    # The count of agents required is kept 5 s (RequiredAgentsCache): one searched while the last
+    # contacts' answers and abandons were still on their way can outlive the waits above.
+    for channel, slots_per_agent in (("voice", 1), ("chat", 2)):
+        wait_for(
+            lambda c=channel, s=slots_per_agent: (
+                (e := entry_of(worker, c)) and e["staffing"]["agents_required"] in expected(e, s)[0]
+            ),
+            timeout=30,
+        )
     return worker
 
 
