@@ -1,4 +1,5 @@
-"""stream.faust_ext.consumer: the inline hand-off keeps what Faust's race guarantees, without its tasks."""
+"""stream.faust_ext.consumer and lost_records: the inline hand-off keeps what Faust's race guarantees, without
+its tasks; records Faust drops are read again, and commits go past records acknowledged twice."""
 
 from __future__ import annotations
 
@@ -18,14 +19,9 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from intervaltree import IntervalTree
 
-from stream.faust_ext import consumer as consumer_module
-from stream.faust_ext.consumer import (
-    FlushBeforeCommit,
-    InlineHandoff,
-    NoSkippedRecords,
-    OneAckPerOffset,
-    consumer_class,
-)
+from stream.faust_ext import lost_records
+from stream.faust_ext.consumer import FlushBeforeCommit, InlineHandoff, consumer_class
+from stream.faust_ext.lost_records import NoSkippedRecords, OneAckPerOffset
 
 
 class Drainer(InlineHandoff, mode.Service):
@@ -297,7 +293,7 @@ async def test_records_handed_out_and_never_processed_are_read_again(monkeypatch
     """A restarted worker committed at 1: records 1 to 3 were handed out and delivered, and neither
     processed nor in a stream's buffer (Faust's drain loop dropped them). Nothing follows them, and
     the commits would stay at 1 for good; two checks in a row see it, and the partition is read again."""
-    monkeypatch.setattr(consumer_module, "LOST_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(lost_records, "LOST_CHECK_SECONDS", 0.0)
     calls = TP("calls", 0)
     consumer = Checked([[("calls", 1), ("calls", 2), ("calls", 3)], [], [], [("calls", 1), ("calls", 2), ("calls", 3)]])
     consumer._committed_offset[calls] = 1
@@ -318,7 +314,7 @@ class InFlight(NamedTuple):
     "state", ["acknowledged", "in flight", "waiting in a buffer", "in a gap", "not handed out", "never committed"]
 )
 async def test_a_commit_point_that_will_move_is_not_read_again(monkeypatch: pytest.MonkeyPatch, state: str) -> None:
-    monkeypatch.setattr(consumer_module, "LOST_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(lost_records, "LOST_CHECK_SECONDS", 0.0)
     calls = TP("calls", 0)
     consumer = Checked([[("calls", 1), ("calls", 2)], [], []])
     consumer._committed_offset[calls] = None if state == "never committed" else 1
@@ -342,7 +338,7 @@ async def test_a_commit_point_that_will_move_is_not_read_again(monkeypatch: pyte
 async def test_offsets_without_records_at_the_end_of_a_partition_are_let_be(monkeypatch: pytest.MonkeyPatch) -> None:
     """A transaction marker after the last record: moved back once, the client hands out nothing
     and comes back to the same position, so the partition is not moved back again."""
-    monkeypatch.setattr(consumer_module, "LOST_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(lost_records, "LOST_CHECK_SECONDS", 0.0)
     consumer = Checked([[("calls", 8)], [], [], [], [], [], []])
     calls = TP("calls", 0)
     assert await delivered(consumer) == [("calls", 8)]
@@ -373,7 +369,7 @@ async def test_the_clients_position_is_read_without_waiting_for_one() -> None:
 
 async def test_nothing_is_read_again_while_the_flow_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     """During a rebalance the seek to the committed offsets places every partition."""
-    monkeypatch.setattr(consumer_module, "LOST_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(lost_records, "LOST_CHECK_SECONDS", 0.0)
     consumer = Checked([[("calls", 1), ("calls", 2)], [], []])
     consumer._committed_offset[TP("calls", 0)] = 1
     await delivered(consumer)

@@ -46,7 +46,7 @@ from mode.services import WaitResults
 from mode.utils.collections import ManagedUserDict
 from mode.utils.queues import ThrowableQueue
 
-from stream.faust_ext import consumer, gcpolicy, producer, stores
+from stream.faust_ext import consumer, gcpolicy, lost_records, producer, stores
 from stream.ingest.partitioning import partition_for
 
 Function = Callable[..., Any]
@@ -113,35 +113,35 @@ SIGNATURES: list[tuple[Any, str, list[str], str, str]] = [
         "_wait_next_records",
         ["self", "timeout"],
         "async",
-        "consumer.NoSkippedRecords overrides it to see what was taken from the client",
+        "lost_records.NoSkippedRecords overrides it to see what was taken from the client",
     ),
     (
         faust_consumer.Consumer,
         "getmany",
         ["self", "timeout"],
         "asyncgen",
-        "consumer.NoSkippedRecords overrides it to check that each partition's records follow each other",
+        "lost_records.NoSkippedRecords overrides it to check that each partition's records follow each other",
     ),
     (
         faust_consumer.Consumer,
         "seek",
         ["self", "partition", "offset"],
         "async",
-        "consumer.NoSkippedRecords moves a partition back with it",
+        "lost_records.NoSkippedRecords moves a partition back with it",
     ),
     (
         faust_consumer.Consumer,
         "perform_seek",
         ["self"],
         "async",
-        "consumer.NoSkippedRecords overrides it to learn where each partition starts again",
+        "lost_records.NoSkippedRecords overrides it to learn where each partition starts again",
     ),
     (
         faust_consumer.Consumer,
         "_new_offset",
         ["self", "tp"],
         "sync",
-        "consumer.OneAckPerOffset overrides it to take repeated offsets out of the acknowledged list",
+        "lost_records.OneAckPerOffset overrides it to take repeated offsets out of the acknowledged list",
     ),
     (
         faust_consumer.Consumer,
@@ -878,8 +878,8 @@ def _consumer_thread() -> type:
 #: Each class of stream.faust_ext that overrides methods, and the library class it overrides them of.
 OVERRIDING: list[tuple[Callable[[], type], type]] = [
     (lambda: consumer.InlineHandoff, faust_consumer.Consumer),
-    (lambda: consumer.NoSkippedRecords, faust_consumer.Consumer),
-    (lambda: consumer.OneAckPerOffset, faust_consumer.Consumer),
+    (lambda: lost_records.NoSkippedRecords, faust_consumer.Consumer),
+    (lambda: lost_records.OneAckPerOffset, faust_consumer.Consumer),
     (lambda: consumer.FlushBeforeCommit, faust_consumer.Consumer),
     (lambda: consumer.consumer_class(100), faust_aiokafka.Consumer),
     (_consumer_thread, faust_aiokafka.AIOKafkaConsumerThread),
